@@ -1,1 +1,3 @@
-return 0;
+using RobotPG.Controller.Cli;
+
+return RobotPgCli.Run(args);

@@ -1,0 +1,375 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Json;
+using RobotPG.Messaging;
+using RobotPG.Sim.Robots;
+
+namespace RobotPG.Sim.Serving;
+
+/// <summary>
+/// The simulated robot as an MQTT peer (DESIGN.md, "Simulator in the loop"): publishes a
+/// <see cref="SimSensorFrame"/> per control tick on robotpg/{id}/sensors, replays each
+/// <see cref="SimActuatorFrame"/> from robotpg/{id}/actuators on the emulated chips, answers
+/// cmd/reset and cmd/randomize, publishes the ground truth (binary) and a JSON status. Usable in
+/// process (the demo, the integration tests) and behind <c>robotpg-sim serve</c>.
+/// Bad frames never escape: each is counted by outcome in <see cref="ActuatorFrames"/> and dropped.
+/// </summary>
+public sealed class SimulationServer : IAsyncDisposable
+{
+    private const int RealtimeQueueLength = 64;
+
+    private readonly SimulationServerOptions _options;
+    private readonly SimulatedRobot _robot;
+    private readonly EmbeddedBroker? _broker;
+    private readonly ResilientMqttClient _client;
+    private readonly object _gate = new();
+    private readonly SimSensorFrame _sensor = new();
+    private readonly GroundTruthFrame _truth = new();
+    private readonly SimActuatorFrame _received = new();
+    private readonly byte[] _sensorBytes = new byte[SimSensorFrame.MaxEncodedLength];
+    private readonly byte[] _truthBytes = new byte[GroundTruthFrame.MaxEncodedLength];
+    private readonly byte[] _scratch = new byte[FrameFormat.MaxFrameLength];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _telemetryTopic;
+
+    // Realtime: frames waiting for their actuation time, oldest first.
+    private readonly SimActuatorFrame[] _queue = new SimActuatorFrame[RealtimeQueueLength];
+    private readonly long[] _queueDue = new long[RealtimeQueueLength];
+    private int _queueStart, _queueCount;
+
+    private int _sensorLength;
+    private ulong _sequence;
+    private ulong _lastAnswered;
+    private bool _answeredAny;
+    private long _lastProgressTimestamp;
+    private long _sensorFramesPublished;
+    private long _ticksAtLastStatus;
+    private long _statusTimestamp;
+    private Task? _background;
+
+    private SimulationServer(SimulationServerOptions options, SimulatedRobot robot, EmbeddedBroker? broker, MqttEndpoint endpoint)
+    {
+        _options = options;
+        _robot = robot;
+        _broker = broker;
+        Topics = new Topics(options.RobotId ?? robot.Name);
+        _telemetryTopic = Topics.Telemetry(TelemetryKinds.Sim);
+        BrokerHost = endpoint.Host;
+        BrokerPort = endpoint.Port;
+        _client = new ResilientMqttClient(endpoint, new ResilientMqttClientOptions { QueueCapacity = 256, MaxPayloadLength = FrameFormat.MaxFrameLength });
+        for (int i = 0; i < RealtimeQueueLength; i++) _queue[i] = new SimActuatorFrame();
+    }
+
+    public Topics Topics { get; }
+
+    public string BrokerHost { get; }
+
+    /// <summary>The broker's port (the OS-chosen one when the embedded broker was asked for port 0).</summary>
+    public int BrokerPort { get; }
+
+    public SimulationServerOptions Options => _options;
+
+    /// <summary>Actuator frames by outcome (accepted, each malformation, out of order).</summary>
+    public FrameCounters ActuatorFrames { get; } = new();
+
+    /// <summary>Command messages that could not be understood.</summary>
+    public long BadCommands => Interlocked.Read(ref _badCommands);
+    private long _badCommands;
+
+    public long SensorFramesPublished => Interlocked.Read(ref _sensorFramesPublished);
+
+    /// <summary>Sequence number of the latest sensor frame (monotonic across resets).</summary>
+    public ulong Sequence
+    {
+        get
+        {
+            lock (_gate) return _sequence;
+        }
+    }
+
+    public ResilientMqttClient Client => _client;
+
+    /// <summary>Builds the robot, starts (or connects to) the broker, subscribes and publishes tick 0.</summary>
+    public static async Task<SimulationServer> StartAsync(SimulationServerOptions options, TimeSpan? connectTimeout = null)
+    {
+        string? idProblem = options.RobotId is null ? null : Topics.ValidateRobotId(options.RobotId);
+        if (idProblem is not null) throw new ArgumentException(idProblem, nameof(options));
+        var physics = RobotPhysicsConfigLoader.LoadRobot(options.Robot, options.PhysicsDirectory);
+        if (options.ControlRateHz is double rate)
+        {
+            if (!(rate > 0 && rate <= physics.PhysicsRateHz))
+                throw new ArgumentException($"control rate {rate} Hz must be in (0, {physics.PhysicsRateHz}] (the physics rate)", nameof(options));
+            physics = WithControlRate(physics, rate);
+        }
+        var robot = SimulatedRobot.Create(physics, options.Seed);
+        robot.SensorNoiseScale = options.SensorNoiseScale;
+
+        EmbeddedBroker? broker = null;
+        MqttEndpoint endpoint;
+        if (options.Broker is null)
+        {
+            broker = await EmbeddedBroker.StartAsync(options.EmbeddedPort).ConfigureAwait(false);
+            endpoint = new MqttEndpoint(broker.Host, broker.Port, $"robotpg-sim-{options.RobotId ?? robot.Name}");
+        }
+        else
+        {
+            endpoint = options.Broker;
+        }
+
+        var server = new SimulationServer(options, robot, broker, endpoint);
+        try
+        {
+            await server.StartCoreAsync(connectTimeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return server;
+    }
+
+    private static RobotPhysicsConfig WithControlRate(RobotPhysicsConfig c, double rate) => new()
+    {
+        Robot = c.Robot, PhysicsRateHz = c.PhysicsRateHz, ControlRateHz = rate, Gravity = c.Gravity, TiltLimitDeg = c.TiltLimitDeg,
+        InitialTiltStdDeg = c.InitialTiltStdDeg, Body = c.Body, Wheels = c.Wheels, Cart = c.Cart, Pole = c.Pole, Motor = c.Motor,
+        Imu = c.Imu, Pca9685Address = c.Pca9685Address, Motors = c.Motors, Encoders = c.Encoders, Randomization = c.Randomization,
+    };
+
+    private async Task StartCoreAsync(TimeSpan connectTimeout)
+    {
+        _client.Start();
+        if (!await _client.WaitConnectedAsync(connectTimeout).ConfigureAwait(false))
+            throw new IOException($"cannot reach the MQTT broker at {BrokerHost}:{BrokerPort} within {connectTimeout.TotalSeconds:0.#} s: {_client.LastError ?? "no answer"}");
+        await _client.SubscribeAsync(Topics.Actuators, OnActuatorMessage).ConfigureAwait(false);
+        await _client.SubscribeAsync(Topics.CommandAll, OnCommandMessage).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _statusTimestamp = Stopwatch.GetTimestamp();
+            PublishTickLocked();
+        }
+        _background = _options.Clock == SimClockMode.Lockstep
+            ? Task.Run(LockstepHousekeepingAsync)
+            : Task.Factory.StartNew(RealtimeLoop, TaskCreationOptions.LongRunning);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the robot under the server's lock (tests and the demo peek at the physics).</summary>
+    public T Inspect<T>(Func<SimulatedRobot, T> action)
+    {
+        lock (_gate) return action(_robot);
+    }
+
+    private void OnActuatorMessage(string topic, in ReadOnlySequence<byte> payload)
+    {
+        if (_options.Clock == SimClockMode.Lockstep)
+        {
+            lock (_gate)
+            {
+                var status = _received.TryDecode(payload, _scratch);
+                if (status != FrameStatus.Ok)
+                {
+                    ActuatorFrames.Record(status);
+                    return;
+                }
+                if (_received.AnswersTick != _sequence)
+                {
+                    ActuatorFrames.RecordOutOfOrder();
+                    return;
+                }
+                ActuatorFrames.Record(FrameStatus.Ok);
+                _robot.ApplyActuators(_received);
+                _robot.Advance();
+                _sequence++;
+                PublishTickLocked();
+            }
+            return;
+        }
+
+        lock (_gate)
+        {
+            int slot = (_queueStart + _queueCount) % RealtimeQueueLength;
+            if (_queueCount == RealtimeQueueLength)
+            {
+                // Queue full: the oldest pending frame is superseded anyway.
+                _queueStart = (_queueStart + 1) % RealtimeQueueLength;
+                _queueCount--;
+                ActuatorFrames.RecordOutOfOrder();
+            }
+            var status = _queue[slot].TryDecode(payload, _scratch);
+            if (status != FrameStatus.Ok)
+            {
+                ActuatorFrames.Record(status);
+                return;
+            }
+            var frame = _queue[slot];
+            if (frame.AnswersTick > _sequence || (_answeredAny && frame.AnswersTick < _lastAnswered))
+            {
+                ActuatorFrames.RecordOutOfOrder();
+                return;
+            }
+            _queueDue[slot] = Stopwatch.GetTimestamp() + (long)(_options.ActuationLatency.TotalSeconds * Stopwatch.Frequency);
+            _queueCount++;
+        }
+    }
+
+    private void OnCommandMessage(string topic, in ReadOnlySequence<byte> payload)
+    {
+        bool reset = topic == Topics.CommandReset;
+        bool randomize = topic == Topics.CommandRandomize;
+        if (!reset && !randomize) return; // other commands belong to the controller
+        ulong? seed = null;
+        double scale = 1.0;
+        if (payload.Length > 0)
+        {
+            try
+            {
+                var reader = new Utf8JsonReader(payload);
+                if (reset) seed = JsonSerializer.Deserialize(ref reader, MessagingJsonContext.Default.ResetCommand)?.Seed;
+                else
+                {
+                    var command = JsonSerializer.Deserialize(ref reader, MessagingJsonContext.Default.RandomizeCommand);
+                    seed = command?.Seed;
+                    scale = command?.Scale ?? 1.0;
+                }
+            }
+            catch (JsonException)
+            {
+                Interlocked.Increment(ref _badCommands);
+                return;
+            }
+            if (!(scale >= 0 && scale < 10))
+            {
+                Interlocked.Increment(ref _badCommands);
+                return;
+            }
+        }
+        lock (_gate)
+        {
+            if (randomize || _options.RandomizeOnReset) _robot.Randomize(seed, scale);
+            else _robot.Reset(seed);
+            // Frames still waiting answered the old episode: counted and dropped.
+            for (int i = 0; i < _queueCount; i++) ActuatorFrames.RecordOutOfOrder();
+            _queueCount = 0;
+            _sequence++;
+            PublishTickLocked();
+        }
+    }
+
+    /// <summary>Encodes and queues the current tick's sensor frame (and truth). Caller holds the lock.</summary>
+    private void PublishTickLocked()
+    {
+        _robot.FillSensorFrame(_sensor);
+        _sensor.Sequence = _sequence;
+        _sensorLength = _sensor.Encode(_sensorBytes);
+        if (_client.TryPublish(Topics.Sensors, _sensorBytes.AsSpan(0, _sensorLength))) Interlocked.Increment(ref _sensorFramesPublished);
+        if (_options.PublishTruth)
+        {
+            _robot.FillTruth(_truth);
+            _truth.Sequence = _sequence;
+            _client.TryPublish(Topics.Truth, _truthBytes.AsSpan(0, _truth.Encode(_truthBytes)));
+        }
+        _lastProgressTimestamp = Stopwatch.GetTimestamp();
+    }
+
+    private async Task LockstepHousekeepingAsync()
+    {
+        var period = TimeSpan.FromMilliseconds(Math.Max(10, Math.Min(_options.LockstepRepublish.TotalMilliseconds, _options.StatusPeriod.TotalMilliseconds) / 2));
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                lock (_gate)
+                {
+                    // Nobody answered (a controller that subscribed after our publish): say it again, same bytes.
+                    if (Stopwatch.GetElapsedTime(_lastProgressTimestamp) >= _options.LockstepRepublish && _sensorLength > 0)
+                    {
+                        _client.TryPublish(Topics.Sensors, _sensorBytes.AsSpan(0, _sensorLength));
+                        _lastProgressTimestamp = Stopwatch.GetTimestamp();
+                    }
+                }
+                PublishStatusIfDue();
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void RealtimeLoop()
+    {
+        long periodTicks = (long)(_robot.ControlPeriod * Stopwatch.Frequency);
+        long next = Stopwatch.GetTimestamp() + periodTicks;
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            long now = Stopwatch.GetTimestamp();
+            long wait = next - now;
+            if (wait > 0)
+            {
+                // Sleep most of the wait, spin the last millisecond: ticks land within tens of µs.
+                double ms = wait * 1000.0 / Stopwatch.Frequency;
+                if (ms > 1.5) token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(ms - 1.0));
+                else Thread.SpinWait(50);
+                continue;
+            }
+            next += periodTicks;
+            if (now - next > 10 * periodTicks) next = now + periodTicks; // fell far behind (debugger, suspend): don't burst
+            lock (_gate)
+            {
+                // Apply every frame whose actuation time has come, in arrival order; the last one wins for pins.
+                while (_queueCount > 0 && _queueDue[_queueStart] <= now)
+                {
+                    var frame = _queue[_queueStart];
+                    ActuatorFrames.Record(FrameStatus.Ok);
+                    _robot.ApplyActuators(frame);
+                    _lastAnswered = frame.AnswersTick;
+                    _answeredAny = true;
+                    _queueStart = (_queueStart + 1) % RealtimeQueueLength;
+                    _queueCount--;
+                }
+                _robot.Advance();
+                _sequence++;
+                PublishTickLocked();
+            }
+            PublishStatusIfDue();
+        }
+    }
+
+    private void PublishStatusIfDue()
+    {
+        SimStatusTelemetry status;
+        lock (_gate)
+        {
+            long now = Stopwatch.GetTimestamp();
+            double elapsed = Stopwatch.GetElapsedTime(_statusTimestamp, now).TotalSeconds;
+            if (elapsed < _options.StatusPeriod.TotalSeconds) return;
+            long published = SensorFramesPublished;
+            status = new SimStatusTelemetry(Topics.RobotId, _robot.Name, _options.Clock == SimClockMode.Lockstep ? "lockstep" : "realtime",
+                _sequence, _robot.SimTime, _robot.Fallen, _robot.Resets, published, ActuatorFrames.Accepted,
+                ActuatorFrames.Dropped - ActuatorFrames.OutOfOrder, ActuatorFrames.OutOfOrder, _client.Dropped + _client.DroppedWhileDisconnected,
+                (published - _ticksAtLastStatus) / elapsed);
+            _ticksAtLastStatus = published;
+            _statusTimestamp = now;
+        }
+        LastStatus = status;
+        _client.TryPublish(_telemetryTopic, JsonSerializer.SerializeToUtf8Bytes(status, MessagingJsonContext.Default.SimStatusTelemetry));
+    }
+
+    /// <summary>The last status published on telemetry/sim.</summary>
+    public SimStatusTelemetry? LastStatus { get; private set; }
+
+    public async Task StopAsync()
+    {
+        if (!_stop.IsCancellationRequested) _stop.Cancel();
+        if (_background is not null) await _background.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _client.DisposeAsync().ConfigureAwait(false);
+        if (_broker is not null) await _broker.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

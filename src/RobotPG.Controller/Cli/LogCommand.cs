@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using RobotPG.Controller.Logging;
+
+namespace RobotPG.Controller.Cli;
+
+/// <summary><c>robotpg log info FILE</c> and <c>robotpg log export FILE --csv OUT</c>.</summary>
+public static class LogCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("log", "Inspect and export trajectory logs.");
+        command.Subcommands.Add(CreateInfo());
+        command.Subcommands.Add(CreateExport());
+        return command;
+    }
+
+    private static Command CreateInfo()
+    {
+        var file = new Argument<string>("file") { Description = "Trajectory log (.rpglog)." };
+        var command = new Command("info", "Header, record counts, corrupt records and the torn tail of a log.");
+        command.Arguments.Add(file);
+        command.SetAction(parseResult =>
+            Info(parseResult.GetValue(file)!, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        return command;
+    }
+
+    private static Command CreateExport()
+    {
+        var file = new Argument<string>("file") { Description = "Trajectory log (.rpglog)." };
+        var csv = new Option<string>("--csv") { Description = "CSV file to write.", Required = true };
+        var command = new Command("export", "Write every valid record of a log as CSV.");
+        command.Arguments.Add(file);
+        command.Options.Add(csv);
+        command.SetAction(parseResult =>
+            ExportCsv(parseResult.GetValue(file)!, parseResult.GetValue(csv)!, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        return command;
+    }
+
+    public static int Info(string path, TextWriter output, TextWriter error)
+    {
+        TrajectoryLogReader reader;
+        try
+        {
+            reader = TrajectoryLogReader.Open(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{path}: {e.Message}");
+            return RobotPgCli.ExitFailure;
+        }
+        using (reader)
+        {
+            long first = -1, last = -1, episodes = 0, safetySteps = 0, lastTimeNs = 0;
+            while (reader.TryReadNext(out var r))
+            {
+                if (first < 0)
+                    first = r.Step;
+                last = r.Step;
+                lastTimeNs = r.TimeNs;
+                if ((r.Flags & (TransitionFlags.Terminated | TransitionFlags.Truncated)) != 0)
+                    episodes++;
+                if ((r.Flags & TransitionFlags.SafetyStop) != 0)
+                    safetySteps++;
+            }
+            var h = reader.Header;
+            var inv = CultureInfo.InvariantCulture;
+            output.WriteLine(string.Create(inv, $"file: {path}"));
+            output.WriteLine(string.Create(inv, $"robot: {h.RobotId}"));
+            output.WriteLine(string.Create(inv, $"file index: {h.FileIndex}"));
+            output.WriteLine(string.Create(inv, $"started: {h.StartTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}"));
+            output.WriteLine(string.Create(inv, $"policy hash: {h.PolicyHash:x16}"));
+            output.WriteLine(string.Create(inv, $"observation size: {h.ObservationSize}, action size: {h.ActionSize}, record size: {reader.RecordSize} bytes"));
+            output.WriteLine(string.Create(inv, $"records: {reader.ValidRecords}"));
+            output.WriteLine(string.Create(inv, $"corrupt records: {reader.CorruptRecords}"));
+            output.WriteLine(string.Create(inv, $"torn tail: {reader.TornTailBytes} bytes"));
+            if (first >= 0)
+                output.WriteLine(string.Create(inv, $"steps: {first}..{last}, last at {lastTimeNs / 1e9:F3} s"));
+            output.WriteLine(string.Create(inv, $"episode ends: {episodes}, steps under safety stop: {safetySteps}"));
+            return RobotPgCli.ExitOk;
+        }
+    }
+
+    public static int ExportCsv(string path, string csvPath, TextWriter output, TextWriter error)
+    {
+        TrajectoryLogReader reader;
+        try
+        {
+            reader = TrajectoryLogReader.Open(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{path}: {e.Message}");
+            return RobotPgCli.ExitFailure;
+        }
+        using (reader)
+        {
+            try
+            {
+                using var csv = new StreamWriter(csvPath, append: false, new UTF8Encoding(false));
+                WriteCsv(reader, csv);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"{csvPath}: cannot write: {e.Message}");
+                return RobotPgCli.ExitFailure;
+            }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{csvPath}: {reader.ValidRecords} records ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
+            return RobotPgCli.ExitOk;
+        }
+    }
+
+    /// <summary>One header row, then one row per valid record: step, time_s, obs_i, action_j, log_prob, reward, flag columns.</summary>
+    public static void WriteCsv(TrajectoryLogReader reader, TextWriter csv)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var line = new StringBuilder("step,time_s");
+        for (int i = 0; i < reader.Header.ObservationSize; i++)
+            line.Append(inv, $",obs{i}");
+        for (int j = 0; j < reader.Header.ActionSize; j++)
+            line.Append(inv, $",action{j}");
+        line.Append(",log_prob,reward,terminated,truncated,safety_stop,idle");
+        csv.WriteLine(line);
+        while (reader.TryReadNext(out var r))
+        {
+            line.Clear();
+            line.Append(r.Step.ToString(inv)).Append(',').Append((r.TimeNs / 1e9).ToString("R", inv));
+            foreach (float o in r.Observation)
+                line.Append(',').Append(o.ToString("R", inv));
+            foreach (float a in r.Action)
+                line.Append(',').Append(a.ToString("R", inv));
+            line.Append(',').Append(r.LogProb.ToString("R", inv)).Append(',').Append(r.Reward.ToString("R", inv));
+            line.Append(',').Append((r.Flags & TransitionFlags.Terminated) != 0 ? '1' : '0');
+            line.Append(',').Append((r.Flags & TransitionFlags.Truncated) != 0 ? '1' : '0');
+            line.Append(',').Append((r.Flags & TransitionFlags.SafetyStop) != 0 ? '1' : '0');
+            line.Append(',').Append((r.Flags & TransitionFlags.Idle) != 0 ? '1' : '0');
+            csv.WriteLine(line);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System.CommandLine;
+
+namespace RobotPG.Controller.Cli;
+
+/// <summary>The <c>robotpg</c> command line: each verb in its own file; parse errors are one line and exit code 2.</summary>
+public static class RobotPgCli
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("robotpg: the RobotPG robot controller (fixed-rate policy loop, safety supervisor, trajectory log, telemetry).");
+        root.Subcommands.Add(CheckConfigCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(LogCommand.Create());
+        root.Subcommands.Add(PolicyCommand.Create());
+        return root;
+    }
+
+    public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = Build();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            error.WriteLine($"robotpg: {parsed.Errors[0].Message} (see robotpg --help)");
+            return ExitUsage;
+        }
+        var configuration = new InvocationConfiguration { Output = output, Error = error };
+        return parsed.Invoke(configuration);
+    }
+}

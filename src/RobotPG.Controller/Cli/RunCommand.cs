@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Hosting;
+
+namespace RobotPG.Controller.Cli;
+
+/// <summary><c>robotpg run --config F [--policy P] [--duration S]</c>.</summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Robot config (JSON).", Required = true };
+        var policy = new Option<string?>("--policy") { Description = "Checkpoint to run (overrides policy.checkpoint; default: the config's, else the zero policy)." };
+        var duration = new Option<double?>("--duration") { Description = "Stop after this many seconds of control steps (default: until SIGINT/SIGTERM)." };
+        duration.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } d && !(d > 0))
+                result.AddError("--duration must be a positive number of seconds");
+        });
+        var command = new Command("run", "Run the control loop: sensors → task → policy → safety → motors, every step logged; SIGINT/SIGTERM stops the motors, flushes the log and exits 0.");
+        command.Options.Add(config);
+        command.Options.Add(policy);
+        command.Options.Add(duration);
+        command.SetAction(parseResult => Run(
+            parseResult.GetValue(config)!, parseResult.GetValue(policy), parseResult.GetValue(duration),
+            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        return command;
+    }
+
+    public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error)
+    {
+        var loaded = ConfigLoader.Load(configPath);
+        if (!loaded.Ok)
+            return CheckConfigCommand.Report(loaded, output, error);
+        string configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".";
+
+        ControllerHost host;
+        try
+        {
+            host = ControllerHost.Start(loaded.Config!, configDirectory, policyPath, durationSeconds, output);
+        }
+        catch (StartupException e)
+        {
+            error.WriteLine($"robotpg: {e.Message}");
+            return RobotPgCli.ExitFailure;
+        }
+
+        using (host)
+        {
+            // Motors off first (the loop's last act), then the log, then exit 0 (DESIGN.md, house rules).
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            host.WaitForExit();
+            var loop = host.Loop;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"robotpg: stopped after {loop.StepCount} steps, {loop.Counters.Episodes} episodes, {host.LogWriter.RecordsWritten} records logged, period error p99 {loop.PeriodError.Percentile(0.99)} µs, {loop.Counters.Overruns} overruns; motors off ({(loop.Safety.Tripped ? Telemetry.TelemetryPublisher.CauseName(loop.Safety.Cause) : "running")})"));
+            return RobotPgCli.ExitOk;
+
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true; // we exit ourselves, after the motors and the log
+                host.RequestStop();
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RobotPG.Controller.Configuration;
+
+// The robot config file (firmware-config/*.json). Every property here is also in
+// firmware-config/robotpg.schema.json and vice versa (a test holds the two together).
+// Property names are the JSON names (camelCase through the serializer context).
+
+/// <summary>One robot: its task, bus, chips, pins, rates and limits.</summary>
+public sealed class RobotConfig
+{
+    /// <summary>Editors' pointer to the schema; ignored by the controller.</summary>
+    [JsonPropertyName("$schema")]
+    public string? Schema { get; init; }
+
+    /// <summary>Robot id, the {robotId} of every MQTT topic and the log file prefix.</summary>
+    public required string RobotId { get; init; }
+
+    /// <summary>Control steps per second.</summary>
+    public required double ControlRateHz { get; init; }
+
+    public required BusConfig Bus { get; init; }
+
+    public required TaskConfig Task { get; init; }
+
+    /// <summary>The IMU; absent on robots without one (the cart-pole reads its pole from an encoder).</summary>
+    public ImuConfig? Imu { get; init; }
+
+    /// <summary>The PCA9685 PWM chip, required when a motor takes its PWM from it.</summary>
+    public Pca9685Config? Pca9685 { get; init; }
+
+    /// <summary>The SoC's hardware PWM, required when a motor takes its PWM from it.</summary>
+    public HardwarePwmConfig? HardwarePwm { get; init; }
+
+    public required MotorConfig[] Motors { get; init; }
+
+    public required EncoderConfig[] Encoders { get; init; }
+
+    public required SafetyConfig Safety { get; init; }
+
+    public required PolicyConfig Policy { get; init; }
+
+    public required LogConfig Log { get; init; }
+
+    public required TelemetryConfig Telemetry { get; init; }
+}
+
+public enum BusKind
+{
+    /// <summary>The Pi's own I2C and GPIO through the kernel drivers.</summary>
+    [JsonStringEnumMemberName("pi")] Pi,
+
+    /// <summary>Bus traffic served by the simulator over MQTT.</summary>
+    [JsonStringEnumMemberName("sim")] Sim,
+}
+
+public enum SimClock
+{
+    /// <summary>The sim steps only when the actuator frame for its tick arrived (deterministic).</summary>
+    [JsonStringEnumMemberName("lockstep")] Lockstep,
+
+    /// <summary>The sim steps on the wall clock.</summary>
+    [JsonStringEnumMemberName("realtime")] Realtime,
+}
+
+public sealed class BusConfig
+{
+    public required BusKind Kind { get; init; }
+
+    /// <summary>Linux I2C bus number (/dev/i2c-N); the Pi's header bus is 1.</summary>
+    public int I2cBusId { get; init; } = 1;
+
+    /// <summary>MQTT broker of the simulator (sim only), mqtt://host:port.</summary>
+    public string? Broker { get; init; }
+
+    /// <summary>Simulator clock (sim only).</summary>
+    public SimClock? Clock { get; init; }
+}
+
+public enum TaskKind
+{
+    [JsonStringEnumMemberName("balance-bot")] BalanceBot,
+    [JsonStringEnumMemberName("cartpole-rail")] CartpoleRail,
+}
+
+/// <summary>What the robot is asked to do: observation, reward and termination.</summary>
+public sealed class TaskConfig
+{
+    public required TaskKind Kind { get; init; }
+
+    /// <summary>The episode terminates past this tilt (pitch of the body or angle of the pole), degrees.</summary>
+    public required double DoneTiltDeg { get; init; }
+
+    /// <summary>Episode length cap in control steps (truncation).</summary>
+    public required int MaxEpisodeSteps { get; init; }
+
+    /// <summary>Weight of the gyro in the complementary pitch filter (balance-bot), in (0, 1).</summary>
+    public double? ComplementaryAlpha { get; init; }
+
+    /// <summary>Name of the encoder on the cart's motor (cartpole-rail).</summary>
+    public string? CartEncoder { get; init; }
+
+    /// <summary>Name of the encoder on the pole's pivot (cartpole-rail).</summary>
+    public string? PoleEncoder { get; init; }
+
+    /// <summary>Cart travel per revolution of its encoder shaft, metres (cartpole-rail).</summary>
+    public double? CartMetersPerRevolution { get; init; }
+
+    /// <summary>The episode terminates when the cart is farther than this from the centre, metres (cartpole-rail).</summary>
+    public double? DoneRailM { get; init; }
+}
+
+public sealed class ImuConfig
+{
+    /// <summary>7-bit I2C address: 0x68 (AD0 low) or 0x69 (AD0 high).</summary>
+    public required int Address { get; init; }
+
+    /// <summary>Accelerometer full scale, ±g: 2, 4, 8 or 16.</summary>
+    public required int AccelRangeG { get; init; }
+
+    /// <summary>Gyro full scale, ±°/s: 250, 500, 1000 or 2000.</summary>
+    public required int GyroRangeDps { get; init; }
+
+    /// <summary>Samples averaged for the gyro bias at start-up (robot still).</summary>
+    public required int CalibrationSamples { get; init; }
+
+    /// <summary>How the IMU sits on the body, so pitch and pitch rate can be read from its axes.</summary>
+    public required ImuMounting Mounting { get; init; }
+}
+
+/// <summary>Which IMU axes point forward and up on the body; pitch turns about the remaining axis.</summary>
+public sealed class ImuMounting
+{
+    public required ImuAxis Forward { get; init; }
+
+    public required ImuAxis Up { get; init; }
+}
+
+public enum ImuAxis
+{
+    [JsonStringEnumMemberName("+x")] PlusX,
+    [JsonStringEnumMemberName("-x")] MinusX,
+    [JsonStringEnumMemberName("+y")] PlusY,
+    [JsonStringEnumMemberName("-y")] MinusY,
+    [JsonStringEnumMemberName("+z")] PlusZ,
+    [JsonStringEnumMemberName("-z")] MinusZ,
+}
+
+public sealed class Pca9685Config
+{
+    public required int Address { get; init; }
+
+    /// <summary>PWM frequency, Hz; the 25 MHz oscillator and an 8-bit prescale allow 24–1526 Hz.</summary>
+    public required double FrequencyHz { get; init; }
+}
+
+public sealed class HardwarePwmConfig
+{
+    /// <summary>PWM chip number (/sys/class/pwm/pwmchipN).</summary>
+    public required int Chip { get; init; }
+
+    public required double FrequencyHz { get; init; }
+}
+
+public enum PwmSource
+{
+    [JsonStringEnumMemberName("pca9685")] Pca9685,
+    [JsonStringEnumMemberName("hardware")] Hardware,
+}
+
+/// <summary>A DC motor behind an H-bridge: two direction pins and a PWM channel for the duty.</summary>
+public sealed class MotorConfig
+{
+    public required string Name { get; init; }
+
+    public required PwmSource PwmSource { get; init; }
+
+    /// <summary>PCA9685 channel 0–15, or the hardware PWM channel 0–1.</summary>
+    public required int PwmChannel { get; init; }
+
+    /// <summary>BCM pin carrying the hardware PWM (12, 13, 18 or 19); hardware PWM only.</summary>
+    public int? PwmPin { get; init; }
+
+    /// <summary>H-bridge IN1, BCM numbering.</summary>
+    public required int In1Pin { get; init; }
+
+    /// <summary>H-bridge IN2, BCM numbering.</summary>
+    public required int In2Pin { get; init; }
+
+    /// <summary>Swaps the direction so that +1 drives the robot forward.</summary>
+    public bool Inverted { get; init; }
+}
+
+/// <summary>A quadrature encoder on two GPIO pins.</summary>
+public sealed class EncoderConfig
+{
+    public required string Name { get; init; }
+
+    public required int PinA { get; init; }
+
+    public required int PinB { get; init; }
+
+    /// <summary>Quadrature counts per output-shaft revolution (4 × lines × gear ratio).</summary>
+    public required int CountsPerRevolution { get; init; }
+
+    public bool Inverted { get; init; }
+}
+
+public sealed class SafetyConfig
+{
+    /// <summary>Largest |action| ever sent to a motor, in (0, 1].</summary>
+    public required double MaxAction { get; init; }
+
+    /// <summary>Largest change of an action per second (slew), > 0.</summary>
+    public required double MaxActionRatePerS { get; init; }
+
+    /// <summary>Motors off past this tilt, degrees; at least the task's doneTiltDeg.</summary>
+    public required double TiltLimitDeg { get; init; }
+
+    /// <summary>Motors off when the sensor sequence has not moved for this many control periods.</summary>
+    public required int StaleSensorPeriods { get; init; }
+
+    /// <summary>Retries of a failed bus transfer within one step before the motors go off.</summary>
+    public required int I2cRetries { get; init; }
+}
+
+public sealed class PolicyConfig
+{
+    /// <summary>Hidden layer widths of the Gaussian MLP (checked against the checkpoint's).</summary>
+    public required int[] HiddenSizes { get; init; }
+
+    /// <summary>Checkpoint to load (relative to the config file); none = the zero policy.</summary>
+    public string? Checkpoint { get; init; }
+
+    /// <summary>Act with the mean instead of a sample.</summary>
+    public bool Deterministic { get; init; }
+
+    /// <summary>Seed of the action-sampling generator.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+public sealed class LogConfig
+{
+    /// <summary>Directory of the trajectory logs (relative to the config file).</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>A new log file is started before this size is exceeded, bytes.</summary>
+    public required long RotateBytes { get; init; }
+
+    /// <summary>Records the writer ring holds; the loop drops (and counts) records when it is full.</summary>
+    public required int RingRecords { get; init; }
+}
+
+public sealed class TelemetryConfig
+{
+    public required bool Enabled { get; init; }
+
+    /// <summary>mqtt://host:port; defaults to the bus broker for a sim bus.</summary>
+    public string? Broker { get; init; }
+
+    /// <summary>Publications per second, ≤ the control rate.</summary>
+    public required double RateHz { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    ReadCommentHandling = JsonCommentHandling.Disallow,
+    AllowTrailingCommas = false,
+    UseStringEnumConverter = true,
+    NumberHandling = JsonNumberHandling.Strict,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true)]
+[JsonSerializable(typeof(RobotConfig))]
+internal sealed partial class RobotConfigJsonContext : JsonSerializerContext;

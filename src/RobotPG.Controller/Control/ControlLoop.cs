@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using RobotPG.Controller.Logging;
+using RobotPG.Controller.Tasks;
+using RobotPG.Hardware;
+using RobotPG.Numerics;
+
+namespace RobotPG.Controller.Control;
+
+/// <summary>
+/// The fixed-rate control loop (DESIGN.md "The control step"). <see cref="Step"/> is one period:
+/// read sensors (with retries), task → observation/reward/done, normalise + policy, safety filter,
+/// drive the motors (or stop them), append the transition to the log ring and the rollout ring.
+/// <see cref="Run"/> paces steps on <see cref="Stopwatch"/> with a hybrid sleep/spin wait on the
+/// calling thread; <see cref="Start"/> runs it on a dedicated highest-priority thread. No exception
+/// leaves a step: faults become safety trips. After construction a step allocates nothing.
+/// </summary>
+public sealed class ControlLoop
+{
+    private readonly IRobotIo _io;
+    private readonly IControlTask _task;
+    private readonly PolicyExchange _policies;
+    private readonly SafetySupervisor _safety;
+    private readonly TrajectoryRing? _logRing;
+    private readonly TrajectoryRing? _rolloutRing;
+    private readonly SensorFrame _frame;
+    private readonly float[] _observation;
+    private readonly float[] _normalized;
+    private readonly float[] _action;
+    private readonly float[] _safeAction;
+    private readonly long _periodTicks;
+    private readonly float _dt;
+    private Prng _prng;
+    private long _step;
+    private long _startTimestamp;
+    private readonly int _maxEpisodeSteps;
+    private readonly IStepClock _clock;
+    private bool _episodeOpen;
+    private bool _readyForEpisode = true;
+    private bool _motorsStopped;
+    private double _episodeReturn;
+    private int _episodeLength;
+    private volatile bool _stopRequested;
+    private Thread? _thread;
+    private long _allocatedAfterWarmup = -1;
+    private long _allocatedAtEnd = -1;
+    private long _stepsMeasured;
+
+    public ControlLoop(
+        IRobotIo io, IControlTask task, PolicyExchange policies, SafetySupervisor safety, double controlRateHz, int maxEpisodeSteps, ulong seed,
+        TrajectoryRing? logRing = null, TrajectoryRing? rolloutRing = null, IStepClock? clock = null)
+    {
+        _clock = clock ?? new RealTimeClock();
+        _maxEpisodeSteps = maxEpisodeSteps;
+        _io = io;
+        _task = task;
+        _policies = policies;
+        _safety = safety;
+        _logRing = logRing;
+        _rolloutRing = rolloutRing;
+        if (policies.Current.ObservationSize != task.ObservationSize || policies.Current.ActionSize != task.ActionSize)
+            throw new ArgumentException($"policy {policies.Current.ObservationSize} → {policies.Current.ActionSize} does not fit task {task.ObservationSize} → {task.ActionSize}", nameof(policies));
+        if (io.MotorCount != task.ActionSize)
+            throw new ArgumentException($"the robot has {io.MotorCount} motors, the task drives {task.ActionSize}", nameof(io));
+        _frame = new SensorFrame(io.EncoderCount);
+        _observation = new float[task.ObservationSize];
+        _normalized = new float[task.ObservationSize];
+        _action = new float[task.ActionSize];
+        _safeAction = new float[task.ActionSize];
+        _periodTicks = (long)Math.Round(Stopwatch.Frequency / controlRateHz);
+        _dt = (float)(1.0 / controlRateHz);
+        _prng = new Prng(seed);
+    }
+
+    public LoopCounters Counters { get; } = new();
+
+    /// <summary>Lateness of each step's start against its deadline.</summary>
+    public LatencyHistogram PeriodError { get; } = new();
+
+    /// <summary>Duration of each step (read … log append).</summary>
+    public LatencyHistogram StepLatency { get; } = new();
+
+    public SafetySupervisor Safety => _safety;
+
+    public long StepCount => Volatile.Read(ref _step);
+
+    /// <summary>The last action sent to the motors (zeros while stopped).</summary>
+    public ReadOnlySpan<float> SafeAction => _safeAction;
+
+    /// <summary>Bytes allocated on the loop thread between the end of warm-up and the end of <see cref="Run"/> (−1 until measured).</summary>
+    public long AllocatedBytesAfterWarmup => _allocatedAtEnd < 0 || _allocatedAfterWarmup < 0 ? -1 : _allocatedAtEnd - _allocatedAfterWarmup;
+
+    /// <summary>Steps in the allocation measurement.</summary>
+    public long StepsMeasured => _stepsMeasured;
+
+    /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
+    public void RequestStop() => _stopRequested = true;
+
+    /// <summary>Starts <see cref="Run"/> on a dedicated thread at the highest priority the OS grants.</summary>
+    public void Start(long maxSteps = long.MaxValue, long warmupSteps = 1000)
+    {
+        _thread = new Thread(() => Run(maxSteps, warmupSteps)) { IsBackground = true, Name = "robotpg-control" };
+        try
+        {
+            _thread.Priority = ThreadPriority.Highest;
+        }
+        catch (ThreadStateException)
+        {
+            // Linux without CAP_SYS_NICE ignores or refuses it; the loop still runs at normal priority.
+        }
+        _thread.Start();
+    }
+
+    /// <summary>Waits for the loop thread started by <see cref="Start"/>.</summary>
+    public bool Join(TimeSpan timeout) => _thread is null || _thread.Join(timeout);
+
+    /// <summary>
+    /// Runs steps at the control rate on the calling thread until <see cref="RequestStop"/> or
+    /// <paramref name="maxSteps"/>, then stops the motors. Overruns skip the missed deadlines rather
+    /// than bursting to catch up.
+    /// </summary>
+    public void Run(long maxSteps = long.MaxValue, long warmupSteps = 1000)
+    {
+        _startTimestamp = Stopwatch.GetTimestamp();
+        long deadline = _startTimestamp;
+        long steps = 0;
+        try
+        {
+            while (!_stopRequested && steps < maxSteps)
+            {
+                long start = _clock.WaitUntil(deadline);
+                PeriodError.Record(start - deadline);
+                Step(start);
+                long end = Stopwatch.GetTimestamp();
+                StepLatency.Record(end - start);
+                steps++;
+                if (steps == warmupSteps)
+                    _allocatedAfterWarmup = GC.GetAllocatedBytesForCurrentThread();
+                deadline += _periodTicks;
+                if (end > deadline)
+                {
+                    Counters.AddOverrun();
+                    long missed = (end - deadline) / _periodTicks + 1;
+                    deadline += missed * _periodTicks;
+                }
+            }
+        }
+        finally
+        {
+            if (_allocatedAfterWarmup >= 0)
+            {
+                _allocatedAtEnd = GC.GetAllocatedBytesForCurrentThread();
+                _stepsMeasured = steps - warmupSteps;
+            }
+            _safety.Trip(SafetyCause.Shutdown);
+            _io.StopMotors();
+            _motorsStopped = true;
+        }
+    }
+
+    /// <summary>One control step at <paramref name="timestamp"/> (Stopwatch ticks). Never throws.</summary>
+    public void Step(long timestamp)
+    {
+        try
+        {
+            StepCore(timestamp);
+        }
+        catch (Exception)
+        {
+            // Everything expected is handled inside; this is the last line for the unexpected
+            // (a misbehaving IRobotIo.StopMotors, a ring bug): motors off, keep the loop alive.
+            Counters.AddSoftwareFault();
+            _safety.Trip(SafetyCause.SoftwareFault);
+            try
+            {
+                _io.StopMotors();
+            }
+            catch (Exception)
+            {
+                // Nothing more a step can do; the trip holds the motors off from now on.
+            }
+            Volatile.Write(ref _step, _step + 1);
+        }
+    }
+
+    private void StepCore(long timestamp)
+    {
+        var policy = _policies.AcquireForStep();
+        bool sensorsOk = ReadSensors();
+        if (sensorsOk)
+            _safety.CheckFrame(_frame);
+
+        TaskOutcome outcome = default;
+        float logProb = 0;
+        if (sensorsOk)
+        {
+            try
+            {
+                // An episode begins once the robot is within its limits again and the motors may run.
+                if (!_episodeOpen && _readyForEpisode && !_safety.Tripped)
+                {
+                    _task.BeginEpisode(_frame);
+                    _episodeOpen = true;
+                }
+                outcome = _task.Evaluate(_frame, _dt, _observation);
+                logProb = policy.Act(_observation, _normalized, _action, ref _prng);
+            }
+            catch (Exception)
+            {
+                Counters.AddSoftwareFault();
+                _safety.Trip(SafetyCause.SoftwareFault);
+            }
+        }
+
+        _safety.Filter(_observation, _action, outcome.TiltRad, _safeAction);
+        Actuate();
+
+        bool inEpisode = _episodeOpen && sensorsOk;
+        bool terminated = inEpisode && outcome.Terminated;
+        bool truncated = inEpisode && !terminated && _episodeLength + 1 >= _maxEpisodeSteps;
+        var flags = TransitionFlags.None;
+        if (terminated) flags |= TransitionFlags.Terminated;
+        if (truncated) flags |= TransitionFlags.Truncated;
+        if (_safety.Tripped) flags |= TransitionFlags.SafetyStop;
+        if (!inEpisode) flags |= TransitionFlags.Idle;
+
+        long timeNs = (long)((timestamp - _startTimestamp) * (1e9 / Stopwatch.Frequency));
+        long step = _step;
+        if (sensorsOk)
+        {
+            if (_logRing is not null && !_logRing.TryAppend(step, timeNs, _observation, _action, logProb, outcome.Reward, flags))
+                Counters.AddLogDrop();
+            if (inEpisode)
+            {
+                _rolloutRing?.TryAppend(step, timeNs, _observation, _action, logProb, outcome.Reward, flags);
+                _episodeReturn += outcome.Reward;
+                _episodeLength++;
+                if (terminated || truncated)
+                {
+                    Counters.EndEpisode(_episodeReturn, _episodeLength);
+                    _episodeReturn = 0;
+                    _episodeLength = 0;
+                    _episodeOpen = false;
+                }
+            }
+            _readyForEpisode = !outcome.Terminated;
+        }
+        Counters.SetEpisodeInProgress(_episodeReturn, _episodeLength);
+        Volatile.Write(ref _step, step + 1);
+    }
+
+    private bool ReadSensors()
+    {
+        for (int attempt = 0; attempt <= _safety.I2cRetries; attempt++)
+        {
+            try
+            {
+                _io.Read(_frame);
+                return true;
+            }
+            catch (Exception)
+            {
+                Counters.AddBusFault();
+            }
+        }
+        _safety.Trip(SafetyCause.BusFault);
+        return false;
+    }
+
+    private void Actuate()
+    {
+        if (_safety.Tripped)
+        {
+            // StopMotors never throws (IRobotIo contract); repeated only while it has not yet been done.
+            if (!_motorsStopped)
+            {
+                _io.StopMotors();
+                _motorsStopped = true;
+            }
+            return;
+        }
+        for (int attempt = 0; attempt <= _safety.I2cRetries; attempt++)
+        {
+            try
+            {
+                _io.Drive(_safeAction);
+                _motorsStopped = false;
+                return;
+            }
+            catch (Exception)
+            {
+                Counters.AddBusFault();
+            }
+        }
+        _safety.Trip(SafetyCause.BusFault);
+        _safeAction.AsSpan().Clear();
+        _io.StopMotors();
+        _motorsStopped = true;
+    }
+}

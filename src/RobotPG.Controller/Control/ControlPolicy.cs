@@ -1,0 +1,84 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using RobotPG.Learning.Checkpoints;
+using RobotPG.Learning.Networks;
+using RobotPG.Learning.Normalization;
+using RobotPG.Numerics;
+
+namespace RobotPG.Controller.Control;
+
+/// <summary>
+/// The policy the loop runs (control steps 3–4): the observation normaliser frozen from the
+/// checkpoint, then a ~ N(μ(s), σ) from the Gaussian MLP (or μ when deterministic). Without a
+/// checkpoint it is the zero policy: a = 0, log-prob 0. Allocates nothing per step.
+/// </summary>
+public sealed class ControlPolicy
+{
+    private readonly GaussianPolicy? _network;
+    private readonly RunningMeanStd? _normalizer;
+    private readonly bool _deterministic;
+
+    private ControlPolicy(int observationSize, int actionSize, GaussianPolicy? network, RunningMeanStd? normalizer, bool deterministic, string source)
+    {
+        ObservationSize = observationSize;
+        ActionSize = actionSize;
+        _network = network;
+        _normalizer = normalizer;
+        _deterministic = deterministic;
+        Source = source;
+        Hash = network is null ? 0 : XxHash64.HashToUInt64(MemoryMarshal.AsBytes((ReadOnlySpan<float>)network.Parameters));
+    }
+
+    public int ObservationSize { get; }
+
+    public int ActionSize { get; }
+
+    /// <summary>XxHash64 of the parameters (0 for the zero policy); goes into the log header.</summary>
+    public ulong Hash { get; }
+
+    /// <summary>"zero" or the checkpoint path.</summary>
+    public string Source { get; }
+
+    public static ControlPolicy Zero(int observationSize, int actionSize) =>
+        new(observationSize, actionSize, null, null, deterministic: true, "zero");
+
+    public static ControlPolicy FromNetwork(GaussianPolicy network, RunningMeanStd? normalizer, bool deterministic, string source) =>
+        new(network.ObservationSize, network.ActionSize, network, normalizer, deterministic, source);
+
+    /// <summary>
+    /// Loads a checkpoint's policy and observation normaliser; the layer sizes must match the task
+    /// and the config. Throws <see cref="CheckpointException"/> with file and reason otherwise.
+    /// </summary>
+    public static ControlPolicy Load(string path, int observationSize, int actionSize, ReadOnlySpan<int> hiddenSizes, bool deterministic)
+    {
+        var info = CheckpointFile.ReadInfo(path);
+        if (info.PolicyObservationSize != observationSize || info.PolicyActionSize != actionSize)
+            throw new CheckpointException(path, $"policy is {info.PolicyObservationSize} → {info.PolicyActionSize}, the task needs {observationSize} → {actionSize}");
+        if (info.PolicyHiddenSizes is null || !info.PolicyHiddenSizes.AsSpan().SequenceEqual(hiddenSizes))
+            throw new CheckpointException(path, $"hidden sizes [{string.Join(", ", info.PolicyHiddenSizes ?? [])}] differ from the config's [{string.Join(", ", hiddenSizes.ToArray())}]");
+        var network = new GaussianPolicy(observationSize, actionSize, hiddenSizes, maxBatch: 1, seed: 1);
+        var normalizer = info.ObservationNormalizerSize == observationSize ? new RunningMeanStd(observationSize) : null;
+        CheckpointFile.Load(path, new TrainingState { Policy = network, ObservationNormalizer = normalizer });
+        return FromNetwork(network, normalizer, deterministic, path);
+    }
+
+    /// <summary>Normalises <paramref name="observation"/> into <paramref name="normalized"/>, writes the action, returns its log-probability.</summary>
+    public float Act(ReadOnlySpan<float> observation, Span<float> normalized, Span<float> action, ref Prng prng)
+    {
+        if (_normalizer is null)
+            observation.CopyTo(normalized);
+        else
+            _normalizer.Normalize(observation, normalized);
+        if (_network is null)
+        {
+            action.Clear();
+            return 0f;
+        }
+        if (_deterministic)
+        {
+            _network.Mean(normalized, action);
+            return _network.LogProb(normalized, action);
+        }
+        return _network.Sample(normalized, action, ref prng);
+    }
+}

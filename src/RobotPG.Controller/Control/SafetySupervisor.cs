@@ -1,0 +1,142 @@
+using RobotPG.Controller.Configuration;
+using RobotPG.Hardware;
+
+namespace RobotPG.Controller.Control;
+
+/// <summary>Why the safety supervisor holds the motors off.</summary>
+public enum SafetyCause
+{
+    Tilt,
+    StaleSensor,
+    NonFinite,
+    BusFault,
+    EmergencyStop,
+    /// <summary>The task or the policy threw.</summary>
+    SoftwareFault,
+    Shutdown,
+}
+
+/// <summary>
+/// Control step 5: bounds every action (clamp to ±maxAction, slew at most maxActionRatePerS) and
+/// latches the motors off on any stop condition — tilt past the limit, a sensor sequence that has
+/// not moved for N periods, NaN/∞ in the frame, the observation or the action, a bus fault that
+/// outlived its retries, an exception from task or policy, an e-stop command. Once tripped it stays
+/// tripped until <see cref="Rearm"/>. Everything but <see cref="RequestEmergencyStop"/> and the
+/// counters belongs to the control thread.
+/// </summary>
+public sealed class SafetySupervisor
+{
+    private static readonly int CauseCount = Enum.GetValues<SafetyCause>().Length;
+
+    private readonly float _maxAction;
+    private readonly float _maxDeltaPerStep;
+    private readonly float _tiltLimitRad;
+    private readonly int _stalePeriods;
+    private readonly float[] _previous;
+    private readonly long[] _events;
+    private volatile bool _emergencyStop;
+    private long _lastSequence = long.MinValue;
+    private int _unchangedPeriods;
+    private int _tripped = -1;
+
+    public SafetySupervisor(SafetyConfig config, double controlRateHz, int actionSize)
+    {
+        _maxAction = (float)config.MaxAction;
+        _maxDeltaPerStep = (float)(config.MaxActionRatePerS / controlRateHz);
+        _tiltLimitRad = (float)(config.TiltLimitDeg * Math.PI / 180);
+        _stalePeriods = config.StaleSensorPeriods;
+        I2cRetries = config.I2cRetries;
+        _previous = new float[actionSize];
+        _events = new long[CauseCount];
+    }
+
+    /// <summary>Retries of a failed bus transfer within one step.</summary>
+    public int I2cRetries { get; }
+
+    public bool Tripped => Volatile.Read(ref _tripped) >= 0;
+
+    /// <summary>The cause of the current trip (meaningful while <see cref="Tripped"/>).</summary>
+    public SafetyCause Cause => (SafetyCause)Math.Max(0, Volatile.Read(ref _tripped));
+
+    /// <summary>How many times each cause has tripped the supervisor (any thread may read).</summary>
+    public long Events(SafetyCause cause) => Interlocked.Read(ref _events[(int)cause]);
+
+    /// <summary>Any thread (command topic, signal handler): motors off at the next step.</summary>
+    public void RequestEmergencyStop() => _emergencyStop = true;
+
+    /// <summary>Clears a trip and the e-stop request; the next action slews up from zero.</summary>
+    public void Rearm()
+    {
+        _emergencyStop = false;
+        Array.Clear(_previous);
+        _unchangedPeriods = 0;
+        Volatile.Write(ref _tripped, -1);
+    }
+
+    public void Trip(SafetyCause cause)
+    {
+        if (Tripped)
+            return;
+        Interlocked.Increment(ref _events[(int)cause]);
+        Volatile.Write(ref _tripped, (int)cause);
+    }
+
+    /// <summary>Checks a fresh frame: sequence still moving, every value finite.</summary>
+    public void CheckFrame(SensorFrame frame)
+    {
+        if (frame.Sequence == _lastSequence)
+        {
+            if (++_unchangedPeriods >= _stalePeriods)
+                Trip(SafetyCause.StaleSensor);
+        }
+        else
+        {
+            _unchangedPeriods = 0;
+            _lastSequence = frame.Sequence;
+        }
+        bool finite = float.IsFinite(frame.AccelX) && float.IsFinite(frame.AccelY) && float.IsFinite(frame.AccelZ)
+            && float.IsFinite(frame.GyroX) && float.IsFinite(frame.GyroY) && float.IsFinite(frame.GyroZ)
+            && AllFinite(frame.EncoderVelocity);
+        if (!finite)
+            Trip(SafetyCause.NonFinite);
+    }
+
+    /// <summary>
+    /// Turns the policy's action into the one sent to the motors: zero when tripped (or tripping
+    /// now), otherwise clamped and slew-limited against the previous safe action.
+    /// </summary>
+    public void Filter(ReadOnlySpan<float> observation, ReadOnlySpan<float> action, float tiltRad, Span<float> safe)
+    {
+        if (_emergencyStop)
+            Trip(SafetyCause.EmergencyStop);
+        if (!float.IsFinite(tiltRad) || !AllFinite(observation) || !AllFinite(action))
+            Trip(SafetyCause.NonFinite);
+        else if (MathF.Abs(tiltRad) > _tiltLimitRad)
+            Trip(SafetyCause.Tilt);
+
+        if (Tripped)
+        {
+            safe.Clear();
+            _previous.AsSpan().Clear();
+            return;
+        }
+        for (int j = 0; j < safe.Length; j++)
+        {
+            float a = Math.Clamp(action[j], -_maxAction, _maxAction);
+            float previous = _previous[j];
+            a = Math.Clamp(a, previous - _maxDeltaPerStep, previous + _maxDeltaPerStep);
+            safe[j] = a;
+            _previous[j] = a;
+        }
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+                return false;
+        }
+        return true;
+    }
+}

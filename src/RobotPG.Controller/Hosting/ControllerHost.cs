@@ -1,0 +1,187 @@
+using System.Buffers;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Control;
+using RobotPG.Controller.Logging;
+using RobotPG.Controller.Tasks;
+using RobotPG.Controller.Telemetry;
+using RobotPG.Learning.Checkpoints;
+using RobotPG.Messaging;
+
+namespace RobotPG.Controller.Hosting;
+
+/// <summary>A start-up failure after the config was accepted (checkpoint, broker, chips): one line, exit code 1.</summary>
+public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// One run of the controller: policy, robot connection, trajectory log, control loop, telemetry,
+/// e-stop command — started in that order, stopped in the order that keeps the robot safe: the loop
+/// stops the motors first, then the motors-off writes are flushed to the robot, then the log is
+/// flushed to disk, then telemetry publishes its last status.
+/// </summary>
+public sealed class ControllerHost : IDisposable
+{
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly List<ResilientMqttClient> _clients = [];
+    private RobotConnection? _robot;
+    private TrajectoryLogWriter? _logWriter;
+    private TelemetryPublisher? _telemetry;
+    private bool _stopped;
+
+    private ControllerHost(RobotConfig config) => Config = config;
+
+    public RobotConfig Config { get; }
+
+    public ControlPolicy Policy { get; private set; } = null!;
+
+    public ControlLoop Loop { get; private set; } = null!;
+
+    public TrajectoryRing LogRing { get; private set; } = null!;
+
+    public TrajectoryLogWriter LogWriter => _logWriter!;
+
+    public TelemetryPublisher? Telemetry => _telemetry;
+
+    public RobotConnection Robot => _robot!;
+
+    /// <summary>
+    /// Builds everything and starts the loop thread. <paramref name="configDirectory"/> anchors the
+    /// config's relative paths; <paramref name="policyPath"/> overrides policy.checkpoint. Throws
+    /// <see cref="StartupException"/> (one line) when a part cannot start; whatever started is stopped.
+    /// </summary>
+    public static ControllerHost Start(RobotConfig config, string configDirectory, string? policyPath, double? durationSeconds, TextWriter output)
+    {
+        var host = new ControllerHost(config);
+        try
+        {
+            host.StartCore(configDirectory, policyPath, durationSeconds, output);
+            return host;
+        }
+        catch (Exception e) when (e is not StartupException)
+        {
+            host.Dispose();
+            throw new StartupException(OneLine(e.Message), e);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+    }
+
+    private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output)
+    {
+        var c = Config;
+        var task = ControlTasks.Create(c);
+        string? checkpoint = policyPath ?? (c.Policy.Checkpoint is { } p ? Path.Combine(configDirectory, p) : null);
+        try
+        {
+            Policy = checkpoint is null
+                ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
+                : ControlPolicy.Load(checkpoint, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
+        }
+        catch (CheckpointException e)
+        {
+            throw new StartupException($"policy: {OneLine(e.Message)}", e);
+        }
+
+        var topics = new Topics(c.RobotId);
+        ResilientMqttClient? simClient = null;
+        if (c.Bus.Kind == BusKind.Sim)
+        {
+            simClient = Connect(c.Bus.Broker!, $"robotpg-{c.RobotId}");
+            try
+            {
+                _robot = SimRobotConnection.Open(c, simClient, TimeSpan.FromSeconds(5));
+            }
+            catch (TimeoutException e)
+            {
+                throw new StartupException(OneLine(e.Message), e);
+            }
+        }
+        else
+        {
+            _robot = new PiRobotConnection(c);
+        }
+
+        LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
+        string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
+        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow);
+
+        var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
+        Loop = new ControlLoop(_robot.Io, task, new PolicyExchange(Policy), safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing, clock: _robot.Clock);
+
+        if (c.Telemetry.Enabled)
+        {
+            string broker = c.Telemetry.Broker ?? c.Bus.Broker!;
+            var client = simClient is not null && broker == c.Bus.Broker ? simClient : Connect(broker, $"robotpg-{c.RobotId}-telemetry", waitForBroker: false);
+            client.SubscribeAsync(topics.Command("estop"), OnEmergencyStop).GetAwaiter().GetResult();
+            _telemetry = new TelemetryPublisher(Loop, c.ControlRateHz, LogRing, _logWriter, client, topics, Policy.Source, c.Telemetry.RateHz);
+        }
+
+        output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
+        long maxSteps = durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
+        Loop.Start(maxSteps);
+        _telemetry?.Start();
+    }
+
+    private void OnEmergencyStop(string topic, in ReadOnlySequence<byte> payload) => Loop.Safety.RequestEmergencyStop();
+
+    private ResilientMqttClient Connect(string broker, string clientId, bool waitForBroker = true)
+    {
+        var endpoint = MqttEndpoint.TryParse(broker, clientId, out string? error)
+            ?? throw new StartupException(error ?? $"broker '{broker}' is not an MQTT address");
+        var client = new ResilientMqttClient(endpoint);
+        _clients.Add(client);
+        client.Start();
+        // The simulator is unusable without its broker; telemetry reconnects by itself later.
+        if (waitForBroker && !client.WaitConnectedAsync(BrokerTimeout).GetAwaiter().GetResult())
+            throw new StartupException($"cannot reach the MQTT broker at {broker} within {BrokerTimeout.TotalSeconds:F0} s: {client.LastError ?? "no answer"}");
+        return client;
+    }
+
+    /// <summary>Any thread (signal handler, test): the loop finishes its step, stops the motors and ends.</summary>
+    public void RequestStop() => Loop.RequestStop();
+
+    /// <summary>
+    /// Waits for the loop to end (duration reached or <see cref="RequestStop"/>), then shuts down in
+    /// order: motors-off writes flushed to the robot, log flushed to disk, final telemetry.
+    /// </summary>
+    public void WaitForExit()
+    {
+        Loop.Join(Timeout.InfiniteTimeSpan);
+        Shutdown();
+    }
+
+    private void Shutdown()
+    {
+        if (_stopped)
+            return;
+        _stopped = true;
+        _robot?.FlushActuators();
+        _logWriter?.Flush(TimeSpan.FromSeconds(10));
+        _telemetry?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (Loop is not null)
+        {
+            Loop.RequestStop();
+            Loop.Join(TimeSpan.FromSeconds(10));
+            Shutdown();
+        }
+        _telemetry?.Dispose();
+        _logWriter?.Dispose();
+        _robot?.Dispose();
+        foreach (var client in _clients)
+            client.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _clients.Clear();
+    }
+
+    private static string OneLine(string message)
+    {
+        int newline = message.IndexOfAny(['\r', '\n']);
+        return newline < 0 ? message : message[..newline];
+    }
+}

@@ -1,0 +1,114 @@
+using System.Buffers;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Control;
+using RobotPG.Controller.Simulation;
+using RobotPG.Hardware;
+using RobotPG.Messaging;
+
+namespace RobotPG.Controller.Hosting;
+
+/// <summary>
+/// The robot served by <c>robotpg-sim</c> over MQTT: the unchanged drivers on a <see cref="SimBus"/>
+/// whose sensor frames arrive on <c>robotpg/{id}/sensors</c> and whose actuator frames a publisher
+/// thread sends on <c>robotpg/{id}/actuators</c>. In lockstep the loop is paced by the simulator's
+/// frames (each step waits for the next tick), in real time by the wall clock.
+/// </summary>
+public sealed class SimRobotConnection : RobotConnection
+{
+    private readonly ResilientMqttClient _client;
+    private readonly ActuatorFrameQueue _queue = new();
+    private readonly SimBus _bus;
+    private readonly Thread _publisher;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _actuatorTopic;
+    private readonly DriverRobotIo? _io;
+
+    private SimRobotConnection(RobotConfig config, ResilientMqttClient client, TimeSpan startTimeout)
+    {
+        _client = client;
+        var topics = new Topics(config.RobotId);
+        _actuatorTopic = topics.Actuators;
+        var pins = new EncoderPins[config.Encoders.Length];
+        for (int i = 0; i < pins.Length; i++)
+            pins[i] = new EncoderPins(config.Encoders[i].PinA, config.Encoders[i].PinB);
+        _bus = new SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = startTimeout }, _queue);
+        _publisher = new Thread(PublishActuatorFrames) { IsBackground = true, Name = "robotpg-sim-actuators" };
+        _publisher.Start();
+        try
+        {
+            _client.SubscribeAsync(topics.Sensors, OnSensorFrame).GetAwaiter().GetResult();
+            _bus.WaitForFirstFrame(startTimeout);
+            _io = new DriverRobotIo(DriverOptionsMapping.ToDriverOptions(config), _bus);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        Clock = config.Bus.Clock == SimClock.Lockstep ? new LockstepClock(_bus, startTimeout) : new RealTimeClock();
+        Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(config.Bus.Clock == SimClock.Lockstep ? "lockstep" : "real time")}";
+    }
+
+    /// <summary>
+    /// Connects to the simulator through <paramref name="client"/> (started, owned by the caller) and
+    /// initialises the drivers over it. Throws <see cref="TimeoutException"/> when no simulator answers.
+    /// </summary>
+    public static SimRobotConnection Open(RobotConfig config, ResilientMqttClient client, TimeSpan startTimeout) =>
+        new(config, client, startTimeout);
+
+    public override IRobotIo Io => _io!;
+
+    public override IStepClock Clock { get; }
+
+    public override string Description { get; }
+
+    public SimBus Bus => _bus;
+
+    public override void FlushActuators() => _bus.Flush();
+
+    private void OnSensorFrame(string topic, in ReadOnlySequence<byte> payload) => _bus.ReceiveSensorFrame(payload);
+
+    private void PublishActuatorFrames()
+    {
+        var buffer = new byte[SimActuatorFrame.MaxEncodedLength];
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                if (!_queue.WaitForFrame(TimeSpan.FromMilliseconds(100), _stop.Token))
+                    continue;
+                while (_queue.TryDequeue(buffer, out int length))
+                    _client.TryPublish(_actuatorTopic, buffer.AsSpan(0, length));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposing: the last frames were flushed before.
+        }
+    }
+
+    public override void Dispose()
+    {
+        _io?.Dispose();
+        // Let the publisher hand the final (motors-off) frames to the client before it stops.
+        var buffer = new byte[SimActuatorFrame.MaxEncodedLength];
+        _stop.Cancel();
+        if (_publisher.IsAlive)
+            _publisher.Join();
+        while (_queue.TryDequeue(buffer, out int length))
+            _client.TryPublish(_actuatorTopic, buffer.AsSpan(0, length));
+        _bus.Dispose();
+        _queue.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Lockstep pacing: a step starts when the simulator's next tick has arrived (or the wait timed out: the stale-sensor rule then acts).</summary>
+    private sealed class LockstepClock(SimBus bus, TimeSpan timeout) : IStepClock
+    {
+        public long WaitUntil(long deadline)
+        {
+            bus.WaitForNewFrame(timeout);
+            return System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+    }
+}

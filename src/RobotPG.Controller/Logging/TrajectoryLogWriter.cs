@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+
+namespace RobotPG.Controller.Logging;
+
+/// <summary>
+/// Drains a <see cref="TrajectoryRing"/> into append-only log files on its own thread, stamping
+/// each record's CRC32 and starting a new file (new header, next file index) before a file would
+/// exceed the rotation size. Disk errors are counted, never thrown at the control loop; records
+/// taken while the disk fails are lost and counted.
+/// </summary>
+public sealed class TrajectoryLogWriter : IDisposable
+{
+    private const int BatchRecords = 256;
+
+    private readonly TrajectoryRing _ring;
+    private readonly string _directory;
+    private readonly long _rotateBytes;
+    private readonly string _robotId;
+    private readonly ulong _policyHash;
+    private readonly DateTimeOffset _startTime;
+    private readonly Thread _thread;
+    private readonly byte[] _batch;
+    private readonly object _flushGate = new();
+    private readonly List<string> _files = [];
+    private FileStream? _file;
+    private long _fileLength;
+    private int _fileIndex = -1;
+    private long _flushRequested;
+    private long _flushCompleted;
+    private volatile bool _stopping;
+    private long _recordsWritten;
+    private long _recordsLost;
+    private long _writeErrors;
+    private string? _lastError;
+
+    public TrajectoryLogWriter(TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime)
+    {
+        _ring = ring;
+        _directory = directory;
+        _rotateBytes = rotateBytes;
+        _robotId = robotId;
+        _policyHash = policyHash;
+        _startTime = startTime;
+        if (rotateBytes < TrajectoryLogFormat.HeaderSize + ring.RecordSize)
+            throw new ArgumentOutOfRangeException(nameof(rotateBytes), rotateBytes, "a log file must hold the header and one record");
+        _batch = new byte[BatchRecords * ring.RecordSize];
+        Directory.CreateDirectory(directory);
+        _thread = new Thread(Run) { IsBackground = true, Name = "robotpg-log", Priority = ThreadPriority.BelowNormal };
+        _thread.Start();
+    }
+
+    /// <summary>Records on disk (handed to the OS) so far.</summary>
+    public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
+
+    /// <summary>Records taken from the ring but lost to a disk error.</summary>
+    public long RecordsLost => Interlocked.Read(ref _recordsLost);
+
+    public long WriteErrors => Interlocked.Read(ref _writeErrors);
+
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Log files started so far, oldest first.</summary>
+    public IReadOnlyList<string> Files
+    {
+        get
+        {
+            lock (_files)
+                return _files.ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Waits until every record appended before the call is written and fsynced (not for the
+    /// control thread: it blocks). False if the writer did not get there within the timeout.
+    /// </summary>
+    public bool Flush(TimeSpan timeout)
+    {
+        lock (_flushGate)
+        {
+            long ticket = ++_flushRequested;
+            var deadline = DateTime.UtcNow + timeout;
+            while (_flushCompleted < ticket)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !_thread.IsAlive)
+                    return false;
+                Monitor.Wait(_flushGate, left);
+            }
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _thread.Join();
+        _file?.Dispose();
+        _file = null;
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            bool stopping = _stopping;
+            int drained = Drain();
+            long requested;
+            lock (_flushGate)
+                requested = _flushRequested;
+            if (requested > _flushCompleted && _ring.Count == 0)
+                CompleteFlush(requested);
+            if (stopping && _ring.Count == 0)
+            {
+                SyncToDisk();
+                lock (_flushGate)
+                {
+                    _flushCompleted = _flushRequested;
+                    Monitor.PulseAll(_flushGate);
+                }
+                return;
+            }
+            if (drained == 0)
+                Thread.Sleep(2); // the loop never signals us (that would cost it a syscall); a short poll is enough
+        }
+    }
+
+    private int Drain()
+    {
+        int total = 0;
+        int size = _ring.RecordSize;
+        int crcOffset = size - 4;
+        while (true)
+        {
+            int n = 0;
+            while (n < BatchRecords)
+            {
+                var record = _batch.AsSpan(n * size, size);
+                if (!_ring.TryTake(record))
+                    break;
+                BinaryPrimitives.WriteUInt32LittleEndian(record[crcOffset..], Crc32.HashToUInt32(record[..crcOffset]));
+                n++;
+            }
+            if (n == 0)
+                return total;
+            WriteRecords(n);
+            total += n;
+        }
+    }
+
+    private void WriteRecords(int count)
+    {
+        int size = _ring.RecordSize;
+        int done = 0;
+        try
+        {
+            while (done < count)
+            {
+                if (_file is null || _fileLength + size > _rotateBytes)
+                    StartFile();
+                int fit = (int)Math.Min(count - done, (_rotateBytes - _fileLength) / size);
+                _file!.Write(_batch, done * size, fit * size);
+                _fileLength += (long)fit * size;
+                done += fit;
+                Interlocked.Add(ref _recordsWritten, fit);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Interlocked.Increment(ref _writeErrors);
+            Interlocked.Add(ref _recordsLost, count - done);
+            Volatile.Write(ref _lastError, e.Message);
+            _file?.Dispose();
+            _file = null;
+        }
+    }
+
+    private void StartFile()
+    {
+        if (_file is not null)
+        {
+            _file.Flush(flushToDisk: true);
+            _file.Dispose();
+            _file = null;
+        }
+        _fileIndex++;
+        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex:D4}.rpglog");
+        string path = Path.Combine(_directory, name);
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
+        TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex), header);
+        file.Write(header);
+        _file = file;
+        _fileLength = TrajectoryLogFormat.HeaderSize;
+        lock (_files)
+            _files.Add(path);
+    }
+
+    private void SyncToDisk()
+    {
+        try
+        {
+            _file?.Flush(flushToDisk: true);
+        }
+        catch (IOException e)
+        {
+            Interlocked.Increment(ref _writeErrors);
+            Volatile.Write(ref _lastError, e.Message);
+        }
+    }
+
+    private void CompleteFlush(long ticket)
+    {
+        SyncToDisk();
+        lock (_flushGate)
+        {
+            _flushCompleted = ticket;
+            Monitor.PulseAll(_flushGate);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+using System.Buffers;
+using System.Device.Gpio;
+using System.Device.I2c;
+using System.Device.Pwm;
+using System.Diagnostics;
+using RobotPG.Hardware;
+using RobotPG.Messaging;
+
+namespace RobotPG.Controller.Simulation;
+
+/// <summary>The two GPIO pins of an encoder whose count is at a given index of the sensor frame.</summary>
+public readonly record struct EncoderPins(int A, int B);
+
+/// <summary>Settings of a <see cref="SimBus"/>.</summary>
+public sealed record SimBusOptions
+{
+    /// <summary>Encoder pins in the order of <see cref="SimSensorFrame.EncoderCounts"/>.</summary>
+    public IReadOnlyList<EncoderPins> Encoders { get; init; } = [];
+
+    /// <summary>How long a start-up wait for a sensor frame (first frame, read-after-write, calibration) may take.</summary>
+    public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// The robot's buses served by the simulator over MQTT (DESIGN.md, "Simulator in the loop"). The
+/// MQTT receive path hands each sensor frame to <see cref="ReceiveSensorFrame(ReadOnlySpan{byte})"/>;
+/// the control thread sees one consistent frame from <see cref="BeginRead"/> to the next: frames go
+/// through a lock-free triple buffer (receiver decodes into its own buffer, swaps it with the shared
+/// middle one; the control thread swaps the middle one into its front buffer when it latches), so
+/// neither side ever waits for the other or sees a half-written frame. Writes of a step are
+/// collected in one <see cref="SimActuatorFrame"/> that <see cref="CommitWrites"/> encodes and
+/// hands to an <see cref="IActuatorFrameSink"/>. Each actuator frame answers a different sensor tick
+/// (lockstep: the sim computes tick k+1 once the answer to tick k arrived); writes made after the
+/// latched tick was answered wait for the next tick. Hot path (BeginRead, reads, writes,
+/// CommitWrites) allocates nothing.
+/// </summary>
+public sealed class SimBus : IRobotBus, IDisposable
+{
+    private const int FreshBit = 4;
+    private const int IndexMask = 3;
+
+    private readonly SimBusOptions _options;
+    private readonly IActuatorFrameSink _sink;
+    private readonly SimSensorFrame[] _frames = [new(), new(), new()];
+    private readonly object _receiveGate = new();
+    private readonly ManualResetEventSlim _arrived = new(false);
+    private readonly byte[] _receiveScratch = new byte[FrameFormat.MaxFrameLength];
+    private readonly SimActuatorFrame _pending = new();
+    private readonly byte[] _encoded = new byte[SimActuatorFrame.MaxEncodedLength];
+    private readonly List<SimPwmChannel> _pwmChannels = [];
+    private readonly SimGpioDriver _gpio;
+    private int _back = 0;          // receiver's buffer
+    private int _middle = 1;        // shared: index | FreshBit when it holds a frame not yet latched
+    private int _front = 2;         // control thread's buffer
+    private bool _haveFrame;
+    private long _latched;
+    private long _commits;
+    private long _acknowledgedCommit;
+    private ulong _lastAnsweredTick;
+    private bool _answeredLatched;
+    private bool _pendingWrites;
+    private double _lastSimTime;
+    private double _simTimeOffset;
+
+    public SimBus(SimBusOptions options, IActuatorFrameSink sink)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _sink = sink ?? throw new ArgumentNullException(nameof(sink));
+        _gpio = new SimGpioDriver(this, SimActuatorFrame.MaxPins, options.Encoders);
+    }
+
+    /// <summary>Outcome counts of every sensor payload received (malformed ones are dropped).</summary>
+    public FrameCounters SensorFrames { get; } = new();
+
+    /// <summary>The sensor frame the control thread currently reads (latched by <see cref="BeginRead"/>). Control thread only.</summary>
+    public SimSensorFrame Current => _frames[_front];
+
+    /// <summary>Distinct sensor frames latched so far: what <see cref="SensorFrame.Sequence"/> reports.</summary>
+    public long LatchedFrames => _latched;
+
+    /// <summary>Actuator frames handed to the sink.</summary>
+    public long CommittedFrames => _commits;
+
+    /// <summary>I2C writes refused because the pending actuator frame was full.</summary>
+    public long OverflowedWrites { get; private set; }
+
+    public SimGpioDriver Gpio => _gpio;
+
+    // ---- receive side (MQTT thread) ----
+
+    /// <summary>Decodes a sensor frame from the simulator; a malformed one is counted and dropped. Any thread.</summary>
+    public FrameStatus ReceiveSensorFrame(ReadOnlySpan<byte> payload)
+    {
+        FrameStatus status;
+        lock (_receiveGate)
+        {
+            status = _frames[_back].TryDecode(payload);
+            if (status == FrameStatus.Ok)
+                _back = Interlocked.Exchange(ref _middle, _back | FreshBit) & IndexMask;
+        }
+        SensorFrames.Record(status);
+        if (status == FrameStatus.Ok) _arrived.Set();
+        return status;
+    }
+
+    /// <summary>Same for an MQTT payload (gathered into a scratch buffer when it spans segments).</summary>
+    public FrameStatus ReceiveSensorFrame(in ReadOnlySequence<byte> payload)
+    {
+        lock (_receiveGate)
+        {
+            if (!FrameSequences.TryGetSpan(payload, _receiveScratch, out var span, out var status))
+            {
+                SensorFrames.Record(status);
+                return status;
+            }
+            return ReceiveSensorFrame(span);
+        }
+    }
+
+    // ---- control thread ----
+
+    /// <summary>True when a frame newer than the latched one has arrived (does not latch it).</summary>
+    public bool HasNewFrame => (Volatile.Read(ref _middle) & FreshBit) != 0;
+
+    /// <summary>
+    /// Waits until a frame newer than the latched one has arrived (lockstep pacing of the control
+    /// loop); false on timeout. Does not latch it: the next <see cref="BeginRead"/> does.
+    /// </summary>
+    public bool WaitForNewFrame(TimeSpan timeout)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            _arrived.Reset();
+            if (HasNewFrame) return true;
+            long remaining = deadline - Stopwatch.GetTimestamp();
+            if (remaining <= 0) return false;
+            if (!_arrived.Wait(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency))) return HasNewFrame;
+        }
+    }
+
+    /// <summary>Waits for the simulator's first frame and latches it; throws <see cref="TimeoutException"/> when none comes.</summary>
+    public void WaitForFirstFrame(TimeSpan timeout)
+    {
+        if (_haveFrame) return;
+        if (!WaitForNewFrame(timeout))
+            throw new TimeoutException($"no sensor frame from the simulator within {timeout.TotalSeconds:F1} s: is robotpg-sim serving this robot on the broker?");
+        TryLatch();
+    }
+
+    public void BeginRead(out long timestamp, out long sequence)
+    {
+        TryLatch();
+        if (!_haveFrame) throw new IOException("no sensor frame from the simulator yet");
+        timestamp = (long)((_simTimeOffset + Current.SimTime) * Stopwatch.Frequency);
+        sequence = _latched;
+    }
+
+    public void CommitWrites()
+    {
+        if (!_haveFrame) return;
+        if (_answeredLatched) TryLatch();
+        if (_answeredLatched) return; // sent with the answer to the next tick
+        Send();
+    }
+
+    /// <summary>
+    /// Sends pending writes now, waiting for the next tick if the latched one was already answered
+    /// (shutdown: the motors-off writes must reach the sim before the process exits).
+    /// </summary>
+    public void Flush()
+    {
+        if (!_pendingWrites) return;
+        if (_answeredLatched) AwaitNewerFrame();
+        Send();
+    }
+
+    public void AwaitFreshData(TimeSpan samplePeriod)
+    {
+        // In lockstep the sim only moves on once this tick is answered, so answer it (maybe with nothing).
+        if (_haveFrame && !_answeredLatched) Send();
+        AwaitNewerFrame();
+    }
+
+    public I2cDevice CreateI2cDevice(I2cConnectionSettings settings) => new SimI2cDevice(this, settings);
+
+    public GpioController CreateGpioController() => new(_gpio);
+
+    public PwmChannel CreatePwmChannel(int chip, int channel, int frequencyHz, double dutyCycle)
+    {
+        var pwm = new SimPwmChannel(this, chip, channel, frequencyHz, dutyCycle);
+        _pwmChannels.Add(pwm);
+        RecordPwm(pwm.Setting);
+        return pwm;
+    }
+
+    public void Dispose() => _arrived.Dispose();
+
+    /// <summary>Records an I2C write transfer; returns the number of the actuator frame that will carry it.</summary>
+    internal long RecordI2cWrite(int address, ReadOnlySpan<byte> transfer)
+    {
+        if (!_pending.TryAddI2cWrite(address, transfer))
+        {
+            OverflowedWrites++;
+            throw new IOException(
+                $"the actuator frame for the simulator is full ({_pending.I2cWriteCount} I2C writes pending since tick {_lastAnsweredTick}): the sim is not answering");
+        }
+        _pendingWrites = true;
+        return _commits + 1;
+    }
+
+    internal void RecordPinLevel(int pin, bool high)
+    {
+        if (!_pending.TrySetPinLevel(pin, high))
+            throw new IOException($"GPIO {pin}: the actuator frame carries at most {SimActuatorFrame.MaxPinLevels} output pins");
+        _pendingWrites = true;
+    }
+
+    internal void RecordPwm(PwmSetting setting)
+    {
+        if (!_pending.TrySetPwm(setting))
+            throw new IOException($"the actuator frame carries at most {SimActuatorFrame.MaxPwmChannels} hardware PWM channels");
+        _pendingWrites = true;
+    }
+
+    /// <summary>Read-after-write: makes sure actuator frame <paramref name="commit"/> went out and the latched frame reflects it.</summary>
+    internal void SynchroniseThrough(long commit, SimI2cDevice device)
+    {
+        try
+        {
+            if (commit > _commits) Flush();
+            while (_acknowledgedCommit < commit) AwaitNewerFrame();
+        }
+        catch (TimeoutException ex)
+        {
+            throw new IOException($"I2C bus {device.ConnectionSettings.BusId} address 0x{device.Address:X2}: {ex.Message}", ex);
+        }
+    }
+
+    private void Send()
+    {
+        _pending.Sequence = (ulong)(_commits + 1);
+        _pending.AnswersTick = Current.Sequence;
+        int length = _pending.Encode(_encoded);
+        _sink.Send(_encoded.AsSpan(0, length));
+        _commits++;
+        _lastAnsweredTick = Current.Sequence;
+        _answeredLatched = true;
+        _pendingWrites = false;
+        _pending.Clear();
+        // Every frame carries the whole output state, so a lost frame costs one tick, not a stuck output.
+        _gpio.RecordOutputs();
+        foreach (var pwm in _pwmChannels) _pending.TrySetPwm(pwm.Setting);
+        _pendingWrites = false;
+    }
+
+    private void AwaitNewerFrame()
+    {
+        if (!WaitForNewFrame(_options.FrameTimeout))
+        {
+            throw new TimeoutException(
+                $"no new sensor frame from the simulator within {_options.FrameTimeout.TotalSeconds:F1} s after tick {Current.Sequence}");
+        }
+        TryLatch();
+    }
+
+    private bool TryLatch()
+    {
+        if ((Volatile.Read(ref _middle) & FreshBit) == 0) return false;
+        _front = Interlocked.Exchange(ref _middle, _front) & IndexMask;
+        var frame = _frames[_front];
+        if (_haveFrame && frame.SimTime < _lastSimTime) _simTimeOffset += _lastSimTime; // sim reset: keep time monotonic
+        _lastSimTime = frame.SimTime;
+        _latched++;
+        // Lockstep: the tick after the one last answered is computed from every actuator frame sent
+        // so far (a sim reset restarts the ticks; any other tick than the answered one counts).
+        bool sameTick = _commits > 0 && frame.Sequence == _lastAnsweredTick;
+        if (!sameTick) _acknowledgedCommit = _commits;
+        _answeredLatched = sameTick;
+        _haveFrame = true;
+        _gpio.FollowEncoders(frame.EncoderCounts);
+        return true;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Device.Gpio;
+using System.Device.I2c;
+using System.Device.Pwm;
+
+namespace RobotPG.Hardware;
+
+/// <summary>
+/// <see cref="IRobotIo"/> made of the drivers: an <see cref="Mpu6050"/>, H-bridge motors on a
+/// <see cref="Pca9685"/> or hardware PWM, and <see cref="QuadratureEncoder"/>s, all opened through an
+/// <see cref="IRobotBus"/> — so the same class runs on the Pi and against the simulator.
+/// Construction initialises every chip and calibrates the gyro (the robot must stand still);
+/// <see cref="Read"/> and <see cref="Drive"/> allocate nothing.
+/// </summary>
+public sealed class DriverRobotIo : IRobotIo
+{
+    private readonly IRobotBus _bus;
+    private readonly GpioController _gpio;
+    private readonly I2cDevice? _imuDevice;
+    private readonly I2cDevice? _pwmDevice;
+    private readonly Mpu6050? _imu;
+    private readonly Pca9685? _pca;
+    private readonly HBridgeMotor[] _motors;
+    private readonly PwmChannel[] _pwmChannels;
+    private readonly QuadratureEncoder[] _encoders;
+    private bool _disposed;
+
+    public DriverRobotIo(DriverRobotIoOptions options, IRobotBus bus)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _bus = bus ?? throw new ArgumentNullException(nameof(bus));
+        Options = options;
+        _motors = new HBridgeMotor[options.Motors.Count];
+        _pwmChannels = new PwmChannel[options.Motors.Count];
+        _encoders = new QuadratureEncoder[options.Encoders.Count];
+        _gpio = bus.CreateGpioController();
+        try
+        {
+            if (options.Pca9685 is { } pcaOptions)
+            {
+                _pwmDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, pcaOptions.Address));
+                _pca = new Pca9685(_pwmDevice, pcaOptions);
+                _pca.Initialize();
+            }
+            for (int i = 0; i < _motors.Length; i++)
+            {
+                MotorWiring wiring = options.Motors[i];
+                _pwmChannels[i] = wiring.Pwm switch
+                {
+                    PwmSource.Pca9685Channel c => new Pca9685PwmChannel(
+                        _pca ?? throw new ArgumentException($"motor {i} uses PCA9685 channel {c.Channel} but no PCA9685 is configured", nameof(options)),
+                        c.Channel),
+                    PwmSource.Hardware h => bus.CreatePwmChannel(h.Chip, h.Channel, h.FrequencyHz, 0.0),
+                    _ => throw new ArgumentException($"motor {i} has no PWM source", nameof(options)),
+                };
+                _motors[i] = wiring.DirectionPin2 is int in2
+                    ? HBridgeMotor.WithDirectionPins(_gpio, wiring.DirectionPin1, in2, _pwmChannels[i], wiring.Motor)
+                    : HBridgeMotor.WithDirectionPin(_gpio, wiring.DirectionPin1, _pwmChannels[i], wiring.Motor);
+            }
+            _bus.CommitWrites();
+            for (int i = 0; i < _encoders.Length; i++)
+                _encoders[i] = new QuadratureEncoder(_gpio, options.Encoders[i].PinA, options.Encoders[i].PinB, options.Encoders[i].Encoder);
+            if (options.Imu is { } imuOptions)
+            {
+                _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, imuOptions.Address));
+                _imu = new Mpu6050(_imuDevice, imuOptions);
+                _imu.Initialize();
+                TimeSpan period = options.CalibrationSamplePeriod;
+                _imu.CalibrateGyroBias(() => _bus.AwaitFreshData(period));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public DriverRobotIoOptions Options { get; }
+
+    public int MotorCount => _motors.Length;
+
+    public int EncoderCount => _encoders.Length;
+
+    /// <summary>The IMU driver, null on a robot without one.</summary>
+    public Mpu6050? Imu => _imu;
+
+    public Pca9685? Pca9685 => _pca;
+
+    public ReadOnlySpan<HBridgeMotor> Motors => _motors;
+
+    public ReadOnlySpan<QuadratureEncoder> Encoders => _encoders;
+
+    public void Read(SensorFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (frame.EncoderTicks.Length != _encoders.Length)
+            throw new ArgumentException($"the frame holds {frame.EncoderTicks.Length} encoders, the robot has {_encoders.Length}", nameof(frame));
+        _bus.BeginRead(out long timestamp, out long sequence);
+        _imu?.Read(frame);
+        for (int i = 0; i < _encoders.Length; i++)
+        {
+            frame.EncoderTicks[i] = _encoders[i].Count;
+            frame.EncoderVelocity[i] = (float)_encoders[i].SampleVelocity(timestamp);
+        }
+        frame.Timestamp = timestamp;
+        frame.Sequence = sequence;
+    }
+
+    public void Drive(ReadOnlySpan<float> commands)
+    {
+        if (commands.Length != _motors.Length)
+            throw new ArgumentException($"{commands.Length} motor commands for {_motors.Length} motors", nameof(commands));
+        for (int i = 0; i < _motors.Length; i++) _motors[i].Drive(commands[i]);
+        _bus.CommitWrites();
+    }
+
+    /// <summary>Bus operations that failed inside <see cref="StopMotors"/> (which must not throw, so it counts them).</summary>
+    public long StopMotorsFailures { get; private set; }
+
+    public void StopMotors()
+    {
+        // Each motor on its own: one failing bridge must not keep the others running.
+        for (int i = 0; i < _motors.Length; i++)
+        {
+            try { _motors[i]?.Coast(); }
+            catch (Exception) { StopMotorsFailures++; }
+        }
+        if (_pca is not null)
+        {
+            // Belt and braces: every PWM output off in one transfer, even if a channel write failed above.
+            try { _pca.AllOff(); }
+            catch (Exception) { StopMotorsFailures++; }
+        }
+        try { _bus.CommitWrites(); }
+        catch (Exception) { StopMotorsFailures++; }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        StopMotors();
+        foreach (var encoder in _encoders) encoder?.Dispose();
+        foreach (var motor in _motors) motor?.Dispose();
+        foreach (var channel in _pwmChannels) channel?.Dispose();
+        _imu?.Dispose();
+        _pca?.Dispose();
+        _imuDevice?.Dispose();
+        _pwmDevice?.Dispose();
+        _gpio.Dispose();
+    }
+}

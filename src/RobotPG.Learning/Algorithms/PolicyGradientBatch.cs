@@ -1,0 +1,122 @@
+using RobotPG.Learning.Rollouts;
+
+namespace RobotPG.Learning.Algorithms;
+
+/// <summary>
+/// A rollout laid out trajectory by trajectory, as the note estimators read it: the trainer's
+/// step-major buffer (index = step · environments + environment) is copied environment by
+/// environment, so each trajectory is a contiguous run ending where <see cref="TrajectoryEnds"/> is
+/// true (termination, truncation, or the end of the rollout). <see cref="Bootstrap"/> holds, on each
+/// run's last step, the value the return continues with: 0 after termination, V(final observation)
+/// after truncation, V(next observation) where the rollout cut an episode. Buffers sized once.
+/// </summary>
+public sealed class PolicyGradientBatch
+{
+    public PolicyGradientBatch(int capacity, int observationSize, int actionSize)
+    {
+        Capacity = capacity;
+        ObservationSize = observationSize;
+        ActionSize = actionSize;
+        Observations = new float[capacity * observationSize];
+        Actions = new float[capacity * actionSize];
+        LogProbs = new float[capacity];
+        Rewards = new float[capacity];
+        Values = new float[capacity];
+        Bootstrap = new float[capacity];
+        TrajectoryEnds = new bool[capacity];
+        Terminated = new bool[capacity];
+    }
+
+    public int Capacity { get; }
+    public int ObservationSize { get; }
+    public int ActionSize { get; }
+    public float[] Observations { get; }
+    public float[] Actions { get; }
+    public float[] LogProbs { get; }
+    public float[] Rewards { get; }
+    public float[] Values { get; }
+    public float[] Bootstrap { get; }
+    public bool[] TrajectoryEnds { get; }
+    public bool[] Terminated { get; }
+
+    /// <summary>Trajectories (runs) in the batch.</summary>
+    public int TrajectoryCount { get; private set; }
+
+    public void Load(RolloutBuffer rollout)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        if (rollout.Capacity != Capacity || rollout.ObservationSize != ObservationSize || rollout.ActionSize != ActionSize)
+            throw new ArgumentException($"rollout of {rollout.Capacity} steps does not fit a batch of {Capacity}", nameof(rollout));
+        int envs = rollout.EnvironmentCount, steps = rollout.StepsPerEnvironment, o = ObservationSize, a = ActionSize;
+        int k = 0, trajectories = 0;
+        for (int e = 0; e < envs; e++)
+        {
+            for (int t = 0; t < steps; t++, k++)
+            {
+                int i = t * envs + e;
+                rollout.Observation(i).CopyTo(Observations.AsSpan(k * o, o));
+                rollout.Action(i).CopyTo(Actions.AsSpan(k * a, a));
+                LogProbs[k] = rollout.LogProbs[i];
+                Rewards[k] = rollout.Rewards[i];
+                Values[k] = rollout.Values[i];
+                bool terminated = rollout.Terminated[i], truncated = rollout.Truncated[i], last = t == steps - 1;
+                Terminated[k] = terminated;
+                TrajectoryEnds[k] = terminated || truncated || last;
+                Bootstrap[k] = terminated ? 0f
+                    : truncated ? rollout.BootstrapValues[i]
+                    : last ? rollout.LastValues[e]
+                    : 0f;
+                if (TrajectoryEnds[k]) trajectories++;
+            }
+        }
+        TrajectoryCount = trajectories;
+    }
+
+    /// <summary>
+    /// rewards' = rewards with γ·bootstrap added on each run's last step, so that a reward-to-go over
+    /// rewards' is the bootstrapped return (with <paramref name="useBootstrap"/> false, rewards as they are).
+    /// </summary>
+    public void BootstrappedRewards(double gamma, bool useBootstrap, Span<float> result)
+    {
+        for (int k = 0; k < Capacity; k++)
+            result[k] = useBootstrap && TrajectoryEnds[k] ? (float)(Rewards[k] + gamma * Bootstrap[k]) : Rewards[k];
+    }
+
+    /// <summary>GAE(γ, λ) advantages and λ-returns over the runs (note 001: Â = Σ (γλ)^l δ_{t+l}).</summary>
+    public void GeneralizedAdvantage(double gamma, double lambda, Span<float> advantages, Span<float> returns)
+    {
+        double carried = 0;
+        for (int k = Capacity - 1; k >= 0; k--)
+        {
+            if (TrajectoryEnds[k]) carried = 0;
+            double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
+            double delta = Rewards[k] + gamma * next - Values[k];
+            carried = delta + gamma * lambda * carried;
+            advantages[k] = (float)carried;
+            returns[k] = (float)(carried + Values[k]);
+        }
+    }
+
+    /// <summary>TD targets r + γ V_φᵢ(s′) of fitted V iteration (note 001), V_φᵢ the critic that collected the rollout.</summary>
+    public void TemporalDifferenceTargets(double gamma, Span<float> targets)
+    {
+        for (int k = 0; k < Capacity; k++)
+        {
+            double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
+            targets[k] = (float)(Rewards[k] + gamma * next);
+        }
+    }
+
+    /// <summary>Centres (and optionally scales to unit std) a span in place.</summary>
+    public static void Standardize(Span<float> values, bool scale)
+    {
+        double mean = 0;
+        foreach (float v in values) mean += v;
+        mean /= values.Length;
+        double variance = 0;
+        foreach (float v in values) variance += (v - mean) * (v - mean);
+        double std = Math.Sqrt(variance / Math.Max(1, values.Length - 1));
+        double divisor = scale ? std + 1e-8 : 1.0;
+        for (int i = 0; i < values.Length; i++) values[i] = (float)((values[i] - mean) / divisor);
+    }
+}

@@ -1,0 +1,129 @@
+using RobotPG.Learning.Advantages;
+using RobotPG.Learning.Networks;
+using RobotPG.Learning.Optimization;
+using RobotPG.Learning.Rollouts;
+using RobotPG.Numerics;
+
+namespace RobotPG.Learning.Algorithms;
+
+/// <summary>
+/// PPO-clip as CleanRL's <c>ppo_continuous_action.py</c>: GAE(γ, λ) (with the truncation bootstrap),
+/// <see cref="PpoHyperparameters.Epochs"/> epochs over shuffled minibatches, per-minibatch advantage
+/// normalisation, clipped surrogate, clipped value loss, entropy bonus, one Adam (ε 1e-5) over actor
+/// and critic with a joint gradient-norm clip, linear learning-rate annealing, optional target-KL stop
+/// after an epoch. Every buffer is allocated by the constructor.
+/// </summary>
+public sealed class Ppo : IPolicyGradientAlgorithm
+{
+    private readonly PpoHyperparameters _h;
+    private readonly GaussianPolicy _policy;
+    private readonly ValueNetwork _value;
+    private readonly Adam _adam;
+    private readonly int[] _indices;
+    private readonly float[] _mbObservations, _mbActions, _mbOldLogProbs, _mbAdvantages, _mbReturns, _mbOldValues;
+    private readonly float[] _newLogProbs, _newValues, _logProbGradients, _valueGradients;
+    private Prng _shuffle;
+
+    public Ppo(PpoHyperparameters hyperparameters, in AlgorithmContext context)
+    {
+        ArgumentNullException.ThrowIfNull(hyperparameters);
+        if (hyperparameters.Validate() is string problem) throw new ArgumentException("PPO: " + problem, nameof(hyperparameters));
+        _h = hyperparameters;
+        int m = _h.MinibatchSize, obs = context.ObservationSize, act = context.ActionSize;
+        Agent = new ActorCritic(obs, act, _h.PolicyHiddenSizes, _h.ValueHiddenSizes, m, context.Seed,
+            _h.NormalizeObservations, _h.ObservationClip);
+        _policy = Agent.Policy;
+        _value = Agent.Value;
+        _adam = new Adam(_policy.ParameterCount + _value.ParameterCount, _h.LearningRate, epsilon: _h.AdamEpsilon);
+        Rollout = new RolloutSettings(_h.EnvironmentCount, _h.StepsPerEnvironment, _h.Gamma, _h.ScaleRewards, _h.RewardClip);
+        _indices = new int[_h.BatchSize];
+        _mbObservations = new float[m * obs];
+        _mbActions = new float[m * act];
+        _mbOldLogProbs = new float[m];
+        _mbAdvantages = new float[m];
+        _mbReturns = new float[m];
+        _mbOldValues = new float[m];
+        _newLogProbs = new float[m];
+        _newValues = new float[m];
+        _logProbGradients = new float[m];
+        _valueGradients = new float[m];
+        _shuffle = new Prng(context.Seed ^ 0x5050_4F5F_5348_5546UL);
+    }
+
+    public string Name => AlgorithmRegistry.Ppo;
+    public ActorCritic Agent { get; }
+    public RolloutSettings Rollout { get; }
+    public PpoHyperparameters Hyperparameters => _h;
+
+    /// <summary>The joint actor+critic optimiser (state layout [policy θ..., value θ...]).</summary>
+    public Adam Optimizer => _adam;
+
+    public UpdateDiagnostics Update(RolloutBuffer rollout, int iteration, int iterations)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        if (rollout.Capacity != _h.BatchSize || rollout.ObservationSize != Agent.ObservationSize || rollout.ActionSize != Agent.ActionSize)
+            throw new ArgumentException("rollout does not have the shape PPO was built for", nameof(rollout));
+        if (iteration < 1 || iteration > iterations) throw new ArgumentOutOfRangeException(nameof(iteration), iteration, $"must be in 1..{iterations}");
+
+        float lr = _h.AnnealLearningRate ? (float)(1.0 - (iteration - 1.0) / iterations) * _h.LearningRate : _h.LearningRate;
+        _adam.LearningRate = lr;
+
+        GaeEstimator.Estimate(rollout, _h.Gamma, _h.GaeLambda);
+        float explainedVariance = PpoLoss.ExplainedVariance(rollout.Values, rollout.Returns);
+
+        int batch = _h.BatchSize, m = _h.MinibatchSize, obs = Agent.ObservationSize, act = Agent.ActionSize;
+        for (int i = 0; i < batch; i++) _indices[i] = i;
+
+        PolicyLossTerms terms = default;
+        float valueLoss = 0f, entropy = 0f, clipFractionSum = 0f;
+        int minibatchCount = 0, epochs = 0;
+        ReadOnlySpan<float> observations = rollout.Observations, actions = rollout.Actions, logProbs = rollout.LogProbs;
+        ReadOnlySpan<float> advantages = rollout.Advantages, returns = rollout.Returns, values = rollout.Values;
+
+        for (int epoch = 0; epoch < _h.Epochs; epoch++)
+        {
+            _shuffle.Shuffle(_indices);
+            // CleanRL steps start by minibatch size up to the batch size; a remainder is not used.
+            for (int start = 0; start + m <= batch; start += m)
+            {
+                for (int k = 0; k < m; k++)
+                {
+                    int i = _indices[start + k];
+                    observations.Slice(i * obs, obs).CopyTo(_mbObservations.AsSpan(k * obs, obs));
+                    actions.Slice(i * act, act).CopyTo(_mbActions.AsSpan(k * act, act));
+                    _mbOldLogProbs[k] = logProbs[i];
+                    _mbAdvantages[k] = advantages[i];
+                    _mbReturns[k] = returns[i];
+                    _mbOldValues[k] = values[i];
+                }
+                if (_h.NormalizeAdvantages) PpoLoss.NormalizeAdvantages(_mbAdvantages);
+
+                _policy.ZeroGradients();
+                _value.ZeroGradients();
+
+                _policy.LogProbBatch(_mbObservations, _mbActions, m, _newLogProbs);
+                terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, _mbAdvantages, _h.ClipCoefficient, _logProbGradients);
+                _policy.AccumulateLogProbGradient(_logProbGradients, m);
+                entropy = _policy.Entropy();
+                // loss − c·H: the entropy term's gradient is −c·∇H.
+                if (_h.EntropyCoefficient != 0f) _policy.AccumulateEntropyGradient(-_h.EntropyCoefficient);
+
+                _value.PredictBatch(_mbObservations, m, _newValues);
+                valueLoss = PpoLoss.ValueLoss(_newValues, _mbOldValues, _mbReturns, _h.ClipCoefficient, _h.ClipValueLoss,
+                    _h.ValueCoefficient, _valueGradients);
+                _value.AccumulateGradient(_valueGradients, m);
+
+                GradientClipping.ClipGlobalNorm(_policy.Gradients, _value.Gradients, _h.MaxGradientNorm);
+                _adam.Step(_policy.Parameters, _policy.Gradients, _value.Parameters, _value.Gradients);
+
+                clipFractionSum += terms.ClipFraction;
+                minibatchCount++;
+            }
+            epochs++;
+            if (_h.TargetKl is float targetKl && terms.ApproxKl > targetKl) break;
+        }
+
+        return new UpdateDiagnostics(terms.Loss, valueLoss, entropy, terms.ApproxKl, clipFractionSum / minibatchCount,
+            explainedVariance, lr, epochs);
+    }
+}

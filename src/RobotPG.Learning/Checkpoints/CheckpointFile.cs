@@ -1,0 +1,517 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+using RobotPG.Learning.Networks;
+using RobotPG.Learning.Normalization;
+using RobotPG.Learning.Optimization;
+
+namespace RobotPG.Learning.Checkpoints;
+
+/// <summary>
+/// The checkpoint file. Layout (little-endian):
+/// <code>
+/// "RPGCKPT\0" | u32 version | u32 payload length | payload | u32 CRC-32 of everything before it
+/// payload = sections, each: u32 id | u32 length | body
+/// </code>
+/// Sections: meta (tag, counters), policy (sizes, θ), value (sizes, θ), observation normaliser,
+/// reward scaler, optimiser, value optimiser. Saving writes a temp file, flushes it to disk and
+/// renames it over the target, so a crash leaves either the old or the new file. Loading checks
+/// length, magic, version and CRC, then checks every section against the object it is loaded into
+/// before changing anything; any failure is a <see cref="CheckpointException"/> naming file and reason.
+/// </summary>
+public static class CheckpointFile
+{
+    public const int FormatVersion = 1;
+    private static ReadOnlySpan<byte> Magic => "RPGCKPT\0"u8;
+    private const int HeaderSize = 16;
+    private const int TrailerSize = 4;
+
+    private enum Section : uint
+    {
+        Meta = 1,
+        Policy = 2,
+        Value = 3,
+        ObservationNormalizer = 4,
+        RewardScaler = 5,
+        Optimizer = 6,
+        ValueOptimizer = 7,
+    }
+
+    /// <summary>Writes <paramref name="state"/> to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(state);
+        byte[] bytes = Serialize(state);
+        string temp = path + ".tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new CheckpointException(path, "cannot be written: " + e.Message, e);
+        }
+    }
+
+    /// <summary>The checkpoint as bytes (what <see cref="Save"/> writes).</summary>
+    public static byte[] Serialize(TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var w = new ArrayBufferWriter<byte>(4096);
+        w.Write(Magic);
+        WriteUInt32(w, FormatVersion);
+        WriteUInt32(w, 0); // payload length, patched below
+
+        WriteSection(w, Section.Meta, state, static (w, s) =>
+        {
+            byte[] tag = Encoding.UTF8.GetBytes(s.Tag ?? "");
+            WriteInt32(w, tag.Length);
+            w.Write(tag);
+            WriteInt64(w, s.StepCount);
+            WriteInt64(w, s.EpisodeCount);
+            WriteInt64(w, s.UpdateCount);
+        });
+        if (state.Policy is { } policy)
+            WriteSection(w, Section.Policy, policy, static (w, p) =>
+            {
+                WriteInt32(w, p.ObservationSize);
+                WriteInt32(w, p.ActionSize);
+                WriteSizes(w, p.HiddenSizes);
+                WriteFloats(w, p.Parameters);
+            });
+        if (state.Value is { } value)
+            WriteSection(w, Section.Value, value, static (w, v) =>
+            {
+                WriteInt32(w, v.ObservationSize);
+                WriteSizes(w, v.HiddenSizes);
+                WriteFloats(w, v.Parameters);
+            });
+        if (state.ObservationNormalizer is { } normalizer)
+            WriteSection(w, Section.ObservationNormalizer, normalizer, static (w, n) => WriteStatistics(w, n));
+        if (state.RewardScaler is { } scaler)
+            WriteSection(w, Section.RewardScaler, scaler, static (w, r) =>
+            {
+                WriteDouble(w, r.Gamma);
+                WriteDouble(w, r.DiscountedReturn);
+                WriteStatistics(w, r.ReturnStatistics);
+            });
+        if (state.Optimizer is { } optimizer)
+            WriteSection(w, Section.Optimizer, optimizer, static (w, a) => WriteAdam(w, a));
+        if (state.ValueOptimizer is { } valueOptimizer)
+            WriteSection(w, Section.ValueOptimizer, valueOptimizer, static (w, a) => WriteAdam(w, a));
+
+        byte[] bytes = new byte[w.WrittenCount + TrailerSize];
+        w.WrittenSpan.CopyTo(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), (uint)(w.WrittenCount - HeaderSize));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(w.WrittenCount), Crc32.HashToUInt32(bytes.AsSpan(0, w.WrittenCount)));
+        return bytes;
+    }
+
+    /// <summary>
+    /// Loads the file into the non-null objects of <paramref name="state"/> and sets its tag and
+    /// counters. Nothing is changed unless the whole file checks out and every requested section is
+    /// present with the sizes of the object it goes into.
+    /// </summary>
+    public static void Load(string path, TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Deserialize(path, ReadAllBytes(path), state);
+    }
+
+    /// <summary>Like <see cref="Load"/> from bytes; <paramref name="path"/> only names the source in errors.</summary>
+    public static void Deserialize(string path, ReadOnlySpan<byte> bytes, TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ReadOnlySpan<byte> payload = CheckEnvelope(path, bytes);
+        // First pass validates everything, the second applies: a bad file leaves every object untouched.
+        ApplySections(path, payload, state, apply: false);
+        ApplySections(path, payload, state, apply: true);
+    }
+
+    /// <summary>Reads what a checkpoint holds (sizes, tag, counters) without loading it, to build matching objects.</summary>
+    public static CheckpointInfo ReadInfo(string path)
+    {
+        byte[] bytes = ReadAllBytes(path);
+        ReadOnlySpan<byte> payload = CheckEnvelope(path, bytes);
+        var info = new CheckpointInfo();
+        var sections = new SectionReader(path, payload);
+        while (sections.Next(out Section id, out ReadOnlySpan<byte> body))
+        {
+            var r = new FieldReader(path, id, body);
+            switch (id)
+            {
+                case Section.Meta:
+                    info.Tag = r.String();
+                    info.StepCount = r.Int64();
+                    info.EpisodeCount = r.Int64();
+                    info.UpdateCount = r.Int64();
+                    break;
+                case Section.Policy:
+                    info.PolicyObservationSize = r.Int32();
+                    info.PolicyActionSize = r.Int32();
+                    info.PolicyHiddenSizes = r.Sizes();
+                    break;
+                case Section.Value:
+                    info.ValueObservationSize = r.Int32();
+                    info.ValueHiddenSizes = r.Sizes();
+                    break;
+                case Section.ObservationNormalizer:
+                    info.ObservationNormalizerSize = r.Int32();
+                    break;
+                case Section.RewardScaler:
+                    info.RewardScalerGamma = r.Double();
+                    break;
+                case Section.Optimizer:
+                    info.OptimizerParameterCount = r.Int32();
+                    break;
+                case Section.ValueOptimizer:
+                    info.ValueOptimizerParameterCount = r.Int32();
+                    break;
+            }
+        }
+        return info;
+    }
+
+    private static byte[] ReadAllBytes(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(path, e is FileNotFoundException or DirectoryNotFoundException
+                ? "file not found" : "cannot be read: " + e.Message, e);
+        }
+    }
+
+    private static ReadOnlySpan<byte> CheckEnvelope(string path, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < HeaderSize + TrailerSize)
+            throw new CheckpointException(path, $"truncated: {bytes.Length} bytes is shorter than the {HeaderSize + TrailerSize}-byte header and CRC");
+        if (!bytes[..Magic.Length].SequenceEqual(Magic))
+            throw new CheckpointException(path, "not a RobotPG checkpoint (wrong magic)");
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]);
+        if (version != FormatVersion)
+            throw new CheckpointException(path, $"format version {version}, this build reads version {FormatVersion}");
+        long payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]);
+        long expected = HeaderSize + payloadLength + TrailerSize;
+        if (bytes.Length < expected)
+            throw new CheckpointException(path, $"truncated: {bytes.Length} bytes, the header announces {expected}");
+        if (bytes.Length > expected)
+            throw new CheckpointException(path, $"{bytes.Length - expected} unexpected bytes after the end of the checkpoint");
+        int end = (int)(HeaderSize + payloadLength);
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(bytes[end..]);
+        uint actual = Crc32.HashToUInt32(bytes[..end]);
+        if (stored != actual)
+            throw new CheckpointException(path, $"corrupt: CRC-32 is 0x{actual:x8}, the file says 0x{stored:x8}");
+        return bytes[HeaderSize..end];
+    }
+
+    private static void ApplySections(string path, ReadOnlySpan<byte> payload, TrainingState state, bool apply)
+    {
+        bool policy = false, value = false, normalizer = false, scaler = false, optimizer = false, valueOptimizer = false, meta = false;
+        var sections = new SectionReader(path, payload);
+        while (sections.Next(out Section id, out ReadOnlySpan<byte> body))
+        {
+            var r = new FieldReader(path, id, body);
+            switch (id)
+            {
+                case Section.Meta:
+                    meta = true;
+                    string tag = r.String();
+                    long steps = r.Int64(), episodes = r.Int64(), updates = r.Int64();
+                    r.End();
+                    if (apply)
+                    {
+                        state.Tag = tag;
+                        state.StepCount = steps;
+                        state.EpisodeCount = episodes;
+                        state.UpdateCount = updates;
+                    }
+                    break;
+                case Section.Policy when state.Policy is { } p:
+                    policy = true;
+                    ReadPolicy(ref r, p, apply);
+                    break;
+                case Section.Value when state.Value is { } v:
+                    value = true;
+                    ReadValue(ref r, v, apply);
+                    break;
+                case Section.ObservationNormalizer when state.ObservationNormalizer is { } n:
+                    normalizer = true;
+                    ReadStatistics(ref r, n, "observation normaliser", apply);
+                    r.End();
+                    break;
+                case Section.RewardScaler when state.RewardScaler is { } s:
+                    scaler = true;
+                    ReadRewardScaler(ref r, s, apply);
+                    break;
+                case Section.Optimizer when state.Optimizer is { } a:
+                    optimizer = true;
+                    ReadAdam(ref r, a, "optimiser", apply);
+                    break;
+                case Section.ValueOptimizer when state.ValueOptimizer is { } a:
+                    valueOptimizer = true;
+                    ReadAdam(ref r, a, "value optimiser", apply);
+                    break;
+            }
+        }
+        if (!meta) throw new CheckpointException(path, "has no meta section");
+        if (state.Policy is not null && !policy) throw new CheckpointException(path, "holds no policy");
+        if (state.Value is not null && !value) throw new CheckpointException(path, "holds no value network");
+        if (state.ObservationNormalizer is not null && !normalizer) throw new CheckpointException(path, "holds no observation normaliser");
+        if (state.RewardScaler is not null && !scaler) throw new CheckpointException(path, "holds no reward scaler");
+        if (state.Optimizer is not null && !optimizer) throw new CheckpointException(path, "holds no optimiser state");
+        if (state.ValueOptimizer is not null && !valueOptimizer) throw new CheckpointException(path, "holds no value optimiser state");
+    }
+
+    private static void ReadPolicy(ref FieldReader r, GaussianPolicy policy, bool apply)
+    {
+        int obs = r.Int32(), act = r.Int32();
+        int[] hidden = r.Sizes();
+        if (obs != policy.ObservationSize || act != policy.ActionSize || !hidden.AsSpan().SequenceEqual(policy.HiddenSizes))
+            r.Fail($"policy sizes {Describe(obs, hidden, act)} do not match the policy being loaded {Describe(policy.ObservationSize, policy.HiddenSizes, policy.ActionSize)}");
+        r.Floats(policy.Parameters, "policy parameters", apply);
+        r.End();
+    }
+
+    private static void ReadValue(ref FieldReader r, ValueNetwork value, bool apply)
+    {
+        int obs = r.Int32();
+        int[] hidden = r.Sizes();
+        if (obs != value.ObservationSize || !hidden.AsSpan().SequenceEqual(value.HiddenSizes))
+            r.Fail($"value network sizes {Describe(obs, hidden, 1)} do not match the network being loaded {Describe(value.ObservationSize, value.HiddenSizes, 1)}");
+        r.Floats(value.Parameters, "value parameters", apply);
+        r.End();
+    }
+
+    private static void ReadRewardScaler(ref FieldReader r, RewardScaler scaler, bool apply)
+    {
+        double gamma = r.Double();
+        double discounted = r.Double();
+        if (gamma != scaler.Gamma) r.Fail($"reward scaler γ {gamma} differs from the configured {scaler.Gamma}");
+        if (!double.IsFinite(discounted)) r.Fail("reward scaler return is not finite");
+        int size = r.Int32();
+        double epsilon = r.Double(), count = r.Double();
+        if (size != 1) r.Fail($"reward scaler statistics have size {size}, expected 1");
+        if (!(count > 0) || !double.IsFinite(count) || !double.IsFinite(epsilon)) r.Fail("reward scaler statistics are invalid");
+        double mean = r.Double(), variance = r.Double();
+        if (!double.IsFinite(mean) || !(variance >= 0) || !double.IsFinite(variance)) r.Fail("reward scaler statistics are invalid");
+        r.End();
+        if (apply) scaler.Restore(discounted, [mean], [variance], count);
+    }
+
+    private static void ReadStatistics(ref FieldReader r, RunningMeanStd target, string what, bool apply)
+    {
+        int size = r.Int32();
+        if (size != target.Size) r.Fail($"{what} has {size} components, the one being loaded has {target.Size}");
+        r.Double(); // ε is configuration, kept by the target
+        double count = r.Double();
+        if (!(count > 0) || !double.IsFinite(count)) r.Fail($"{what} count {count} is invalid");
+        double[] mean = r.Doubles(size, $"{what} mean");
+        double[] variance = r.Doubles(size, $"{what} variance");
+        foreach (double x in mean) if (!double.IsFinite(x)) r.Fail($"{what} mean is not finite");
+        foreach (double x in variance) if (!(x >= 0) || !double.IsFinite(x)) r.Fail($"{what} variance is invalid");
+        if (apply) target.Restore(mean, variance, count);
+    }
+
+    private static void ReadAdam(ref FieldReader r, Adam adam, string what, bool apply)
+    {
+        int count = r.Int32();
+        if (count != adam.ParameterCount) r.Fail($"{what} covers {count} parameters, the one being loaded {adam.ParameterCount}");
+        float lr = r.Single(), beta1 = r.Single(), beta2 = r.Single(), eps = r.Single();
+        long t = r.Int64();
+        if (beta1 != adam.Beta1 || beta2 != adam.Beta2)
+            r.Fail($"{what} betas ({beta1}, {beta2}) differ from the configured ({adam.Beta1}, {adam.Beta2})");
+        if (t < 0) r.Fail($"{what} step count {t} is negative");
+        _ = eps; // ε is configuration, kept by the target
+        r.Floats(adam.FirstMoment, $"{what} first moment", apply);
+        r.Floats(adam.SecondMoment, $"{what} second moment", apply);
+        r.End();
+        if (apply)
+        {
+            adam.LearningRate = lr;
+            adam.StepCount = t;
+        }
+    }
+
+    private static string Describe(int input, ReadOnlySpan<int> hidden, int output)
+    {
+        var sb = new StringBuilder().Append(input);
+        foreach (int h in hidden) sb.Append('→').Append(h);
+        return sb.Append('→').Append(output).ToString();
+    }
+
+    private static void WriteSection<T>(ArrayBufferWriter<byte> w, Section id, T item, Action<ArrayBufferWriter<byte>, T> body)
+    {
+        var section = new ArrayBufferWriter<byte>(1024);
+        body(section, item);
+        WriteUInt32(w, (uint)id);
+        WriteInt32(w, section.WrittenCount);
+        w.Write(section.WrittenSpan);
+    }
+
+    private static void WriteStatistics(ArrayBufferWriter<byte> w, RunningMeanStd s)
+    {
+        WriteInt32(w, s.Size);
+        WriteDouble(w, s.Epsilon);
+        WriteDouble(w, s.Count);
+        foreach (double x in s.Mean) WriteDouble(w, x);
+        foreach (double x in s.Variance) WriteDouble(w, x);
+    }
+
+    private static void WriteAdam(ArrayBufferWriter<byte> w, Adam a)
+    {
+        WriteInt32(w, a.ParameterCount);
+        WriteSingle(w, a.LearningRate);
+        WriteSingle(w, a.Beta1);
+        WriteSingle(w, a.Beta2);
+        WriteSingle(w, a.Epsilon);
+        WriteInt64(w, a.StepCount);
+        WriteFloats(w, a.FirstMoment);
+        WriteFloats(w, a.SecondMoment);
+    }
+
+    private static void WriteSizes(ArrayBufferWriter<byte> w, ReadOnlySpan<int> sizes)
+    {
+        WriteInt32(w, sizes.Length);
+        foreach (int s in sizes) WriteInt32(w, s);
+    }
+
+    private static void WriteFloats(ArrayBufferWriter<byte> w, ReadOnlySpan<float> values)
+    {
+        WriteInt32(w, values.Length);
+        foreach (float x in values) WriteSingle(w, x);
+    }
+
+    private static void WriteUInt32(ArrayBufferWriter<byte> w, uint x) { BinaryPrimitives.WriteUInt32LittleEndian(w.GetSpan(4), x); w.Advance(4); }
+    private static void WriteInt32(ArrayBufferWriter<byte> w, int x) { BinaryPrimitives.WriteInt32LittleEndian(w.GetSpan(4), x); w.Advance(4); }
+    private static void WriteInt64(ArrayBufferWriter<byte> w, long x) { BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), x); w.Advance(8); }
+    private static void WriteSingle(ArrayBufferWriter<byte> w, float x) { BinaryPrimitives.WriteSingleLittleEndian(w.GetSpan(4), x); w.Advance(4); }
+    private static void WriteDouble(ArrayBufferWriter<byte> w, double x) { BinaryPrimitives.WriteDoubleLittleEndian(w.GetSpan(8), x); w.Advance(8); }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private ref struct SectionReader(string path, ReadOnlySpan<byte> payload)
+    {
+        private readonly string _path = path;
+        private ReadOnlySpan<byte> _rest = payload;
+
+        public bool Next(out Section id, out ReadOnlySpan<byte> body)
+        {
+            id = default;
+            body = default;
+            if (_rest.IsEmpty) return false;
+            if (_rest.Length < 8) throw new CheckpointException(_path, "malformed: a section header is cut short");
+            id = (Section)BinaryPrimitives.ReadUInt32LittleEndian(_rest);
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(_rest[4..]);
+            if (length > (uint)(_rest.Length - 8))
+                throw new CheckpointException(_path, $"malformed: section {(uint)id} claims {length} bytes, {_rest.Length - 8} remain");
+            body = _rest.Slice(8, (int)length);
+            _rest = _rest[(8 + (int)length)..];
+            return true;
+        }
+    }
+
+    private ref struct FieldReader(string path, Section section, ReadOnlySpan<byte> body)
+    {
+        private readonly string _path = path;
+        private readonly Section _section = section;
+        private ReadOnlySpan<byte> _rest = body;
+
+        public void Fail(string reason) => throw new CheckpointException(_path, reason);
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (n < 0 || n > _rest.Length)
+                throw new CheckpointException(_path, $"malformed: the {_section} section ends early");
+            ReadOnlySpan<byte> taken = _rest[..n];
+            _rest = _rest[n..];
+            return taken;
+        }
+
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+        public float Single() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
+        public double Double() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        public string String()
+        {
+            int length = Int32();
+            return Encoding.UTF8.GetString(Take(length));
+        }
+
+        public int[] Sizes()
+        {
+            int count = Int32();
+            if (count < 0 || count > 64) Fail($"malformed: {count} hidden layers in the {_section} section");
+            var sizes = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                sizes[i] = Int32();
+                if (sizes[i] < 1) Fail($"malformed: hidden size {sizes[i]} in the {_section} section");
+            }
+            return sizes;
+        }
+
+        public double[] Doubles(int count, string what)
+        {
+            if (count < 0 || (long)count * 8 > _rest.Length) Fail($"malformed: {what} ends early");
+            var values = new double[count];
+            for (int i = 0; i < count; i++) values[i] = Double();
+            return values;
+        }
+
+        /// <summary>Reads a length-prefixed float array that must match <paramref name="target"/>'s length and be finite.</summary>
+        public void Floats(Span<float> target, string what, bool apply)
+        {
+            int count = Int32();
+            if (count != target.Length) Fail($"{what}: the file holds {count} values, the object being loaded has {target.Length}");
+            ReadOnlySpan<byte> bytes = Take(checked(count * 4));
+            for (int i = 0; i < count; i++)
+            {
+                float x = BinaryPrimitives.ReadSingleLittleEndian(bytes[(i * 4)..]);
+                if (!float.IsFinite(x)) Fail($"{what}: value {i} is not finite");
+                if (apply) target[i] = x;
+            }
+        }
+
+        public void End()
+        {
+            if (!_rest.IsEmpty) Fail($"malformed: {_rest.Length} unexpected bytes at the end of the {_section} section");
+        }
+    }
+}
+
+/// <summary>What a checkpoint holds, read without loading it (null/0 = section absent).</summary>
+public sealed class CheckpointInfo
+{
+    public string Tag { get; set; } = "";
+    public long StepCount { get; set; }
+    public long EpisodeCount { get; set; }
+    public long UpdateCount { get; set; }
+    public int PolicyObservationSize { get; set; }
+    public int PolicyActionSize { get; set; }
+    public int[]? PolicyHiddenSizes { get; set; }
+    public int ValueObservationSize { get; set; }
+    public int[]? ValueHiddenSizes { get; set; }
+    public int ObservationNormalizerSize { get; set; }
+    public double? RewardScalerGamma { get; set; }
+    public int OptimizerParameterCount { get; set; }
+    public int ValueOptimizerParameterCount { get; set; }
+}

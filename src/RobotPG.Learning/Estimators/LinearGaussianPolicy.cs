@@ -1,0 +1,147 @@
+using RobotPG.Numerics;
+
+namespace RobotPG.Learning.Estimators;
+
+/// <summary>
+/// A linear Gaussian policy a ~ N(W s + b, diag(σ²)) with σ = exp(log σ) — note 001 "Continuous Action"
+/// (N(f(s), Σ) with f linear), the small policy note 002's finite-difference and regression gradients
+/// suit. Parameters in double, laid out flat as θ = [W (row-major, actions × observations), b, log σ].
+/// Score (note 001): ∂log π/∂μ = (a − μ)/σ², ∂log π/∂log σ = (a − μ)²/σ² − 1.
+/// Allocation-free after construction.
+/// </summary>
+public sealed class LinearGaussianPolicy
+{
+    private static readonly double HalfLogTwoPi = 0.5 * Math.Log(2 * Math.PI);
+    private readonly double[] _parameters;
+    private readonly double[] _mean;
+
+    public LinearGaussianPolicy(int observationSize, int actionSize, double initialLogStd = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(observationSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(actionSize);
+        ObservationSize = observationSize;
+        ActionSize = actionSize;
+        _parameters = new double[actionSize * (observationSize + 2)];
+        _mean = new double[actionSize];
+        LogStd.Fill(initialLogStd);
+    }
+
+    public int ObservationSize { get; }
+    public int ActionSize { get; }
+    public int ParameterCount => _parameters.Length;
+
+    /// <summary>θ = [W, b, log σ], flat.</summary>
+    public Span<double> Parameters => _parameters;
+
+    /// <summary>Parameters of the mean only (W and b): the ones finite differences and regression perturb.</summary>
+    public Span<double> MeanParameters => _parameters.AsSpan(0, ActionSize * (ObservationSize + 1));
+
+    public Span<double> LogStd => _parameters.AsSpan(ActionSize * (ObservationSize + 1), ActionSize);
+
+    /// <summary>μ = W s + b.</summary>
+    public void Mean(ReadOnlySpan<float> observation, Span<double> mean) => Mean(_parameters, observation, mean);
+
+    /// <summary>μ = W s + b under the given parameters θ (same layout as <see cref="Parameters"/>).</summary>
+    public void Mean(ReadOnlySpan<double> parameters, ReadOnlySpan<float> observation, Span<double> mean)
+    {
+        int o = ObservationSize, k = ActionSize;
+        for (int i = 0; i < k; i++)
+        {
+            double sum = parameters[k * o + i];
+            for (int j = 0; j < o; j++) sum += parameters[i * o + j] * observation[j];
+            mean[i] = sum;
+        }
+    }
+
+    /// <summary>a = μ + σ ε with ε ~ N(0, I) from <paramref name="rng"/>.</summary>
+    public void Sample(ReadOnlySpan<float> observation, ref Prng rng, Span<float> action)
+    {
+        Mean(observation, _mean);
+        ReadOnlySpan<double> logStd = LogStd;
+        for (int i = 0; i < ActionSize; i++) action[i] = (float)(_mean[i] + Math.Exp(logStd[i]) * rng.NextGaussian());
+    }
+
+    /// <summary>log π(a|s) = Σᵢ [−(aᵢ − μᵢ)²/(2σᵢ²) − log σᵢ − ½ log 2π].</summary>
+    public double LogProb(ReadOnlySpan<float> observation, ReadOnlySpan<float> action) => LogProb(_parameters, observation, action);
+
+    public double LogProb(ReadOnlySpan<double> parameters, ReadOnlySpan<float> observation, ReadOnlySpan<float> action)
+    {
+        Mean(parameters, observation, _mean);
+        ReadOnlySpan<double> logStd = parameters.Slice(ActionSize * (ObservationSize + 1), ActionSize);
+        double sum = 0;
+        for (int i = 0; i < ActionSize; i++)
+        {
+            double z = (action[i] - _mean[i]) * Math.Exp(-logStd[i]);
+            sum += -0.5 * z * z - logStd[i] - HalfLogTwoPi;
+        }
+        return sum;
+    }
+
+    /// <summary>gradient += weight · ∇_θ log π(a|s).</summary>
+    public void AccumulateLogProbGradient(ReadOnlySpan<float> observation, ReadOnlySpan<float> action, double weight, Span<double> gradient)
+    {
+        int o = ObservationSize, k = ActionSize;
+        Mean(observation, _mean);
+        ReadOnlySpan<double> logStd = LogStd;
+        for (int i = 0; i < k; i++)
+        {
+            double inverseVariance = Math.Exp(-2 * logStd[i]);
+            double diff = action[i] - _mean[i];
+            double dMean = weight * diff * inverseVariance;
+            for (int j = 0; j < o; j++) gradient[i * o + j] += dMean * observation[j];
+            gradient[k * o + i] += dMean;
+            gradient[k * (o + 1) + i] += weight * (diff * diff * inverseVariance - 1);
+        }
+    }
+
+    /// <summary>
+    /// Mean over the states of KL(π_θ(·|s) ‖ π_other(·|s)) for diagonal Gaussians:
+    /// Σᵢ log(σ'ᵢ/σᵢ) + (σᵢ² + (μᵢ − μ'ᵢ)²)/(2σ'ᵢ²) − ½.
+    /// </summary>
+    public double MeanKl(ReadOnlySpan<double> otherParameters, ReadOnlySpan<float> observations, int count)
+    {
+        int o = ObservationSize, k = ActionSize;
+        ReadOnlySpan<double> logStd = LogStd, otherLogStd = otherParameters.Slice(k * (o + 1), k);
+        double total = 0;
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> s = observations.Slice(n * o, o);
+            for (int i = 0; i < k; i++)
+            {
+                double mu = _parameters[k * o + i], muOther = otherParameters[k * o + i];
+                for (int j = 0; j < o; j++)
+                {
+                    mu += _parameters[i * o + j] * s[j];
+                    muOther += otherParameters[i * o + j] * s[j];
+                }
+                double variance = Math.Exp(2 * logStd[i]), otherVariance = Math.Exp(2 * otherLogStd[i]);
+                total += otherLogStd[i] - logStd[i] + (variance + (mu - muOther) * (mu - muOther)) / (2 * otherVariance) - 0.5;
+            }
+        }
+        return total / count;
+    }
+
+    /// <summary>
+    /// Exact Fisher-vector product averaged over the states, F v with F = E_s E_a[∇log π ∇log πᵀ]: for a
+    /// Gaussian the mean block is φφᵀ/σ² (φ = [s, 1]), the log σ block is 2 I, and they do not couple.
+    /// </summary>
+    public void FisherVectorProduct(ReadOnlySpan<float> observations, int count, ReadOnlySpan<double> v, Span<double> result)
+    {
+        int o = ObservationSize, k = ActionSize;
+        result.Clear();
+        ReadOnlySpan<double> logStd = LogStd;
+        for (int n = 0; n < count; n++)
+        {
+            ReadOnlySpan<float> s = observations.Slice(n * o, o);
+            for (int i = 0; i < k; i++)
+            {
+                double phiV = v[k * o + i];
+                for (int j = 0; j < o; j++) phiV += v[i * o + j] * s[j];
+                double scaled = phiV * Math.Exp(-2 * logStd[i]) / count;
+                for (int j = 0; j < o; j++) result[i * o + j] += scaled * s[j];
+                result[k * o + i] += scaled;
+            }
+        }
+        for (int i = 0; i < k; i++) result[k * (o + 1) + i] = 2 * v[k * (o + 1) + i];
+    }
+}

@@ -1,0 +1,122 @@
+namespace RobotPG.Learning.Estimators;
+
+/// <summary>Which return multiplies ∇log π(aₜ|sₜ) in the REINFORCE estimate.</summary>
+public enum ReturnWeightingKind
+{
+    /// <summary>Note 000 formula (a): every step of trajectory i is weighted by the whole return r(τᵢ).</summary>
+    WholeTrajectoryReturn,
+
+    /// <summary>Note 000 formula (b) / note 001 "causality": step t is weighted by Σ_{t'≥t} γ^{t'−t} r_{t'}.</summary>
+    RewardToGo,
+}
+
+/// <summary>
+/// The per-step weights wₜ of the REINFORCE estimate ĝ = (1/N) Σᵢ Σₜ ∇log π(a_{it}|s_{it}) w_{it}
+/// (note 000 eq. (13), formulas (a) and (b); note 002 "Reward-to-Go"). A batch is a flat run of steps;
+/// <c>trajectoryEnds[t]</c> marks the last step of a trajectory, and the batch's last step always
+/// closes one. γ = 1 gives the undiscounted sums of the notes; γ &lt; 1 the discounted ones.
+/// Sums accumulate in double; nothing is allocated.
+/// </summary>
+public static class ReturnWeighting
+{
+    /// <summary>
+    /// Formula (a): wₜ = r(τ) = Σ_{k=0}^{T−1} γ^k r_k for every step t of the trajectory
+    /// (note 000: "r(τ) = Σ γ^t r(s_t, a_t)").
+    /// </summary>
+    public static void WholeTrajectoryReturn(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
+    {
+        Check(rewards, trajectoryEnds, weights, gamma);
+        int start = 0;
+        while (start < rewards.Length)
+        {
+            int end = TrajectoryEnd(trajectoryEnds, start);
+            double total = 0, discount = 1;
+            for (int t = start; t <= end; t++)
+            {
+                total += discount * rewards[t];
+                discount *= gamma;
+            }
+            weights[start..(end + 1)].Fill((float)total);
+            start = end + 1;
+        }
+    }
+
+    /// <summary>
+    /// Formula (b): wₜ = Σ_{t'=t}^{T−1} γ^{t'−t} r_{t'} (reward-to-go). With
+    /// <paramref name="discountFromTrajectoryStart"/> the weight is note 002's γ^{k−1} r_togo(k), i.e.
+    /// additionally multiplied by γ raised to the step's index within its trajectory — the exact
+    /// gradient of the discounted objective J = E[Σ γ^t r_t], which the usual estimator drops.
+    /// </summary>
+    public static void RewardToGo(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma,
+        bool discountFromTrajectoryStart, Span<float> weights)
+    {
+        Check(rewards, trajectoryEnds, weights, gamma);
+        int start = 0;
+        while (start < rewards.Length)
+        {
+            int end = TrajectoryEnd(trajectoryEnds, start);
+            double toGo = 0;
+            for (int t = end; t >= start; t--)
+            {
+                toGo = rewards[t] + gamma * toGo;
+                weights[t] = (float)toGo;
+            }
+            start = end + 1;
+        }
+        if (discountFromTrajectoryStart) ApplyDiscountFromTrajectoryStart(trajectoryEnds, gamma, weights);
+    }
+
+    /// <summary>
+    /// Note 002: wₖ ← γ^{k−1} wₖ with k−1 the step's index within its trajectory. Applied after a
+    /// baseline is subtracted, it gives 002's γ^{k−1}(r_togo(k) − r_baseline(k)).
+    /// </summary>
+    public static void ApplyDiscountFromTrajectoryStart(ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
+    {
+        int start = 0;
+        while (start < weights.Length)
+        {
+            int end = TrajectoryEnd(trajectoryEnds, start);
+            double factor = 1;
+            for (int t = start; t <= end; t++)
+            {
+                weights[t] = (float)(factor * weights[t]);
+                factor *= gamma;
+            }
+            start = end + 1;
+        }
+    }
+
+    /// <summary>Dispatches on <paramref name="kind"/> (the discount-from-start option applies to reward-to-go).</summary>
+    public static void Compute(ReturnWeightingKind kind, ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds,
+        double gamma, bool discountFromTrajectoryStart, Span<float> weights)
+    {
+        if (kind == ReturnWeightingKind.WholeTrajectoryReturn)
+            WholeTrajectoryReturn(rewards, trajectoryEnds, gamma, weights);
+        else
+            RewardToGo(rewards, trajectoryEnds, gamma, discountFromTrajectoryStart, weights);
+    }
+
+    /// <summary>Index of the last step of the trajectory that starts at <paramref name="start"/>.</summary>
+    public static int TrajectoryEnd(ReadOnlySpan<bool> trajectoryEnds, int start)
+    {
+        int end = start;
+        while (end < trajectoryEnds.Length - 1 && !trajectoryEnds[end]) end++;
+        return end;
+    }
+
+    /// <summary>Number of trajectories in the batch (the last step always closes one).</summary>
+    public static int CountTrajectories(ReadOnlySpan<bool> trajectoryEnds)
+    {
+        int count = 0;
+        for (int start = 0; start < trajectoryEnds.Length; start = TrajectoryEnd(trajectoryEnds, start) + 1) count++;
+        return count;
+    }
+
+    private static void Check(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, Span<float> weights, double gamma)
+    {
+        if (trajectoryEnds.Length != rewards.Length || weights.Length != rewards.Length)
+            throw new ArgumentException($"rewards ({rewards.Length}), trajectory ends ({trajectoryEnds.Length}) and weights ({weights.Length}) must have one entry per step");
+        if (!(gamma > 0 && gamma <= 1))
+            throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "discount must be in (0, 1]");
+    }
+}

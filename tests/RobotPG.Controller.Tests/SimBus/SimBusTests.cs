@@ -1,0 +1,336 @@
+using System.Device.Gpio;
+using System.Device.I2c;
+using System.Diagnostics;
+using RobotPG.Controller.Simulation;
+using RobotPG.Hardware;
+using RobotPG.Messaging;
+using RobotPG.Sim.Devices;
+
+namespace RobotPG.Controller.Tests.SimBus;
+
+public sealed class SimBusTests
+{
+    private const double G = 9.80665;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
+    private static readonly Mpu6050Imperfections Biased = Mpu6050Imperfections.None with { GyroBiasX = 0.011, GyroBiasY = -0.023, AccelBiasZ = 0.05 };
+
+    private static DriverRobotIoOptions BalanceBot() =>
+        DriverRobotIoOptions.BalanceBot(1440) with
+        {
+            Imu = new Mpu6050Options { ResetDelay = TimeSpan.Zero, GyroCalibrationSamples = 25 },
+            Pca9685 = new Pca9685Options { OscillatorStartup = TimeSpan.Zero, FrequencyHz = 1000 },
+        };
+
+    private static SimBusOptions BusOptions(TimeSpan? timeout = null) => new()
+    {
+        Encoders = [new EncoderPins(17, 27), new EncoderPins(22, 23)],
+        FrameTimeout = timeout ?? Wait,
+    };
+
+    /// <summary>The motion at step k, applied by the peer and to the direct chip alike.</summary>
+    private static (double ax, double ay, double az, double gx, double gy, double gz) MotionAt(int k) =>
+        (0.3 * Math.Sin(0.1 * k), -0.2 + 0.01 * k, G + 0.5 * Math.Cos(0.07 * k), 0.4 * Math.Sin(0.05 * k), -1.5 + 0.03 * k, 0.2);
+
+    private static void Apply(Mpu6050Emulator chip, int step)
+    {
+        var (ax, ay, az, gx, gy, gz) = MotionAt(step);
+        chip.SetMotion(ax, ay, az, gx, gy, gz, 28.0 + 0.01 * step);
+    }
+
+    private static long CountsAt(int encoder, int step) => encoder == 0 ? 37L * step : 1000 - 53L * step;
+
+    [Fact]
+    public void Drivers_over_the_sim_bus_read_what_they_read_over_the_emulated_chips()
+    {
+        // Over the sim bus: the peer on its own thread, frames through the real queue and codecs.
+        int step = 0;
+        var peer = new LockstepPeer();
+        peer.Imu.Imperfections = Biased;
+        peer.Physics = p =>
+        {
+            int k = Volatile.Read(ref step);
+            Apply(p.Imu, k);
+            p.EncoderCounts[0] = CountsAt(0, k);
+            p.EncoderCounts[1] = CountsAt(1, k);
+        };
+        using var queue = new ActuatorFrameQueue();
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), queue);
+        using var cts = new CancellationTokenSource();
+        var peerTask = peer.RunOnThread(queue, cts.Token);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        using var io = new DriverRobotIo(BalanceBot(), bus);
+
+        // Directly on the emulated chips: the same drivers, the same motion.
+        var imu = new Mpu6050Emulator { Imperfections = Biased };
+        var directImu = new Mpu6050(new EmulatedI2cDevice(imu), BalanceBot().Imu);
+        directImu.Initialize();
+        directImu.CalibrateGyroBias(() => Apply(imu, 0));
+        var pwmChip = new Pca9685Emulator();
+        var directPwm = new Pca9685(new EmulatedI2cDevice(pwmChip), BalanceBot().Pca9685);
+        directPwm.Initialize();
+        var pins = new EmulatedGpioDriver();
+        var shafts = new[] { new QuadratureEncoderEmulator(pins, 17, 27, 1440), new QuadratureEncoderEmulator(pins, 22, 23, 1440) };
+        shafts[1].MoveTo(CountsAt(1, 0)); // where the sim's second encoder stands at power-up
+        var gpio = new GpioController(pins);
+        var encoders = new[]
+        {
+            new QuadratureEncoder(gpio, 17, 27, BalanceBot().Encoders[0].Encoder),
+            new QuadratureEncoder(gpio, 22, 23, BalanceBot().Encoders[1].Encoder),
+        };
+
+        Assert.Equal(io.Imu!.GyroBias, directImu.GyroBias);
+        Assert.Equal(0.011f, directImu.GyroBias.X, 3);
+
+        var viaSim = new SensorFrame(2);
+        var direct = new SensorFrame(2);
+        for (int k = 1; k <= 60; k++)
+        {
+            Volatile.Write(ref step, k);
+            float command = (float)Math.Sin(0.2 * k);
+            io.Drive([command, -command]);   // answers the latched tick: the peer computes tick k
+            Assert.True(bus.WaitForNewFrame(Wait));
+            io.Read(viaSim);
+
+            Apply(imu, k);
+            directImu.Read(direct);
+            shafts[0].MoveTo(CountsAt(0, k));
+            shafts[1].MoveTo(CountsAt(1, k));
+            for (int e = 0; e < 2; e++)
+            {
+                direct.EncoderTicks[e] = encoders[e].Count;
+                direct.EncoderVelocity[e] = (float)encoders[e].SampleVelocity(viaSim.Timestamp);
+            }
+            directPwm.SetDutyCycle(0, Math.Abs(command));
+
+            Assert.Equal(direct.AccelX, viaSim.AccelX);
+            Assert.Equal(direct.AccelY, viaSim.AccelY);
+            Assert.Equal(direct.AccelZ, viaSim.AccelZ);
+            Assert.Equal(direct.GyroX, viaSim.GyroX);
+            Assert.Equal(direct.GyroY, viaSim.GyroY);
+            Assert.Equal(direct.GyroZ, viaSim.GyroZ);
+            Assert.Equal(direct.TemperatureC, viaSim.TemperatureC);
+            Assert.Equal(direct.EncoderTicks, viaSim.EncoderTicks);
+            Assert.Equal(direct.EncoderVelocity, viaSim.EncoderVelocity);
+            // The duty commanded at step k reached the sim's PCA9685 with the actuator frame.
+            Assert.Equal(pwmChip.DutyCycle(0), peer.Pwm.DutyCycle(0));
+        }
+        // Counts since start: the second encoder stood at 1000 and went down by 53 per step; mounted mirror-image.
+        Assert.Equal(37 * 60, viaSim.EncoderTicks[0]);
+        Assert.Equal(53 * 60, viaSim.EncoderTicks[1]);
+        Assert.Equal(0, peer.OutOfOrder);
+        Assert.Equal(0, peer.Malformed);
+        Assert.Equal(0, queue.Dropped);
+        cts.Cancel();
+        peerTask.Wait(Wait);
+    }
+
+    [Fact]
+    public void Start_up_writes_reach_the_sim_and_are_read_back_one_tick_later()
+    {
+        var peer = new LockstepPeer();
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), peer);
+        peer.Physics = p => Apply(p.Imu, 0);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        using var io = new DriverRobotIo(BalanceBot(), bus);
+
+        Assert.Equal(1, peer.Imu.ResetCount);
+        Assert.Equal(1, peer.Imu.ClockSource);
+        Assert.Equal((int)Mpu6050GyroRange.PlusMinus500DegreesPerSecond, peer.Imu.GyroRangeSelect);
+        Assert.Equal(5, peer.Pwm.RegisterImage[0xFE]);
+        Assert.False(peer.Pwm.IsSleeping);
+        // Every actuator frame answered its own tick: nothing was dropped by the lockstep peer.
+        Assert.Equal(0, peer.OutOfOrder);
+        Assert.Equal(bus.CommittedFrames, peer.Applied);
+        Assert.Equal((long)peer.Tick, peer.Applied);
+        Assert.True(bus.CommittedFrames >= 25);
+
+        io.Drive([0.5f, 0.25f]);
+        Assert.True(peer.Pwm.DutyCycle(0) == 0.5 && peer.Pwm.DutyCycle(1) == 0.25);
+        Assert.True(peer.PinLevels[5] && !peer.PinLevels[6]);
+        Assert.True(!peer.PinLevels[16] && peer.PinLevels[26]); // mirrored motor
+    }
+
+    [Fact]
+    public void Writes_after_the_tick_was_answered_wait_for_the_next_tick()
+    {
+        var peer = new LockstepPeer();
+        var sink = new HoldingSink(peer);
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), sink);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        using var io = new DriverRobotIo(BalanceBot() with { Imu = null }, bus);
+        var frame = new SensorFrame(2);
+        io.Read(frame);
+
+        sink.Hold = true; // the sim is busy: the answer sits on the wire
+        io.Drive([0.3f, 0.3f]);
+        long committed = bus.CommittedFrames;
+        io.StopMotors(); // same tick, already answered: held back, never a second answer to one tick
+        Assert.Equal(committed, bus.CommittedFrames);
+        Assert.Equal(0.0, peer.Pwm.DutyCycle(0));
+
+        sink.Release(); // the sim applies the drive and publishes the next tick
+        Assert.Equal(0.3, peer.Pwm.DutyCycle(0), 3);
+        sink.Hold = false;
+        bus.Flush();     // shutdown path: the stop goes out as the answer to the new tick
+        Assert.Equal(committed + 1, bus.CommittedFrames);
+        Assert.Equal(0.0, peer.Pwm.DutyCycle(0));
+        Assert.Equal(0, peer.OutOfOrder);
+    }
+
+    [Fact]
+    public void Control_thread_never_sees_a_torn_frame()
+    {
+        var sink = new DiscardingSink();
+        using var bus = new Controller.Simulation.SimBus(new SimBusOptions(), sink);
+        const int frames = 20_000;
+        var producer = Task.Factory.StartNew(() =>
+        {
+            var frame = new SimSensorFrame();
+            var image = new byte[256];
+            var encoded = new byte[SimSensorFrame.MaxEncodedLength];
+            for (int s = 1; s <= frames; s++)
+            {
+                Array.Fill(image, (byte)s);
+                frame.SetShape(1, 0);
+                frame.SetDevice(0, 0x40, image);
+                frame.Sequence = (ulong)s;
+                frame.SimTime = s * 0.001;
+                int length = frame.Encode(encoded);
+                Assert.Equal(FrameStatus.Ok, bus.ReceiveSensorFrame(encoded.AsSpan(0, length)));
+            }
+        }, TaskCreationOptions.LongRunning);
+
+        bus.WaitForFirstFrame(Wait);
+        ulong last = 0;
+        int torn = 0, backwards = 0, latched = 0;
+        while (!producer.IsCompleted || bus.HasNewFrame)
+        {
+            bus.BeginRead(out long timestamp, out _);
+            var current = bus.Current;
+            var image = current.ImageOf(0x40);
+            byte expected = (byte)current.Sequence;
+            foreach (byte b in image) if (b != expected) { torn++; break; }
+            if ((long)Math.Round(current.SimTime * 1000) != (long)current.Sequence) torn++;
+            if (current.Sequence < last) backwards++;
+            if (current.Sequence != last) latched++;
+            last = current.Sequence;
+        }
+        producer.GetAwaiter().GetResult();
+        Assert.Equal(0, torn);
+        Assert.Equal(0, backwards);
+        Assert.Equal((ulong)frames, last);
+        Assert.True(latched > 1);
+        Assert.Equal(frames, bus.SensorFrames.Accepted);
+    }
+
+    [Fact]
+    public void Malformed_frames_are_counted_and_dropped()
+    {
+        var peer = new LockstepPeer();
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), peer);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        Assert.NotEqual(FrameStatus.Ok, bus.ReceiveSensorFrame([1, 2, 3]));
+        var junk = new byte[100];
+        new Random(5).NextBytes(junk);
+        Assert.NotEqual(FrameStatus.Ok, bus.ReceiveSensorFrame(junk));
+        Assert.Equal(2, bus.SensorFrames.Dropped);
+        Assert.False(bus.HasNewFrame);
+        Assert.Equal(0UL, bus.Current.Sequence);
+    }
+
+    [Fact]
+    public void Chip_missing_from_the_frame_is_a_clear_bus_fault()
+    {
+        var peer = new LockstepPeer();
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), peer);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        var imu = new Mpu6050(bus.CreateI2cDevice(new I2cConnectionSettings(1, 0x69)), new Mpu6050Options { Address = 0x69 });
+        var ex = Assert.Throws<BusFaultException>(imu.Initialize);
+        Assert.Contains("address 0x69", ex.Message);
+        Assert.Contains("no such chip in the simulator's sensor frame", ex.Message);
+    }
+
+    [Fact]
+    public void Silent_simulator_is_a_bus_fault_after_the_frame_timeout()
+    {
+        var sink = new DiscardingSink();
+        using var bus = new Controller.Simulation.SimBus(BusOptions(TimeSpan.FromMilliseconds(100)), sink);
+        var peer = new LockstepPeer();
+        peer.Attach(bus); // publishes tick 0, then never answers (the sink discards)
+        bus.WaitForFirstFrame(Wait);
+        var imu = new Mpu6050(bus.CreateI2cDevice(new I2cConnectionSettings(1, 0x68)), new Mpu6050Options { ResetDelay = TimeSpan.Zero });
+        var watch = Stopwatch.StartNew();
+        var ex = Assert.Throws<BusFaultException>(imu.Initialize);
+        Assert.Contains("no new sensor frame from the simulator", ex.Message);
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0.09, 3);
+        Assert.Throws<TimeoutException>(() => new Controller.Simulation.SimBus(BusOptions(), sink).WaitForFirstFrame(TimeSpan.FromMilliseconds(20)));
+    }
+
+    [Fact]
+    public void Control_step_over_the_sim_bus_allocates_nothing()
+    {
+        int step = 0;
+        var peer = new LockstepPeer();
+        peer.Physics = p =>
+        {
+            Apply(p.Imu, step % 50);
+            p.EncoderCounts[0] = 3 * step;
+            p.EncoderCounts[1] = -5 * step;
+        };
+        using var bus = new Controller.Simulation.SimBus(BusOptions(), peer);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+        using var io = new DriverRobotIo(BalanceBot(), bus);
+        var frame = new SensorFrame(2);
+        Span<float> commands = stackalloc float[2];
+        for (int i = 0; i < 200; i++) Step(i, commands);
+
+        // Inline peer: the sim's decode/apply/encode and the bus's receive path run on this thread too.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) Step(i, commands);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, peer.OutOfOrder);
+        // Lockstep lag: the frame read at a step was computed when the previous step's Drive answered.
+        Assert.Equal(3 * (step - 1), frame.EncoderTicks[0]);
+
+        void Step(int i, Span<float> c)
+        {
+            step++;
+            io.Read(frame);
+            c[0] = (float)Math.Sin(i * 0.05);
+            c[1] = -c[0];
+            io.Drive(c);
+        }
+    }
+
+    /// <summary>Passes frames to the peer at once, or holds them until <see cref="Release"/> while <see cref="Hold"/>.</summary>
+    private sealed class HoldingSink(LockstepPeer peer) : IActuatorFrameSink
+    {
+        private readonly List<byte[]> _held = [];
+
+        public bool Hold { get; set; }
+
+        public void Send(ReadOnlySpan<byte> encodedFrame)
+        {
+            if (Hold) _held.Add(encodedFrame.ToArray());
+            else peer.Process(encodedFrame);
+        }
+
+        public void Release()
+        {
+            foreach (var frame in _held) peer.Process(frame);
+            _held.Clear();
+        }
+    }
+
+    private sealed class DiscardingSink : IActuatorFrameSink
+    {
+        public void Send(ReadOnlySpan<byte> encodedFrame) { }
+    }
+}

@@ -1,0 +1,77 @@
+using System.Buffers;
+using Xunit;
+
+namespace RobotPG.Messaging.Tests;
+
+public class ResilientClientTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task PublishesThroughTheEmbeddedBrokerWithoutWaiting()
+    {
+        await using var broker = await EmbeddedBroker.StartAsync();
+        Assert.NotEqual(0, broker.Port);
+        await using var receiver = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "rx"));
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "tx"));
+        receiver.Start();
+        sender.Start();
+        Assert.True(await receiver.WaitConnectedAsync(Timeout));
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        var got = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await receiver.SubscribeAsync("robotpg/+/telemetry/#", (string topic, in ReadOnlySequence<byte> payload) =>
+        {
+            if (topic == "robotpg/x/telemetry/episode") got.TrySetResult(payload.ToArray());
+        });
+        Assert.True(sender.TryPublish("robotpg/x/telemetry/episode", [1, 2, 3]));
+        var done = await Task.WhenAny(got.Task, Task.Delay(Timeout));
+        Assert.Same(got.Task, done);
+        Assert.Equal(new byte[] { 1, 2, 3 }, got.Task.Result);
+    }
+
+    [Fact]
+    public async Task AFullQueueDropsAndCountsInsteadOfBlocking()
+    {
+        // Nothing listens on this port: the client keeps retrying in the background.
+        await using var client = new ResilientMqttClient(new MqttEndpoint("127.0.0.1", 1, "nobody"),
+            new ResilientMqttClientOptions { QueueCapacity = 4, MaxPayloadLength = 16 });
+        Assert.False(client.TryPublish("t", new byte[17])); // too large
+        int accepted = 0;
+        for (int i = 0; i < 10; i++) if (client.TryPublish("t", [1])) accepted++;
+        Assert.Equal(4, accepted); // not started: nothing drains
+        Assert.Equal(7, client.Dropped);
+    }
+
+    [Fact]
+    public async Task ReconnectsAndResubscribesAfterTheBrokerRestarts()
+    {
+        var broker = await EmbeddedBroker.StartAsync();
+        int port = broker.Port;
+        await using var receiver = new ResilientMqttClient(new MqttEndpoint(broker.Host, port, "rx2"),
+            new ResilientMqttClientOptions { MinReconnectDelay = TimeSpan.FromMilliseconds(20), MaxReconnectDelay = TimeSpan.FromMilliseconds(200) });
+        receiver.Start();
+        Assert.True(await receiver.WaitConnectedAsync(Timeout));
+        var got = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await receiver.SubscribeAsync("a/b", (string _, in ReadOnlySequence<byte> _) => got.TrySetResult());
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Connected += count => { if (count >= 2) reconnected.TrySetResult(); };
+        await broker.DisposeAsync();
+
+        broker = await EmbeddedBroker.StartAsync(port);
+        try
+        {
+            Assert.Same(reconnected.Task, await Task.WhenAny(reconnected.Task, Task.Delay(Timeout)));
+            Assert.True(receiver.Connects >= 2);
+            await using var sender = new ResilientMqttClient(new MqttEndpoint(broker.Host, port, "tx2"));
+            sender.Start();
+            Assert.True(await sender.WaitConnectedAsync(Timeout));
+            // Connected fires after the resubscription was acknowledged, so one publish must be heard.
+            Assert.True(sender.TryPublish("a/b", [7]));
+            Assert.Same(got.Task, await Task.WhenAny(got.Task, Task.Delay(Timeout)));
+        }
+        finally
+        {
+            await broker.DisposeAsync();
+        }
+    }
+}

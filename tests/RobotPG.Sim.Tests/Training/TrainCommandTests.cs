@@ -1,0 +1,129 @@
+using System.Text.Json;
+using RobotPG.Learning.Algorithms;
+using RobotPG.Learning.Environments;
+using RobotPG.Learning.Training;
+using RobotPG.Numerics;
+using RobotPG.Sim.Cli;
+using RobotPG.Sim.Environments;
+using RobotPG.Sim.Tests.Cli;
+using Xunit;
+
+namespace RobotPG.Sim.Tests.Training;
+
+public class TrainCommandTests
+{
+    // Two PPO iterations of the pendulum preset (8 envs × 256 steps each): quick, but real training.
+    private const string ShortSteps = "4096";
+
+    private static (string dir, string stdout) TrainShort(params string[] extra)
+    {
+        string dir = CliTestRun.TempDirectory();
+        var (exit, stdout, stderr) = CliTestRun.Invoke(TrainCommand.Create(),
+            ["--env", "pendulum", "--algo", "ppo", "--steps", ShortSteps, "--seed", "7", "--out", dir, .. extra]);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("", stderr);
+        return (dir, stdout);
+    }
+
+    [Fact]
+    public void JsonLinesCarryTheFieldsAndEndWithTheFinalEvaluation()
+    {
+        (_, string stdout) = TrainShort("--json");
+        string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length); // 2 updates + final
+        string[] required = ["steps", "episodes", "mean_return", "approx_kl", "clipfrac", "explained_variance", "entropy", "update_ms", "sps"];
+        for (int i = 0; i < lines.Length; i++)
+        {
+            using JsonDocument doc = JsonDocument.Parse(lines[i]);
+            foreach (string field in required) Assert.True(doc.RootElement.TryGetProperty(field, out _), $"line {i} lacks {field}: {lines[i]}");
+            Assert.Equal(2048 * Math.Min(i + 1, 2), doc.RootElement.GetProperty("steps").GetInt64());
+        }
+        using JsonDocument last = JsonDocument.Parse(lines[^1]);
+        Assert.True(last.RootElement.GetProperty("final").GetBoolean());
+        double eval = last.RootElement.GetProperty("eval_return").GetDouble();
+        Assert.InRange(eval, -16.3 * 200, 0); // a Pendulum-v1 episode's return lies in [−3254.7, 0]
+        using JsonDocument first = JsonDocument.Parse(lines[0]);
+        Assert.False(first.RootElement.TryGetProperty("final", out _));
+    }
+
+    [Fact]
+    public void WritesCheckpointCsvAndSvg()
+    {
+        (string dir, string stdout) = TrainShort();
+        Assert.Contains("deterministic eval return", stdout); // redirected output: plain lines
+        Assert.DoesNotContain("\u001b[", stdout);
+
+        string[] csv = File.ReadAllLines(Path.Combine(dir, TrainCommand.CurveCsvFileName));
+        Assert.Equal(3, csv.Length);
+        Assert.StartsWith("iteration,steps,episodes,mean_return", csv[0]);
+        Assert.StartsWith("2,4096,", csv[2]);
+
+        string svg = File.ReadAllText(Path.Combine(dir, TrainCommand.CurveSvgFileName));
+        Assert.StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"", svg);
+        Assert.Contains("<polyline", svg);
+        Assert.EndsWith("</svg>\n", svg);
+        Assert.True(File.Exists(Path.Combine(dir, TrainCommand.CheckpointFileName)));
+    }
+
+    [Fact]
+    public void ReloadedPolicyActsIdenticallyIncludingTheNormaliser()
+    {
+        // Train in-process, save through the command's path, reload, compare actions on raw observations.
+        var algorithm = AlgorithmRegistry.Create("ppo", new AlgorithmContext(3, 1, "pendulum", 11));
+        var envs = new IEnvironment[algorithm.Rollout.EnvironmentCount];
+        for (int e = 0; e < envs.Length; e++) envs[e] = EnvironmentCatalog.Create("pendulum", 11 + (ulong)e);
+        var trainer = new Trainer(algorithm, envs, 4096, 11);
+        while (!trainer.Finished) trainer.RunIteration();
+
+        string path = Path.Combine(CliTestRun.TempDirectory(), "policy.rpgp");
+        RobotPG.Learning.Checkpoints.CheckpointFile.Save(path, algorithm.Agent.ToTrainingState("pendulum/ppo"));
+        ActorCritic reloaded = ActorCritic.Load(path);
+
+        // The statistics moved away from their prior (mean 0, var 1): θ̇'s variance is not 1 after training.
+        Assert.NotNull(reloaded.ObservationStatistics);
+        Assert.NotEqual(1.0, reloaded.ObservationStatistics!.Variance[2], 3);
+
+        var prng = new Prng(5);
+        float[] obs = new float[3], a = new float[1], b = new float[1];
+        for (int i = 0; i < 200; i++)
+        {
+            double theta = prng.NextUniform(-Math.PI, Math.PI);
+            obs[0] = (float)Math.Cos(theta);
+            obs[1] = (float)Math.Sin(theta);
+            obs[2] = (float)prng.NextUniform(-8, 8);
+            algorithm.Agent.ActDeterministic(obs, a);
+            reloaded.ActDeterministic(obs, b);
+            Assert.Equal(a[0], b[0]);
+        }
+        Assert.Equal(
+            PolicyEvaluation.Run(algorithm.Agent, EnvironmentCatalog.Create("pendulum"), 3, 42),
+            PolicyEvaluation.Run(reloaded, EnvironmentCatalog.Create("pendulum"), 3, 42));
+    }
+
+    [Fact]
+    public void EvalCommandPrintsTheSameReturnAsTheTrainingRun()
+    {
+        (string dir, string stdout) = TrainShort("--json");
+        using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        double trained = last.RootElement.GetProperty("eval_return").GetDouble();
+
+        // train evaluates 10 episodes from seed + 1000000 = 1000007.
+        var (exit, evalOut, stderr) = CliTestRun.Invoke(EvalCommand.Create(),
+            "--policy", Path.Combine(dir, TrainCommand.CheckpointFileName), "--env", "pendulum", "--episodes", "10", "--seed", "1000007");
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        string[] lines = evalOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(11, lines.Length);
+        Assert.Contains($"{trained:F2}", lines[^1]);
+    }
+
+    [Fact]
+    public void EvalRefusesAPolicyOfAnotherEnvironment()
+    {
+        (string dir, _) = TrainShort();
+        var (exit, _, stderr) = CliTestRun.Invoke(EvalCommand.Create(),
+            "--policy", Path.Combine(dir, TrainCommand.CheckpointFileName), "--env", "cartpole");
+        Assert.Equal(2, exit);
+        Assert.Contains("takes 3 observations", stderr);
+    }
+}
