@@ -34,6 +34,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             .WithDefaultEndpointPort(port)
             .Build();
         var server = new MqttServerFactory().CreateMqttServer(options);
+        long anonymous = 0;
+        // MQTT 5 clients may leave the id empty and expect one assigned (mosquitto_sub -V mqttv5 does).
+        // MQTTnet refuses an empty id under MQTT 3.1.1 whatever we do here: such clients need -i.
+        server.ValidatingConnectionAsync += e =>
+        {
+            if (string.IsNullOrEmpty(e.ClientId)) e.AssignedClientIdentifier = $"anonymous-{Interlocked.Increment(ref anonymous)}";
+            return Task.CompletedTask;
+        };
         await server.StartAsync().ConfigureAwait(false);
         return new EmbeddedBroker(server, options.DefaultEndpointOptions.Port);
     }

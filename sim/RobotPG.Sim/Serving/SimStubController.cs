@@ -28,18 +28,21 @@ public sealed class SimStubController : IAsyncDisposable
     private bool _seenAny;
     private long _steps;
     private long _target = long.MaxValue;
+    private readonly long _stepLimit;
     private TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SimStubController(MqttEndpoint endpoint, string robotId, StubPolicy policy)
+    private SimStubController(MqttEndpoint endpoint, string robotId, StubPolicy policy, long stepLimit)
     {
+        _stepLimit = stepLimit;
         _client = new ResilientMqttClient(endpoint);
         _topics = new Topics(robotId);
         _policy = policy;
     }
 
-    public static async Task<SimStubController> ConnectAsync(MqttEndpoint endpoint, string robotId, StubPolicy policy, TimeSpan? timeout = null)
+    /// <summary>Connects and subscribes; after <paramref name="stepLimit"/> answers the stub falls silent (the sim then waits).</summary>
+    public static async Task<SimStubController> ConnectAsync(MqttEndpoint endpoint, string robotId, StubPolicy policy, long stepLimit = long.MaxValue, TimeSpan? timeout = null)
     {
-        var stub = new SimStubController(endpoint, robotId, policy);
+        var stub = new SimStubController(endpoint, robotId, policy, stepLimit);
         stub._client.Start();
         if (!await stub._client.WaitConnectedAsync(timeout ?? TimeSpan.FromSeconds(10)).ConfigureAwait(false))
         {
@@ -52,7 +55,7 @@ public sealed class SimStubController : IAsyncDisposable
 
     public ResilientMqttClient Client => _client;
 
-    /// <summary>Sensor frames by decode outcome; repeats of the last frame count as out of order.</summary>
+    /// <summary>Sensor frames by decode outcome; repeats of the last frame and frames past the step limit count as out of order.</summary>
     public FrameCounters SensorFrames { get; } = new();
 
     /// <summary>Actuator frames sent so far.</summary>
@@ -113,7 +116,7 @@ public sealed class SimStubController : IAsyncDisposable
                 SensorFrames.Record(status);
                 return;
             }
-            if (_seenAny && _sensor.Sequence <= _lastSequence)
+            if (_steps >= _stepLimit || (_seenAny && _sensor.Sequence <= _lastSequence))
             {
                 SensorFrames.RecordOutOfOrder();
                 return;

@@ -159,7 +159,25 @@ public sealed class SimulationServer : IAsyncDisposable
         lock (_gate) return action(_robot);
     }
 
+    /// <summary>Raised (on the receive thread, under the server's lock: keep it short) after each actuator message was counted.</summary>
+    public event Action? ActuatorMessageCounted;
+
+    /// <summary>Raised (under the server's lock: keep it short) after each new sensor frame was queued, with its sequence.</summary>
+    public event Action<ulong>? TickPublished;
+
     private void OnActuatorMessage(string topic, in ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            HandleActuatorMessage(payload);
+        }
+        finally
+        {
+            ActuatorMessageCounted?.Invoke();
+        }
+    }
+
+    private void HandleActuatorMessage(in ReadOnlySequence<byte> payload)
     {
         if (_options.Clock == SimClockMode.Lockstep)
         {
@@ -269,6 +287,7 @@ public sealed class SimulationServer : IAsyncDisposable
             _client.TryPublish(Topics.Truth, _truthBytes.AsSpan(0, _truth.Encode(_truthBytes)));
         }
         _lastProgressTimestamp = Stopwatch.GetTimestamp();
+        TickPublished?.Invoke(_sequence);
     }
 
     private async Task LockstepHousekeepingAsync()

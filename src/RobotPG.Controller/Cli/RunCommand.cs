@@ -14,11 +14,6 @@ public static class RunCommand
         var config = new Option<string>("--config") { Description = "Robot config (JSON).", Required = true };
         var policy = new Option<string?>("--policy") { Description = "Checkpoint to run (overrides policy.checkpoint; default: the config's, else the zero policy)." };
         var duration = new Option<double?>("--duration") { Description = "Stop after this many seconds of control steps (default: until SIGINT/SIGTERM)." };
-        duration.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double?>() is { } d && !(d > 0))
-                result.AddError("--duration must be a positive number of seconds");
-        });
         var command = new Command("run", "Run the control loop: sensors → task → policy → safety → motors, every step logged; SIGINT/SIGTERM stops the motors, flushes the log and exits 0.");
         command.Options.Add(config);
         command.Options.Add(policy);
@@ -31,6 +26,11 @@ public static class RunCommand
 
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error)
     {
+        if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
+        {
+            error.WriteLine("robotpg: --duration must be a positive number of seconds (see robotpg --help)");
+            return RobotPgCli.ExitUsage;
+        }
         var loaded = ConfigLoader.Load(configPath);
         if (!loaded.Ok)
             return CheckConfigCommand.Report(loaded, output, error);

@@ -36,7 +36,6 @@ public sealed class ControlLoop
     private readonly IStepClock _clock;
     private bool _episodeOpen;
     private bool _readyForEpisode = true;
-    private bool _motorsStopped;
     private double _episodeReturn;
     private int _episodeLength;
     private volatile bool _stopRequested;
@@ -44,6 +43,7 @@ public sealed class ControlLoop
     private long _allocatedAfterWarmup = -1;
     private long _allocatedAtEnd = -1;
     private long _stepsMeasured;
+    private long _firstStepTimestamp;
 
     public ControlLoop(
         IRobotIo io, IControlTask task, PolicyExchange policies, SafetySupervisor safety, double controlRateHz, int maxEpisodeSteps, ulong seed,
@@ -89,6 +89,9 @@ public sealed class ControlLoop
     /// <summary>Bytes allocated on the loop thread between the end of warm-up and the end of <see cref="Run"/> (−1 until measured).</summary>
     public long AllocatedBytesAfterWarmup => _allocatedAtEnd < 0 || _allocatedAfterWarmup < 0 ? -1 : _allocatedAtEnd - _allocatedAfterWarmup;
 
+    /// <summary>Stopwatch timestamp at which the first step of <see cref="Run"/> started (0 before).</summary>
+    public long FirstStepTimestamp => Volatile.Read(ref _firstStepTimestamp);
+
     /// <summary>Steps in the allocation measurement.</summary>
     public long StepsMeasured => _stepsMeasured;
 
@@ -128,6 +131,8 @@ public sealed class ControlLoop
             while (!_stopRequested && steps < maxSteps)
             {
                 long start = _clock.WaitUntil(deadline);
+                if (steps == 0)
+                    Volatile.Write(ref _firstStepTimestamp, start);
                 PeriodError.Record(start - deadline);
                 Step(start);
                 long end = Stopwatch.GetTimestamp();
@@ -153,7 +158,6 @@ public sealed class ControlLoop
             }
             _safety.Trip(SafetyCause.Shutdown);
             _io.StopMotors();
-            _motorsStopped = true;
         }
     }
 
@@ -216,7 +220,8 @@ public sealed class ControlLoop
 
         bool inEpisode = _episodeOpen && sensorsOk;
         bool terminated = inEpisode && outcome.Terminated;
-        bool truncated = inEpisode && !terminated && _episodeLength + 1 >= _maxEpisodeSteps;
+        // A safety stop cuts the episode (the robot is no longer under the policy's control).
+        bool truncated = inEpisode && !terminated && (_episodeLength + 1 >= _maxEpisodeSteps || _safety.Tripped);
         var flags = TransitionFlags.None;
         if (terminated) flags |= TransitionFlags.Terminated;
         if (truncated) flags |= TransitionFlags.Truncated;
@@ -270,12 +275,9 @@ public sealed class ControlLoop
     {
         if (_safety.Tripped)
         {
-            // StopMotors never throws (IRobotIo contract); repeated only while it has not yet been done.
-            if (!_motorsStopped)
-            {
-                _io.StopMotors();
-                _motorsStopped = true;
-            }
+            // Every step, not once: it re-asserts "off" on the chips, and on a lockstep sim bus the
+            // step's writes are what lets the simulator advance. StopMotors never throws (IRobotIo).
+            _io.StopMotors();
             return;
         }
         for (int attempt = 0; attempt <= _safety.I2cRetries; attempt++)
@@ -283,7 +285,6 @@ public sealed class ControlLoop
             try
             {
                 _io.Drive(_safeAction);
-                _motorsStopped = false;
                 return;
             }
             catch (Exception)
@@ -294,6 +295,5 @@ public sealed class ControlLoop
         _safety.Trip(SafetyCause.BusFault);
         _safeAction.AsSpan().Clear();
         _io.StopMotors();
-        _motorsStopped = true;
     }
 }

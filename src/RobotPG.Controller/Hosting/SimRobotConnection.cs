@@ -45,7 +45,8 @@ public sealed class SimRobotConnection : RobotConnection
             Dispose();
             throw;
         }
-        Clock = config.Bus.Clock == SimClock.Lockstep ? new LockstepClock(_bus, startTimeout) : new RealTimeClock();
+        // A lockstep tick that does not come within a second is a stale sensor, not a long wait.
+        Clock = config.Bus.Clock == SimClock.Lockstep ? new LockstepClock(_bus, TimeSpan.FromSeconds(1)) : new RealTimeClock();
         Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(config.Bus.Clock == SimClock.Lockstep ? "lockstep" : "real time")}";
     }
 

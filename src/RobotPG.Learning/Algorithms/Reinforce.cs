@@ -13,7 +13,9 @@ namespace RobotPG.Learning.Algorithms;
 /// Trajectories cut by the rollout's end are bootstrapped with V only when V is the baseline (a
 /// critic-free REINFORCE has no value to continue with and treats the cut as the end).
 /// The optimal constant baselines use trajectory-level scores (note 001's b over ∇log P(τ)), accumulated
-/// trajectory by trajectory so no m × n matrix is stored. Allocation-free after construction.
+/// trajectory by trajectory so no m × n matrix is stored; they are fitted on the batch they weight
+/// (the usual practice), which biases ĝ by O(1/m) — see <see cref="OptimalConstantBaseline.Gradient"/>.
+/// Allocation-free after construction.
 /// </summary>
 public sealed class Reinforce : IPolicyGradientAlgorithm
 {

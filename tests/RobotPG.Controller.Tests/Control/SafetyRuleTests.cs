@@ -33,12 +33,13 @@ public sealed class SafetyRuleTests
         Assert.True(f.Safety.Tripped);
         Assert.Equal(SafetyCause.Tilt, f.Safety.Cause);
         Assert.Equal(1, f.Safety.Events(SafetyCause.Tilt));
-        Assert.Equal(1, f.Io.Stops);
         int drivesAtTrip = f.Io.Drives;
         Assert.Equal(10 + 102, drivesAtTrip);
+        Assert.Equal(160 - drivesAtTrip, f.Io.Stops); // every step from the trip on re-asserts "off"
         Assert.Equal(1, f.Loop.Counters.Episodes);
         f.Steps(20);
         Assert.Equal(drivesAtTrip, f.Io.Drives); // latched: no drive after the trip
+        Assert.Equal(180 - drivesAtTrip, f.Io.Stops);
         Assert.All(f.Loop.SafeAction.ToArray(), a => Assert.Equal(0f, a));
     }
 

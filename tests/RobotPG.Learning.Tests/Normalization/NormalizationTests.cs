@@ -80,6 +80,7 @@ public class NormalizationTests
         rms.Normalize([3f, -2.5f], output);
         Assert.Equal(2 / Math.Sqrt(4 + 1e-8), output[0], 1e-6);
         Assert.Equal(-0.5 / Math.Sqrt(0.25 + 1e-8), output[1], 1e-6);
+        Assert.Throws<ArgumentException>(() => rms.Update(new float[3])); // a sample of the wrong size
         rms.Normalize([100f, -2f], output, clip: 10f);
         Assert.Equal(10f, output[0]);
         Assert.Equal(0f, output[1]);

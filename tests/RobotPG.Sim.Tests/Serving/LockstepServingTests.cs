@@ -15,7 +15,7 @@ public class LockstepServingTests
             Robot = "balance-bot", RobotId = robotId, Seed = seed, Broker = broker, PublishTruth = true,
         });
         var endpoint = new MqttEndpoint(server.BrokerHost, server.BrokerPort, "stub-" + robotId);
-        await using var stub = await SimStubController.ConnectAsync(endpoint, robotId, BalancingStubPolicy.Act);
+        await using var stub = await SimStubController.ConnectAsync(endpoint, robotId, StubPolicies.FollowLean, stepLimit: steps);
         Assert.True(await stub.WaitForStepsAsync(steps, Timeout), $"lockstep stalled at {stub.Steps} of {steps} steps");
         Assert.Equal(0, server.ActuatorFrames.Dropped - server.ActuatorFrames.OutOfOrder);
         return (stub.SensorHash, stub.LastSequence, server.ActuatorFrames.Accepted, server.Inspect(r => r.Fallen));
@@ -31,5 +31,82 @@ public class LockstepServingTests
         Assert.True(first.Accepted >= 399);
         Assert.Equal(first.Hash, second.Hash);
         Assert.NotEqual(first.Hash, other.Hash);
+    }
+}
+
+public class ServingRobustnessTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task MalformedOversizedAndOutOfOrderFramesAreCountedAndDropped()
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions { RobotId = "bb-bad", PublishTruth = false });
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(server.BrokerHost, server.BrokerPort, "bad-sender"));
+        sender.Start();
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        const int messages = 4;
+        int counted = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ActuatorMessageCounted += () => { if (Interlocked.Increment(ref counted) == messages) all.TrySetResult(); };
+
+        var wrongTick = new SimActuatorFrame { AnswersTick = 99 };
+        var bytes = new byte[SimActuatorFrame.MaxEncodedLength];
+        Assert.True(sender.TryPublish(server.Topics.Actuators, [1, 2, 3]));                                  // too short
+        Assert.True(sender.TryPublish(server.Topics.Actuators, new byte[FrameFormat.MaxFrameLength]));       // garbage of the largest size
+        Assert.True(sender.TryPublish(server.Topics.Actuators, bytes.AsSpan(0, wrongTick.Encode(bytes))));   // answers a tick that never was
+        var good = new SimActuatorFrame { AnswersTick = 0 };
+        Assert.True(sender.TryPublish(server.Topics.Actuators, bytes.AsSpan(0, good.Encode(bytes))));
+        Assert.Same(all.Task, await Task.WhenAny(all.Task, Task.Delay(Timeout)));
+
+        Assert.Equal(1, server.ActuatorFrames[FrameStatus.TooShort]);
+        Assert.Equal(1, server.ActuatorFrames[FrameStatus.BadMagic]);
+        Assert.Equal(1, server.ActuatorFrames.OutOfOrder);
+        Assert.Equal(1, server.ActuatorFrames.Accepted);
+        Assert.Equal(1UL, server.Sequence); // only the good frame moved the sim
+    }
+
+    [Fact]
+    public async Task ResetCommandRestartsTheEpisodeWithTheGivenSeed()
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions { RobotId = "bb-reset", Seed = 3 });
+        double initialPitch = server.Inspect(r => ((RobotPG.Sim.Robots.SimulatedBalanceBot)r).Physics.State[0]);
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(server.BrokerHost, server.BrokerPort, "cmd-sender"));
+        sender.Start();
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        var published = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.TickPublished += sequence => published.TrySetResult(sequence);
+        Assert.True(sender.TryPublish(server.Topics.CommandReset, "{\"seed\":3}"u8));
+        Assert.Same(published.Task, await Task.WhenAny(published.Task, Task.Delay(Timeout)));
+        Assert.Equal(1UL, published.Task.Result);
+        Assert.Equal(1, server.Inspect(r => r.Resets));
+        // Seed 3 again: the robot's stream restarts, the IMU biases were drawn at construction, so the first draw differs
+        // from the constructor's (which followed the bias draws) — but it is the same as a fresh Prng(3)'s first tilt.
+        double std = 3 * Math.PI / 180;
+        var prng = new RobotPG.Numerics.Prng(3);
+        double expected = Math.Clamp(std * prng.NextGaussian(), -20 * Math.PI / 180, 20 * Math.PI / 180);
+        Assert.Equal(expected, server.Inspect(r => ((RobotPG.Sim.Robots.SimulatedBalanceBot)r).Physics.State[0]), 15);
+        Assert.NotEqual(initialPitch, expected);
+    }
+
+    [Fact]
+    public async Task RealtimeTicksOnTheWallClockWithoutWaitingForTheController()
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions
+        {
+            RobotId = "bb-rt", Clock = SimClockMode.Realtime, ActuationLatency = TimeSpan.FromMilliseconds(5),
+        });
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.TickPublished += sequence => { if (sequence >= 40) reached.TrySetResult(); };
+        Assert.Same(reached.Task, await Task.WhenAny(reached.Task, Task.Delay(Timeout)));
+        Assert.Equal(0, server.ActuatorFrames.Total); // nobody answered, yet the sim ran
+
+        var endpoint = new MqttEndpoint(server.BrokerHost, server.BrokerPort, "rt-stub");
+        await using var stub = await SimStubController.ConnectAsync(endpoint, "bb-rt", StubPolicies.FollowLean);
+        Assert.True(await stub.WaitForStepsAsync(40, Timeout));
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.TickPublished += _ => { if (server.ActuatorFrames.Accepted > 10) applied.TrySetResult(); };
+        Assert.Same(applied.Task, await Task.WhenAny(applied.Task, Task.Delay(Timeout)));
+        Assert.Equal(0, server.ActuatorFrames.Dropped - server.ActuatorFrames.OutOfOrder);
     }
 }

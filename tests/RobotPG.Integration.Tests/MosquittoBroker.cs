@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace RobotPG.Integration.Tests;
+
+/// <summary>
+/// A real mosquitto on a free 127.0.0.1 port for interop tests (Debian's mosquitto, installed by
+/// .ci/run). Ready once mosquitto logs that it is running; killed on dispose.
+/// </summary>
+internal sealed class MosquittoBroker : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _configPath;
+
+    private MosquittoBroker(Process process, string configPath, int port)
+    {
+        _process = process;
+        _configPath = configPath;
+        Port = port;
+    }
+
+    public string Host => "127.0.0.1";
+
+    public int Port { get; }
+
+    public static string? FindExecutable(string name)
+    {
+        foreach (var dir in new[] { "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin" })
+        {
+            string path = Path.Combine(dir, name);
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    public static async Task<MosquittoBroker> StartAsync(TimeSpan timeout)
+    {
+        string executable = FindExecutable("mosquitto")
+            ?? throw new InvalidOperationException("mosquitto is not installed: apt-get install -y mosquitto mosquitto-clients (.ci/run does)");
+        int port = FreePort();
+        string config = Path.Combine(Path.GetTempPath(), $"robotpg-mosquitto-{port}.conf");
+        await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type all\n");
+        var info = new ProcessStartInfo(executable, ["-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var log = new System.Text.StringBuilder();
+        DataReceivedEventHandler onLine = (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (log) log.AppendLine(e.Data);
+            if (e.Data.Contains("Opening ipv4 listen socket", StringComparison.Ordinal) || e.Data.Contains(" running", StringComparison.Ordinal)) ready.TrySetResult();
+        };
+        process.ErrorDataReceived += onLine;
+        process.OutputDataReceived += onLine;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"mosquitto exited early: {log}"));
+        process.Start();
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var broker = new MosquittoBroker(process, config, port);
+        if (await Task.WhenAny(ready.Task, Task.Delay(timeout)) != ready.Task)
+        {
+            await broker.DisposeAsync();
+            throw new TimeoutException($"mosquitto did not start on port {port}: {log}");
+        }
+        await ready.Task;
+        return broker;
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        File.Delete(_configPath);
+    }
+}
