@@ -55,7 +55,8 @@ public static class EstimatorPresets
             EstimatorAlgorithms.A2c => h with { EnvironmentCount = 16, StepsPerEnvironment = 5, ValueEpochs = 1, ValueMinibatches = 1,
                 PolicyLearningRate = 1e-3f, ValueLearningRate = 1e-3f, NormalizeAdvantages = true },
             EstimatorAlgorithms.OffPolicy => h with { ReuseSteps = 4, NormalizeAdvantages = true },
-            EstimatorAlgorithms.PpoKl => h with { PolicyLearningRate = 3e-4f, Epochs = 10, Minibatches = 32 },
+            // Pendulum: lr 1e-3 as the PPO preset (3e-4 reaches −165 only near 200k steps).
+            EstimatorAlgorithms.PpoKl => h with { PolicyLearningRate = pendulum ? 1e-3f : 3e-4f, Epochs = 10, Minibatches = 32 },
             EstimatorAlgorithms.Npg or EstimatorAlgorithms.Trpo => h with { ValueEpochs = 10 },
             _ => null,
         };

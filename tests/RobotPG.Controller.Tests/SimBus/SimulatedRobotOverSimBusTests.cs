@@ -56,13 +56,13 @@ public sealed class SimulatedRobotOverSimBusTests
         string path = RepoPaths.FirmwareConfig(Path.Combine("robots", "balance-bot.physics.json"));
         string json = File.ReadAllText(path);
         Assert.Contains("\"initialTiltStdDeg\": 3", json);
-        return RobotPhysicsConfigLoader.Parse(json.Replace("\"initialTiltStdDeg\": 3", "\"initialTiltStdDeg\": 3"), path);
+        return RobotPhysicsConfigLoader.Parse(json.Replace("\"initialTiltStdDeg\": 3", "\"initialTiltStdDeg\": 0"), path);
     }
 
     /// <summary>The controller's wiring taken from the physics file, with the mirror-mounted parts inverted.</summary>
     private static DriverRobotIoOptions WiringOf(RobotPhysicsConfig physics) => new()
     {
-        Imu = new Mpu6050Options { ResetDelay = TimeSpan.Zero, GyroCalibrationSamples = 200 },
+        Imu = new Mpu6050Options { ResetDelay = TimeSpan.Zero, GyroCalibrationSamples = 100 },
         Pca9685 = new Pca9685Options { OscillatorStartup = TimeSpan.Zero, Address = physics.Pca9685Address!.Value },
         Motors = physics.Motors.Select(m => new MotorWiring
         {

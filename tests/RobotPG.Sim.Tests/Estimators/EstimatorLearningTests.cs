@@ -87,6 +87,9 @@ public class EstimatorLearningTests(ITestOutputHelper output)
     public void PpoKlSolvesCartPole() => AssertReaches(Create(EstimatorAlgorithms.PpoKl, "cartpole", 1), "cartpole", 100_000, 475, 1);
 
     [Fact]
+    public void PpoKlReachesMinus200OnPendulum() => AssertReaches(Create(EstimatorAlgorithms.PpoKl, "pendulum", 1), "pendulum", 200_000, -200, 4);
+
+    [Fact]
     public void NaturalPolicyGradientSolvesCartPole() => AssertReaches(Create(EstimatorAlgorithms.Npg, "cartpole", 1), "cartpole", 100_000, 475, 1);
 
     [Fact]

@@ -209,4 +209,33 @@ public class SimulatedRobotTests
         ex = Assert.Throws<RobotPhysicsConfigException>(() => RobotPhysicsConfigLoader.LoadRobot("hexapod"));
         Assert.Contains("unknown robot 'hexapod'", ex.Message);
     }
+
+    [Fact]
+    public void ATickAllocatesNothingAfterWarmUp()
+    {
+        var robot = SimulatedRobot.Create(PhysicsTestConfigs.Load("balance-bot"), 1);
+        var sensor = new SimSensorFrame();
+        var truth = new GroundTruthFrame();
+        var bytes = new byte[FrameFormat.MaxFrameLength];
+        var received = new SimActuatorFrame();
+        var frame = StartupFrame();
+        Drive(frame, 0, 1000, 5, true, 6, false);
+        int actuatorLength = frame.Encode(bytes);
+        var actuatorBytes = bytes.AsSpan(0, actuatorLength).ToArray();
+        void Tick()
+        {
+            received.TryDecode(actuatorBytes);
+            robot.ApplyActuators(received);
+            robot.Advance();
+            if (robot.Fallen) robot.Reset();
+            robot.FillSensorFrame(sensor);
+            sensor.Encode(bytes);
+            robot.FillTruth(truth);
+            truth.Encode(bytes);
+        }
+        for (int i = 0; i < 100; i++) Tick();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2000; i++) Tick();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

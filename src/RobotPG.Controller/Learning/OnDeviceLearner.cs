@@ -1,0 +1,522 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using RobotPG.Controller.Control;
+using RobotPG.Controller.Logging;
+using RobotPG.Learning.Algorithms;
+using RobotPG.Learning.Checkpoints;
+using RobotPG.Learning.Networks;
+using RobotPG.Learning.Normalization;
+using RobotPG.Learning.Optimization;
+using RobotPG.Learning.Rollouts;
+
+namespace RobotPG.Controller.Learning;
+
+/// <summary>
+/// The learner of DESIGN.md "On-device learning". It drains the loop's rollout ring, turns the records
+/// into transitions (the reward and done flag the task reports at step t+1 belong to the action of
+/// step t), and when a batch is full runs the algorithm on the agent — the learner's own copy of the
+/// parameters. Guards judge the result: NaN/∞ or a mean KL above the bound restores the parameters of
+/// before the update; otherwise the parameters are copied into the back <see cref="ControlPolicy"/>
+/// and published through the <see cref="PolicyExchange"/>, which the loop picks up at its next step.
+/// With an evaluation window, the new policy's episode returns are compared with the old ones and a
+/// drop beyond the margin rolls it back too. The two control policies, the snapshots and the rollout
+/// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
+/// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
+/// below-normal-priority thread so it never competes with the loop.
+/// </summary>
+public sealed class OnDeviceLearner : IDisposable
+{
+    private const int ReturnWindow = 10;
+
+    private readonly IPolicyGradientAlgorithm _algorithm;
+    private readonly ActorCritic _agent;
+    private readonly TrajectoryRing _ring;
+    private readonly LearningOptions _options;
+    private readonly LearnerCheckpoints? _checkpoints;
+    private readonly ILearningObserver? _observer;
+    private readonly RolloutBuffer _rollout;
+    private readonly RewardScaler? _rewardScaler;
+    private readonly RolloutSettings _settings;
+    private readonly byte[] _record;
+    private readonly float[] _observation, _action, _pendingObservation, _pendingAction, _normalized;
+    private readonly float[] _meanOld, _meanNew;
+    private readonly GaussianPolicy _previousPolicy;
+    private readonly ValueNetwork _previousValue;
+    private readonly Adam? _optimizer;
+    private readonly Adam? _previousOptimizer;
+    private readonly (ControlPolicy Policy, GaussianPolicy Network, RunningMeanStd? Normalizer)[] _buffers;
+    private readonly double[] _recentReturns = new double[ReturnWindow];
+    private readonly int[] _recentLengths = new int[ReturnWindow];
+    private readonly int _obs, _act;
+    private PolicyExchange? _exchange;
+    private int _spare = 1;
+    private int _count;
+    private bool _pendingValid;
+    private long _pendingStep;
+    private float _pendingLogProb;
+    private double _episodeReturn;
+    private int _episodeLength;
+    private long _episodeFirstRecord;
+    private long _recordsTaken;
+    private int _recentCount;
+    private long _updates, _accepted, _rollbacks, _steps, _episodes;
+    private long _lastCheckpointEpisodes;
+    // Return guard: the new policy's episodes (those starting after _evaluationMark) against the old mean.
+    private bool _evaluating;
+    private long _evaluationMark;
+    private double _evaluationBaseline, _evaluationSum;
+    private int _evaluationCount;
+    private Thread? _thread;
+    private volatile bool _stop;
+
+    public OnDeviceLearner(IPolicyGradientAlgorithm algorithm, TrajectoryRing ring, LearningOptions options,
+        ILearningObserver? observer = null, LearnerCheckpoints? checkpoints = null)
+    {
+        ArgumentNullException.ThrowIfNull(algorithm);
+        ArgumentNullException.ThrowIfNull(ring);
+        ArgumentNullException.ThrowIfNull(options);
+        _algorithm = algorithm;
+        _agent = algorithm.Agent;
+        _ring = ring;
+        _options = options;
+        _observer = observer;
+        _checkpoints = checkpoints;
+        _settings = algorithm.Rollout;
+        _obs = _agent.ObservationSize;
+        _act = _agent.ActionSize;
+        if (ring.ObservationSize != _obs || ring.ActionSize != _act)
+            throw new ArgumentException($"the ring holds {ring.ObservationSize} → {ring.ActionSize} transitions, the agent is {_obs} → {_act}", nameof(ring));
+        if (_settings.EnvironmentCount != 1)
+            throw new ArgumentException($"{algorithm.Name} collects from {_settings.EnvironmentCount} environments; a robot is one", nameof(algorithm));
+        _rollout = new RolloutBuffer(_settings.StepsPerEnvironment, 1, _obs, _act);
+        _rewardScaler = _settings.ScaleRewards ? new RewardScaler(_settings.Gamma) : null;
+        _record = new byte[ring.RecordSize];
+        _observation = new float[_obs];
+        _action = new float[_act];
+        _pendingObservation = new float[_obs];
+        _pendingAction = new float[_act];
+        _normalized = new float[_obs];
+        _meanOld = new float[_act];
+        _meanNew = new float[_act];
+        var policy = _agent.Policy;
+        _previousPolicy = new GaussianPolicy(_obs, _act, policy.HiddenSizes, maxBatch: 1, seed: 1);
+        _previousValue = new ValueNetwork(_obs, _agent.Value.HiddenSizes, maxBatch: 1, seed: 1);
+        _optimizer = algorithm is Ppo ppo ? ppo.Optimizer : null;
+        _previousOptimizer = _optimizer is null ? null : new Adam(_optimizer.ParameterCount, _optimizer.LearningRate, _optimizer.Beta1, _optimizer.Beta2, _optimizer.Epsilon);
+        _buffers = new (ControlPolicy, GaussianPolicy, RunningMeanStd?)[2];
+        for (int i = 0; i < 2; i++)
+        {
+            var network = new GaussianPolicy(_obs, _act, policy.HiddenSizes, maxBatch: 1, seed: 1);
+            var normalizer = _agent.ObservationStatistics is null ? null : new RunningMeanStd(_obs);
+            _buffers[i] = (ControlPolicy.FromNetwork(network, normalizer, deterministic: false, $"learner:{algorithm.Name}"), network, normalizer);
+        }
+        CopyAgentInto(0);
+    }
+
+    public IPolicyGradientAlgorithm Algorithm => _algorithm;
+
+    public ActorCritic Agent => _agent;
+
+    /// <summary>The policy the loop should start with (the agent's parameters at construction or <see cref="Resume"/>).</summary>
+    public ControlPolicy InitialPolicy => _buffers[0].Policy;
+
+    public long Updates => Interlocked.Read(ref _updates);
+
+    public long AcceptedUpdates => Interlocked.Read(ref _accepted);
+
+    public long Rollbacks => Interlocked.Read(ref _rollbacks);
+
+    /// <summary>Transitions consumed (including those of the runs a checkpoint continued).</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    public long Episodes => Interlocked.Read(ref _episodes);
+
+    /// <summary>Transitions collected toward the next update.</summary>
+    public int BatchFill => _count;
+
+    /// <summary>Mean return of the last 10 episodes; NaN before the first.</summary>
+    public double MeanReturn => Mean(_recentReturns);
+
+    /// <summary>Mean length (steps) of the last 10 episodes; NaN before the first.</summary>
+    public double MeanEpisodeLength
+    {
+        get
+        {
+            int n = Math.Min(_recentCount, ReturnWindow);
+            if (n == 0) return double.NaN;
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += _recentLengths[i];
+            return sum / n;
+        }
+    }
+
+    /// <summary>
+    /// Continues from the learner's last good checkpoint (policy, critic, normaliser, reward scaler,
+    /// optimiser, counters). Returns the path loaded or null when there is none. Call before the loop starts.
+    /// </summary>
+    public string? Resume()
+    {
+        if (_checkpoints is null) return null;
+        var state = CheckpointState();
+        string? path = _checkpoints.TryResume(state, out string? warning);
+        if (warning is not null) _observer?.OnWarning(warning);
+        if (path is null) return null;
+        _steps = state.StepCount;
+        _episodes = state.EpisodeCount;
+        _updates = state.UpdateCount;
+        _accepted = state.UpdateCount;
+        _lastCheckpointEpisodes = _episodes;
+        CopyAgentInto(0);
+        return path;
+    }
+
+    /// <summary>Connects the exchange the loop reads (built with <see cref="InitialPolicy"/>).</summary>
+    public void Attach(PolicyExchange exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        if (!ReferenceEquals(exchange.Current, _buffers[0].Policy))
+            throw new ArgumentException("the exchange must start with the learner's InitialPolicy", nameof(exchange));
+        _exchange = exchange;
+    }
+
+    /// <summary>Runs <see cref="Pump"/> on a below-normal-priority thread until <see cref="Stop"/>.</summary>
+    public void Start()
+    {
+        _thread = new Thread(RunThread) { IsBackground = true, Name = "robotpg-learner", Priority = ThreadPriority.BelowNormal };
+        _thread.Start();
+    }
+
+    /// <summary>Stops the thread (after the update in progress), drains nothing more and writes the shutdown checkpoint.</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        _stop = true;
+        _thread?.Join(timeout);
+        SaveCheckpoint();
+    }
+
+    public void Dispose() => Stop(TimeSpan.FromSeconds(30));
+
+    private void RunThread()
+    {
+        while (!_stop)
+        {
+            try
+            {
+                if (Pump() == 0)
+                    Thread.Sleep(1); // the ring is empty: one loop period or less until the next record
+            }
+            catch (Exception e)
+            {
+                // A learner fault must never reach the loop: the robot keeps its current policy.
+                _observer?.OnWarning("learner stopped: " + e.Message);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Takes every record in the ring, updating when a batch fills. Returns the records taken.</summary>
+    public int Pump()
+    {
+        int taken = 0;
+        while (!_stop && _ring.TryTake(_record))
+        {
+            taken++;
+            Consume();
+        }
+        return taken;
+    }
+
+    private void Consume()
+    {
+        var r = (ReadOnlySpan<byte>)_record;
+        long step = BinaryPrimitives.ReadInt64LittleEndian(r);
+        ReadFloats(r[TrajectoryLogFormat.ObservationOffset..], _observation);
+        ReadFloats(r[TrajectoryLogFormat.ActionOffset(_obs)..], _action);
+        float logProb = BinaryPrimitives.ReadSingleLittleEndian(r[TrajectoryLogFormat.LogProbOffset(_obs, _act)..]);
+        float reward = BinaryPrimitives.ReadSingleLittleEndian(r[TrajectoryLogFormat.RewardOffset(_obs, _act)..]);
+        var flags = (TransitionFlags)BinaryPrimitives.ReadUInt32LittleEndian(r[TrajectoryLogFormat.FlagsOffset(_obs, _act)..]);
+        long index = _recordsTaken++;
+        if ((flags & TransitionFlags.Idle) != 0) return;
+        bool terminated = (flags & TransitionFlags.Terminated) != 0;
+        bool truncated = !terminated && (flags & TransitionFlags.Truncated) != 0;
+
+        // A gap in the steps (records dropped by a full ring) cuts the episode: nothing links across it.
+        if (_pendingValid && step != _pendingStep + 1)
+        {
+            _pendingValid = false;
+            _episodeReturn = 0;
+            _episodeLength = 0;
+        }
+        if (!_pendingValid && _episodeLength == 0) _episodeFirstRecord = index;
+
+        Interlocked.Increment(ref _steps);
+        _agent.ObserveStatistics(_observation);
+        _episodeReturn += reward;
+        _episodeLength++;
+
+        if (_pendingValid)
+        {
+            float bootstrap = 0f;
+            if (truncated)
+            {
+                _agent.NormalizeObservation(_observation, _normalized);
+                bootstrap = _agent.Value.Predict(_normalized);
+            }
+            AddTransition(reward, terminated, truncated, bootstrap);
+        }
+
+        if (terminated || truncated)
+        {
+            _pendingValid = false;
+            EndEpisode();
+        }
+        else
+        {
+            _observation.CopyTo(_pendingObservation);
+            _action.CopyTo(_pendingAction);
+            _pendingLogProb = logProb;
+            _pendingStep = step;
+            _pendingValid = true;
+        }
+
+        if (_count == _rollout.Capacity && !_evaluating)
+            RunUpdate();
+    }
+
+    private void AddTransition(float reward, bool terminated, bool truncated, float bootstrap)
+    {
+        if (_count == _rollout.Capacity) return; // waiting for an evaluation verdict: the batch is full
+        int i = _count;
+        Span<float> obs = _rollout.Observation(i);
+        _agent.NormalizeObservation(_pendingObservation, obs);
+        _pendingAction.CopyTo(_rollout.Action(i));
+        float value = _agent.Value.Predict(obs);
+        if (_rewardScaler is not null)
+            reward = Math.Clamp(_rewardScaler.Scale(reward, terminated), -_settings.RewardClip, _settings.RewardClip);
+        _rollout.Record(i, _pendingLogProb, value, reward, terminated, truncated, bootstrap);
+        _count++;
+    }
+
+    private void EndEpisode()
+    {
+        long episode = Interlocked.Increment(ref _episodes);
+        _recentReturns[_recentCount % ReturnWindow] = _episodeReturn;
+        _recentLengths[_recentCount % ReturnWindow] = _episodeLength;
+        _recentCount++;
+        _observer?.OnEpisode(episode, _episodeReturn, _episodeLength);
+        if (_evaluating && _episodeFirstRecord >= _evaluationMark)
+        {
+            _evaluationSum += _episodeReturn;
+            if (++_evaluationCount >= _options.EvaluationEpisodes)
+                FinishEvaluation();
+        }
+        _episodeReturn = 0;
+        _episodeLength = 0;
+        if (_options.CheckpointEveryEpisodes > 0 && episode - _lastCheckpointEpisodes >= _options.CheckpointEveryEpisodes)
+        {
+            _lastCheckpointEpisodes = episode;
+            SaveCheckpoint();
+        }
+    }
+
+    private void RunUpdate()
+    {
+        // The value of the state after the batch bootstraps the unfinished episode.
+        if (_pendingValid)
+        {
+            _agent.NormalizeObservation(_pendingObservation, _normalized);
+            _rollout.LastValues[0] = _agent.Value.Predict(_normalized);
+        }
+        else
+        {
+            _rollout.LastValues[0] = 0f;
+        }
+
+        _previousPolicy.CopyFrom(_agent.Policy);
+        _previousValue.CopyFrom(_agent.Value);
+        _previousOptimizer?.CopyFrom(_optimizer!);
+        long update = Interlocked.Increment(ref _updates);
+        int iteration = (int)Math.Min(update, int.MaxValue);
+        long start = Stopwatch.GetTimestamp();
+        UpdateDiagnostics d;
+        bool threw = false;
+        try
+        {
+            d = _algorithm.Update(_rollout, iteration, int.MaxValue);
+        }
+        catch (ArithmeticException)
+        {
+            d = default;
+            threw = true;
+        }
+        double durationMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        _count = 0;
+
+        double kl = threw ? double.NaN : MeanKl();
+        RollbackCause? cause = null;
+        double bound = double.NaN;
+        if (threw || !AllFinite(_agent.Policy.Parameters) || !AllFinite(_agent.Value.Parameters) || !double.IsFinite(kl))
+        {
+            cause = RollbackCause.NonFinite;
+        }
+        else if (kl > _options.MaxKl)
+        {
+            cause = RollbackCause.KlBound;
+            bound = _options.MaxKl;
+        }
+
+        var report = new LearnerUpdate(update, Steps, Episodes, MeanReturn, MeanEpisodeLength, d.PolicyLoss, d.ValueLoss, d.Entropy,
+            d.ApproxKl, d.ClipFraction, d.ExplainedVariance, durationMs, kl, cause is null);
+        _observer?.OnUpdate(report);
+
+        if (cause is RollbackCause c)
+        {
+            Restore();
+            Roll(c, cause == RollbackCause.NonFinite ? double.NaN : kl, bound);
+            return;
+        }
+
+        Interlocked.Increment(ref _accepted);
+        Publish();
+        if (_options.EvaluationEpisodes > 0 && _recentCount >= _options.EvaluationEpisodes)
+        {
+            _evaluationBaseline = LastReturnsMean(_options.EvaluationEpisodes);
+            _evaluationSum = 0;
+            _evaluationCount = 0;
+            // Records already in the ring were collected before the loop could take the new policy.
+            _evaluationMark = _recordsTaken + _ring.Count;
+            _evaluating = true;
+        }
+        if (_options.CheckpointEveryUpdates > 0 && _accepted % _options.CheckpointEveryUpdates == 0)
+            SaveCheckpoint();
+    }
+
+    private void FinishEvaluation()
+    {
+        _evaluating = false;
+        double mean = _evaluationSum / _evaluationCount;
+        double floor = _evaluationBaseline - _options.ReturnDropMargin * Math.Max(Math.Abs(_evaluationBaseline), 1.0);
+        if (mean >= floor) return;
+        Restore();
+        Publish();
+        // The batch in progress was collected by the rejected policy.
+        _count = 0;
+        Roll(RollbackCause.ReturnDrop, mean, floor);
+    }
+
+    private void Roll(RollbackCause cause, double value, double bound)
+    {
+        Interlocked.Increment(ref _rollbacks);
+        var rollback = new LearnerRollback(Updates, Steps, cause, value, bound);
+        _observer?.OnRollback(rollback);
+    }
+
+    private void Restore()
+    {
+        _agent.Policy.CopyFrom(_previousPolicy);
+        _agent.Value.CopyFrom(_previousValue);
+        if (_previousOptimizer is not null) _optimizer!.CopyFrom(_previousOptimizer);
+    }
+
+    /// <summary>Copies the agent into the spare control policy and offers it to the loop.</summary>
+    private void Publish()
+    {
+        if (_exchange is null)
+        {
+            // Not attached (tests, pre-start): the initial policy follows the agent.
+            CopyAgentInto(0);
+            return;
+        }
+        var released = _exchange.TakeReleased();
+        if (released is not null) _spare = IndexOf(released);
+        if (_spare < 0) return; // the loop has not taken the last one yet; this one goes out with the next update
+        int target = _spare;
+        CopyAgentInto(target);
+        var notTaken = _exchange.Publish(_buffers[target].Policy);
+        _spare = notTaken is null ? -1 : IndexOf(notTaken);
+    }
+
+    private int IndexOf(ControlPolicy policy) => ReferenceEquals(policy, _buffers[0].Policy) ? 0 : 1;
+
+    private void CopyAgentInto(int index)
+    {
+        var (_, network, normalizer) = _buffers[index];
+        network.CopyFrom(_agent.Policy);
+        if (normalizer is not null && _agent.ObservationStatistics is { } stats) normalizer.CopyFrom(stats);
+    }
+
+    /// <summary>Exact mean KL(old ‖ new) of the diagonal Gaussians over the batch's observations.</summary>
+    private double MeanKl()
+    {
+        ReadOnlySpan<float> oldLogStd = _previousPolicy.LogStd, newLogStd = _agent.Policy.LogStd;
+        int n = _rollout.Capacity;
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<float> o = _rollout.Observation(i);
+            _previousPolicy.Mean(o, _meanOld);
+            _agent.Policy.Mean(o, _meanNew);
+            for (int j = 0; j < _act; j++)
+            {
+                double oldVar = Math.Exp(2.0 * oldLogStd[j]), newVar = Math.Exp(2.0 * newLogStd[j]);
+                double dm = _meanOld[j] - _meanNew[j];
+                sum += newLogStd[j] - oldLogStd[j] + (oldVar + dm * dm) / (2 * newVar) - 0.5;
+            }
+        }
+        return sum / n;
+    }
+
+    private TrainingState CheckpointState()
+    {
+        var state = _agent.ToTrainingState("balance-bot learner");
+        state.RewardScaler = _rewardScaler;
+        state.Optimizer = _optimizer;
+        state.StepCount = Steps;
+        state.EpisodeCount = Episodes;
+        state.UpdateCount = AcceptedUpdates;
+        return state;
+    }
+
+    /// <summary>Writes a checkpoint now (learner thread, or after <see cref="Stop"/>); a failure is a warning, never a crash.</summary>
+    public void SaveCheckpoint()
+    {
+        if (_checkpoints is null) return;
+        try
+        {
+            _checkpoints.Save(CheckpointState());
+        }
+        catch (CheckpointException e)
+        {
+            _observer?.OnWarning("checkpoint not written: " + e.Message);
+        }
+    }
+
+    private double LastReturnsMean(int count)
+    {
+        double sum = 0;
+        for (int k = 1; k <= count; k++) sum += _recentReturns[(_recentCount - k) % ReturnWindow];
+        return sum / count;
+    }
+
+    private double Mean(double[] values)
+    {
+        int n = Math.Min(_recentCount, ReturnWindow);
+        if (n == 0) return double.NaN;
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += values[i];
+        return sum / n;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+            if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
+    private static void ReadFloats(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(4 * i)..]);
+    }
+}
