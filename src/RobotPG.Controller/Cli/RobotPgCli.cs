@@ -16,7 +16,8 @@ public static class RobotPgCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
-        root.Subcommands.Add(SelftestCommand.Create());
+        root.Subcommands.Add(SelfTest.SelfTestCommand.Create());
+        root.Subcommands.Add(MotorsOffCommand.Create());
         return root;
     }
 

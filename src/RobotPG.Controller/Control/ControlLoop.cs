@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RobotPG.Controller.Learning;
 using RobotPG.Controller.Logging;
 using RobotPG.Controller.Tasks;
 using RobotPG.Hardware;
@@ -36,6 +37,8 @@ public sealed class ControlLoop
     private readonly IStepClock _clock;
     private bool _episodeOpen;
     private bool _readyForEpisode = true;
+    private readonly IEpisodeReset? _episodeReset;
+    private bool _awaitingReset; // learning: motors off between an episode's end and the reset condition
     private double _episodeReturn;
     private int _episodeLength;
     private volatile bool _stopRequested;
@@ -47,8 +50,9 @@ public sealed class ControlLoop
 
     public ControlLoop(
         IRobotIo io, IControlTask task, PolicyExchange policies, SafetySupervisor safety, double controlRateHz, int maxEpisodeSteps, ulong seed,
-        TrajectoryRing? logRing = null, TrajectoryRing? rolloutRing = null, IStepClock? clock = null)
+        TrajectoryRing? logRing = null, TrajectoryRing? rolloutRing = null, IStepClock? clock = null, IEpisodeReset? episodeReset = null)
     {
+        _episodeReset = episodeReset;
         _clock = clock ?? new RealTimeClock();
         _maxEpisodeSteps = maxEpisodeSteps;
         _io = io;
@@ -200,7 +204,7 @@ public sealed class ControlLoop
             try
             {
                 // An episode begins once the robot is within its limits again and the motors may run.
-                if (!_episodeOpen && _readyForEpisode && !_safety.Tripped)
+                if (!_episodeOpen && _readyForEpisode && !_awaitingReset && !_safety.Tripped)
                 {
                     _task.BeginEpisode(_frame);
                     _episodeOpen = true;
@@ -245,9 +249,22 @@ public sealed class ControlLoop
                     _episodeReturn = 0;
                     _episodeLength = 0;
                     _episodeOpen = false;
+                    if (_episodeReset is not null)
+                    {
+                        _awaitingReset = true;
+                        _episodeReset.EpisodeEnded();
+                    }
                 }
             }
             _readyForEpisode = !outcome.Terminated;
+            if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame))
+            {
+                // The robot is back (stood up, or the simulator reset it): a tilt trip is over; any other cause stays latched.
+                _awaitingReset = false;
+                _readyForEpisode = true;
+                if (_safety.Tripped && _safety.Cause == SafetyCause.Tilt)
+                    _safety.Rearm();
+            }
         }
         Counters.SetEpisodeInProgress(_episodeReturn, _episodeLength);
         Volatile.Write(ref _step, step + 1);
@@ -273,8 +290,9 @@ public sealed class ControlLoop
 
     private void Actuate()
     {
-        if (_safety.Tripped)
+        if (_safety.Tripped || _awaitingReset)
         {
+            _safeAction.AsSpan().Clear();
             // Every step, not once: it re-asserts "off" on the chips, and on a lockstep sim bus the
             // step's writes are what lets the simulator advance. StopMotors never throws (IRobotIo).
             _io.StopMotors();

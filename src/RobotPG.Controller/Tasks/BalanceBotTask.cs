@@ -48,6 +48,9 @@ public sealed class BalanceBotTask : IControlTask
     {
         for (int i = 0; i < _startTicks.Length; i++)
             _startTicks[i] = frame.EncoderTicks[i];
+        // A robot just stood up (or reset by the simulator) is still: start the filter from the
+        // accelerometer rather than from the lagging estimate of its fall.
+        _filterStarted = false;
     }
 
     public TaskOutcome Evaluate(SensorFrame frame, float dt, Span<float> observation)

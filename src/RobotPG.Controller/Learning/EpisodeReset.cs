@@ -1,0 +1,87 @@
+using RobotPG.Controller.Configuration;
+using RobotPG.Hardware;
+
+namespace RobotPG.Controller.Learning;
+
+/// <summary>
+/// What the loop does between episodes on a learning robot (issue 7 §2): after a termination the
+/// motors stay off until <see cref="ReadyForNextEpisode"/> says the robot is back; then the loop
+/// clears a tilt trip and begins the next episode. Called on the control thread only; must not allocate.
+/// </summary>
+public interface IEpisodeReset
+{
+    /// <summary>An episode just ended; motors are off from this step on.</summary>
+    void EpisodeEnded();
+
+    /// <summary>Each step while waiting: true once the robot in <paramref name="frame"/> may start an episode.</summary>
+    bool ReadyForNextEpisode(SensorFrame frame);
+}
+
+/// <summary>
+/// The reset condition of a balancing robot: upright (the accelerometer's pitch — the filtered one
+/// lags a robot that was just stood up — within <see cref="UprightRad"/>) and still (|ω| below
+/// <see cref="StillRadPerS"/>) for <see cref="HoldSteps"/> consecutive steps. On hardware a person
+/// stands the robot up; in the simulator <see cref="EpisodeEnded"/> also signals
+/// <see cref="ResetRequested"/>, on which a helper thread sends the reset command (the control thread
+/// never touches the network).
+/// </summary>
+public sealed class UprightResetCondition : IEpisodeReset, IDisposable
+{
+    private readonly ImuAxis _forward;
+    private readonly ImuAxis _up;
+    private int _held;
+
+    public UprightResetCondition(ImuMounting mounting, double uprightDeg, double stillRadPerS, int holdSteps)
+    {
+        ArgumentNullException.ThrowIfNull(mounting);
+        ArgumentOutOfRangeException.ThrowIfNegative(holdSteps);
+        _forward = mounting.Forward;
+        _up = mounting.Up;
+        UprightRad = (float)(uprightDeg * Math.PI / 180);
+        StillRadPerS = (float)stillRadPerS;
+        HoldSteps = holdSteps;
+    }
+
+    public float UprightRad { get; }
+
+    public float StillRadPerS { get; }
+
+    public int HoldSteps { get; }
+
+    /// <summary>Released once per ended episode (a simulator reset request); nobody needs to wait on it on hardware.</summary>
+    public SemaphoreSlim ResetRequested { get; } = new(0);
+
+    /// <summary>Episodes ended so far.</summary>
+    public long Resets => Interlocked.Read(ref _resets);
+    private long _resets;
+
+    public void EpisodeEnded()
+    {
+        _held = 0;
+        Interlocked.Increment(ref _resets);
+        ResetRequested.Release();
+    }
+
+    public bool ReadyForNextEpisode(SensorFrame frame)
+    {
+        float forward = Component(frame.AccelX, frame.AccelY, frame.AccelZ, _forward);
+        float up = Component(frame.AccelX, frame.AccelY, frame.AccelZ, _up);
+        float pitch = MathF.Atan2(-forward, up);
+        float rate = MathF.Sqrt(frame.GyroX * frame.GyroX + frame.GyroY * frame.GyroY + frame.GyroZ * frame.GyroZ);
+        bool ok = up > 0 && MathF.Abs(pitch) <= UprightRad && rate <= StillRadPerS;
+        _held = ok ? _held + 1 : 0;
+        return ok && _held > HoldSteps;
+    }
+
+    private static float Component(float x, float y, float z, ImuAxis axis) => axis switch
+    {
+        ImuAxis.PlusX => x,
+        ImuAxis.MinusX => -x,
+        ImuAxis.PlusY => y,
+        ImuAxis.MinusY => -y,
+        ImuAxis.PlusZ => z,
+        _ => -z,
+    };
+
+    public void Dispose() => ResetRequested.Dispose();
+}
