@@ -8,4 +8,11 @@ root.Subcommands.Add(RobotPG.Sim.Cli.EvalCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.RolloutCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.CompareCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.ServeCommand.Create());
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line and exit code 2 for every usage error, like the verbs' own argument checks.
+    Console.Error.WriteLine($"robotpg-sim: {parsed.Errors[0].Message} (see robotpg-sim --help)");
+    return 2;
+}
+return parsed.Invoke();

@@ -16,6 +16,7 @@ public static class RobotPgCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
+        root.Subcommands.Add(LoopTimingCommand.Create());
         root.Subcommands.Add(SelfTest.SelfTestCommand.Create());
         root.Subcommands.Add(MotorsOffCommand.Create());
         return root;

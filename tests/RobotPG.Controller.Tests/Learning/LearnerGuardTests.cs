@@ -70,16 +70,17 @@ public sealed class LearnerGuardTests
         Assert.Equal(0f, seen.Observations[0 * 4 + 1]);
         Assert.Equal(37f, seen.Observations[29 * 4 + 1]); // first record of episode 2 (step 30 + 7)
         Assert.Equal(-5f, seen.LogProbs[5]);
-        Assert.Equal(2, learner.Episodes);
+        // Pump goes on after the update: the third episode finishes too (39 × 3).
+        Assert.Equal(3, learner.Episodes);
         Assert.Equal(30 + 20 + 40, learner.Steps);
-        Assert.Equal((29.0 + 40.0) / 2, learner.MeanReturn, 9);
+        Assert.Equal((29.0 + 40.0 + 117.0) / 3, learner.MeanReturn, 9);
     }
 
     [Fact]
     public void An_accepted_update_is_published_and_the_loop_takes_it_at_its_next_step()
     {
         var (learner, algorithm, ring, exchange, events) = Build();
-        algorithm.Change = agent => agent.Policy.LogStd.Fill(-0.01f); // a small step: KL ≈ 2·(0.01 + e^−0.02/2 − 0.5) ≈ 2e−4
+        algorithm.Change = agent => agent.Policy.LogStd.Fill(-0.01f); // a small step: KL = 2·(−0.01 + e^0.02/2 − 0.5) ≈ 2e−4
         var initial = exchange.AcquireForStep();
         AppendEpisode(ring, 0, Batch + 1, 1f);
         learner.Pump();
@@ -91,8 +92,9 @@ public sealed class LearnerGuardTests
         Assert.Equal(1, exchange.Swaps);
         Assert.True(events.TryTakeUpdate(out var update));
         Assert.True(update.Accepted);
-        double expectedKl = 2 * (0.01 + Math.Exp(-0.02) / 2 - 0.5);
-        Assert.Equal(expectedKl, update.MeanKl, 6); // closed form of KL between Gaussians with σ 1 → e^−0.01, equal means
+        // KL(N(μ, 1) ‖ N(μ, σ²)) = log σ + 1/(2σ²) − 1/2 per dimension, σ = e^−0.01.
+        double expectedKl = 2 * (-0.01 + Math.Exp(0.02) / 2 - 0.5);
+        Assert.Equal(expectedKl, update.MeanKl, 8);
 
         // The next update goes into the buffer the loop released, and the loop swaps again.
         algorithm.Change = agent => agent.Policy.LogStd.Fill(-0.02f);
