@@ -17,7 +17,7 @@ public static class RobotPgCli
         root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
         root.Subcommands.Add(LoopTimingCommand.Create());
-        root.Subcommands.Add(SelfTest.SelfTestCommand.Create());
+        root.Subcommands.Add(SelfTestCommand.Create());
         root.Subcommands.Add(MotorsOffCommand.Create());
         return root;
     }

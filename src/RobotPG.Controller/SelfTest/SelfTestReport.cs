@@ -16,6 +16,8 @@ public sealed class SelfTestReport
 
     public bool Passed => _checks.Count > 0 && _checks.TrueForAll(c => c.Passed);
 
+    public int FailedCount => _checks.Count - _checks.FindAll(c => c.Passed).Count;
+
     /// <summary>The first check that failed, or null.</summary>
     public SelfTestCheck? FirstFailure => _checks.Find(c => !c.Passed);
 
