@@ -13,51 +13,95 @@ namespace RobotPG.Sim.Cli;
 /// <c>robotpg-sim train --env pendulum --algo ppo --steps 200000 --seed 1 --out runs/pendulum [--json]</c>:
 /// trains in-process, shows progress, writes policy.rpgp (with normaliser statistics),
 /// learning_curve.csv and learning_curve.svg into --out, and ends with a deterministic evaluation.
+/// <c>--algo fd|regression</c> (note 002's black-box gradients on a linear Gaussian policy) take their
+/// own path and write policy.linear.json (<see cref="LinearPolicyFile"/>) instead of policy.rpgp.
 /// </summary>
 public static class TrainCommand
 {
-    public const string CheckpointFileName = "policy.rpgp", CurveCsvFileName = "learning_curve.csv", CurveSvgFileName = "learning_curve.svg";
+    public const string CheckpointFileName = "policy.rpgp", LinearPolicyFileName = "policy.linear.json",
+        CurveCsvFileName = "learning_curve.csv", CurveSvgFileName = "learning_curve.svg";
     public const int EvaluationEpisodes = 10;
+
+    /// <summary>Offset of the evaluation seed from the run seed: evaluation starts from states the training never reset with.</summary>
+    public const ulong EvaluationSeedOffset = 1_000_000;
+
+    public static IReadOnlyList<string> AlgorithmNames { get; } = [.. AlgorithmRegistry.Names, .. PolicySearchAlgorithms.Names];
 
     public static Command Create()
     {
         var env = new Option<string>("--env") { Description = $"Environment: {string.Join(", ", EnvironmentCatalog.Names)}.", Required = true };
-        var algo = new Option<string>("--algo") { Description = $"Algorithm: {string.Join(", ", AlgorithmRegistry.Names)}.", DefaultValueFactory = _ => AlgorithmRegistry.Ppo };
+        var algo = new Option<string>("--algo") { Description = $"Algorithm: {string.Join(", ", AlgorithmNames)}.", DefaultValueFactory = _ => AlgorithmRegistry.Ppo };
         var steps = new Option<string>("--steps") { Description = "Environment steps to train for (> 0).", DefaultValueFactory = _ => "200000" };
         var seed = new Option<string>("--seed") { Description = "Seed of everything random in the run.", DefaultValueFactory = _ => "1" };
-        var output = new Option<string>("--out") { Description = "Directory for policy.rpgp, learning_curve.csv and learning_curve.svg.", Required = true };
+        var output = new Option<string>("--out") { Description = "Directory for policy.rpgp (policy.linear.json for fd/regression), learning_curve.csv and learning_curve.svg.", Required = true };
         var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with eval_return." };
+        var weighting = new Option<string?>("--return-weighting")
+        {
+            Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return (note 000 formula (a)), 'reward-to-go' = the return from that step on (formula (b); default).",
+        };
+        var discount = new Option<bool>("--discount-weighting")
+        {
+            Description = "reinforce/vpg with reward-to-go: also multiply step k's weight by γ^(k−1) (note 002's discounted gradient).",
+        };
+        var baseline = new Option<string?>("--baseline")
+        {
+            Description = "reinforce/vpg: what is subtracted from the weights: none; mean (mean return); optimal-scalar or optimal-per-parameter (note 001's optimal constant b = Σ(∇logP)²R / Σ(∇logP)², one number or one per parameter; whole-trajectory returns); time (mean reward-to-go at each time index; reinforce's default); value (fitted V(s); vpg's default).",
+        };
+        var delta = new Option<string?>("--delta")
+        {
+            Description = $"fd: forward-difference step δ (default {PolicySearchAlgorithms.DefaultFiniteDifferenceDelta}); regression: standard deviation of each random perturbation (default {PolicySearchAlgorithms.DefaultRegressionDelta}).",
+        };
+        var perturbations = new Option<string?>("--perturbations")
+        {
+            Description = "regression: number m of random perturbations per gradient estimate, ≥ the number of policy mean parameters (default 2 × that number).",
+        };
+        var stepSize = new Option<string?>("--step-size")
+        {
+            Description = $"fd/regression: α of θ ← θ + α∇U (default {PolicySearchAlgorithms.DefaultStepSize}; each step is limited to length {PolicySearchAlgorithms.MaxStepNorm}).",
+        };
 
         var command = new Command("train", "Train a policy in-process on a simulated environment as fast as the CPU allows.");
-        command.Options.Add(env);
-        command.Options.Add(algo);
-        command.Options.Add(steps);
-        command.Options.Add(seed);
-        command.Options.Add(output);
-        command.Options.Add(json);
+        foreach (Option option in (Option[])[env, algo, steps, seed, output, json, weighting, discount, baseline, delta, perturbations, stepSize])
+            command.Options.Add(option);
         command.SetAction(parseResult => Run(
             parseResult.GetValue(env), parseResult.GetValue(algo), parseResult.GetValue(steps), parseResult.GetValue(seed),
             parseResult.GetValue(output), ProgressDisplay.StyleFor(parseResult.GetValue(json)),
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
+            new TrainOptions(parseResult.GetValue(weighting), parseResult.GetValue(discount), parseResult.GetValue(baseline),
+                parseResult.GetValue(delta), parseResult.GetValue(perturbations), parseResult.GetValue(stepSize))));
         return command;
     }
 
     public static int Run(string? envName, string? algoName, string? stepsText, string? seedText, string? outDir, ProgressStyle style,
-        TextWriter output, TextWriter error)
+        TextWriter output, TextWriter error, TrainOptions? options = null)
     {
+        options ??= TrainOptions.None;
         string directory;
         long steps;
         ulong seed;
-        IPolicyGradientAlgorithm algorithm;
+        IPolicyGradientAlgorithm? algorithm = null;
+        PolicySearchTraining? search = null;
         try
         {
             CommandArguments.CheckEnvironment(envName);
             steps = CommandArguments.PositiveInt64(stepsText, "--steps");
             seed = CommandArguments.Seed(seedText, "--seed");
-            IEnvironment probe = EnvironmentCatalog.Create(envName!);
-            var context = new AlgorithmContext(probe.ObservationSize, probe.ActionSize, envName!, seed);
-            if (algoName is null || !AlgorithmRegistry.TryCreate(algoName, context, out algorithm))
-                throw new UsageException($"unknown algorithm '{algoName}' (known: {string.Join(", ", AlgorithmRegistry.Names)})");
+            if (algoName is null || !AlgorithmNames.Contains(algoName))
+                throw new UsageException($"unknown algorithm '{algoName}' (known: {string.Join(", ", AlgorithmNames)})");
+            options.CheckApplicable(algoName);
+            IEnvironment probe = EnvironmentCatalog.Create(envName!, seed);
+            if (PolicySearchAlgorithms.Contains(algoName))
+            {
+                int meanParameters = probe.ActionSize * (probe.ObservationSize + 1);
+                search = new PolicySearchTraining(probe, options.PolicySearch(algoName, meanParameters, seed), steps);
+            }
+            else
+            {
+                var context = new AlgorithmContext(probe.ObservationSize, probe.ActionSize, envName!, seed);
+                algorithm = algoName is EstimatorAlgorithms.Reinforce or EstimatorAlgorithms.Vpg
+                    ? EstimatorAlgorithms.Create(algoName, options.ApplyTo(EstimatorPresets.For(algoName, envName!)!), context)
+                    : AlgorithmRegistry.Create(algoName, context);
+            }
             directory = CommandArguments.WritableDirectory(outDir, "--out");
         }
         catch (UsageException e)
@@ -65,10 +109,17 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: {e.Message}");
             return CommandArguments.ExitUsage;
         }
+        return search is not null
+            ? RunPolicySearch(search, envName!, algoName!, seed, directory, style, output, error)
+            : RunTrainer(algorithm!, envName!, steps, seed, directory, style, output, error);
+    }
 
+    private static int RunTrainer(IPolicyGradientAlgorithm algorithm, string envName, long steps, ulong seed, string directory, ProgressStyle style,
+        TextWriter output, TextWriter error)
+    {
         var wall = Stopwatch.StartNew();
         var environments = new IEnvironment[algorithm.Rollout.EnvironmentCount];
-        for (int e = 0; e < environments.Length; e++) environments[e] = EnvironmentCatalog.Create(envName!, seed + (ulong)e);
+        for (int e = 0; e < environments.Length; e++) environments[e] = EnvironmentCatalog.Create(envName, seed + (ulong)e);
         var trainer = new Trainer(algorithm, environments, steps, seed);
         var display = new ProgressDisplay(output, style, trainer.Iterations);
         var curve = new LearningCurve();
@@ -80,8 +131,7 @@ public static class TrainCommand
             display.Report(last);
         }
 
-        // Evaluation episodes start from seeds the training never reset with.
-        double evalReturn = PolicyEvaluation.Run(algorithm.Agent, EnvironmentCatalog.Create(envName!), EvaluationEpisodes, seed + 1_000_000);
+        double evalReturn = PolicyEvaluation.Run(algorithm.Agent, EnvironmentCatalog.Create(envName), EvaluationEpisodes, seed + EvaluationSeedOffset);
         try
         {
             TrainingState state = algorithm.Agent.ToTrainingState($"{envName}/{algorithm.Name}");
@@ -89,8 +139,7 @@ public static class TrainCommand
             state.EpisodeCount = trainer.Episodes;
             state.UpdateCount = trainer.Iteration;
             CheckpointFile.Save(Path.Combine(directory, CheckpointFileName), state);
-            File.WriteAllText(Path.Combine(directory, CurveCsvFileName), curve.ToCsv());
-            File.WriteAllText(Path.Combine(directory, CurveSvgFileName), curve.ToSvg($"{algorithm.Name} on {envName}, seed {seed}"));
+            WriteCurve(curve, directory, $"{algorithm.Name} on {envName}, seed {seed}");
         }
         catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
         {
@@ -99,5 +148,44 @@ public static class TrainCommand
         }
         display.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
         return CommandArguments.ExitOk;
+    }
+
+    private static int RunPolicySearch(PolicySearchTraining search, string envName, string algoName, ulong seed, string directory, ProgressStyle style,
+        TextWriter output, TextWriter error)
+    {
+        var wall = Stopwatch.StartNew();
+        var curve = new LearningCurve();
+        ProgressDisplay? display = null;
+        TrainingProgress last = default;
+        while (!search.Finished)
+        {
+            last = search.RunIteration();
+            // The number of updates is known only once one update has shown what it costs.
+            display ??= new ProgressDisplay(output, style, last.Iterations);
+            curve.Add(last);
+            display.Report(last);
+        }
+
+        double evalReturn = LinearPolicyEvaluation.Run(search.Policy, EnvironmentCatalog.Create(envName), EvaluationEpisodes, seed + EvaluationSeedOffset);
+        try
+        {
+            LinearPolicyFile.Save(Path.Combine(directory, LinearPolicyFileName),
+                LinearPolicyFile.ToDocument(search.Policy, $"{envName}/{algoName}", search.Steps, search.Episodes, search.Iteration));
+            WriteCurve(curve, directory, $"{algoName} on {envName}, seed {seed}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // ArgumentException: a diverged (non-finite) parameter has no JSON number.
+            error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
+            return CommandArguments.ExitFailure;
+        }
+        display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
+        return CommandArguments.ExitOk;
+    }
+
+    private static void WriteCurve(LearningCurve curve, string directory, string title)
+    {
+        File.WriteAllText(Path.Combine(directory, CurveCsvFileName), curve.ToCsv());
+        File.WriteAllText(Path.Combine(directory, CurveSvgFileName), curve.ToSvg(title));
     }
 }

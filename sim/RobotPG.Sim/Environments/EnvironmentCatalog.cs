@@ -5,10 +5,10 @@ namespace RobotPG.Sim.Environments;
 /// <summary>The in-process environments by name, each wrapped as Gymnasium registers it (time limit, action clipping).</summary>
 public static class EnvironmentCatalog
 {
-    public const string Pendulum = "pendulum", CartPole = "cartpole", MountainCar = "mountaincar";
+    public const string Pendulum = "pendulum", CartPole = "cartpole", MountainCar = "mountaincar", PointMass = "point-mass";
 
     /// <summary>Every name <see cref="TryCreate"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Pendulum, CartPole, MountainCar];
+    public static IReadOnlyList<string> Names { get; } = [Pendulum, CartPole, MountainCar, PointMass];
 
     /// <summary>Names of the physical state variables, in the order of <see cref="IEnvironment.ReadState"/>.</summary>
     public static IReadOnlyList<string> StateNames(string name) => name switch
@@ -16,6 +16,7 @@ public static class EnvironmentCatalog
         Pendulum => ["theta", "theta_dot"],
         CartPole => ["x", "x_dot", "theta", "theta_dot"],
         MountainCar => ["position", "velocity"],
+        PointMass => ["x", "v"],
         _ => throw new ArgumentException($"unknown environment '{name}'", nameof(name)),
     };
 
@@ -29,6 +30,13 @@ public static class EnvironmentCatalog
             MountainCar => (new MountainCarContinuous(seed), MountainCarContinuous.MaxEpisodeSteps),
             _ => (null, 0),
         };
+        // The point mass stays unwrapped: it truncates itself at 50 steps, and clipping its force would
+        // break the smooth quadratic return that makes the LQR solution its reference.
+        if (name == PointMass)
+        {
+            environment = new Environments.PointMass(seed);
+            return true;
+        }
         if (raw is null)
         {
             environment = null!;

@@ -20,6 +20,14 @@ public static class CommandArguments
         return value;
     }
 
+    public static double PositiveDouble(string? text, string option)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+            throw new UsageException($"{option} must be a finite number (got '{text}')");
+        if (!(value > 0)) throw new UsageException($"{option} must be > 0 (got {value.ToString(CultureInfo.InvariantCulture)})");
+        return value;
+    }
+
     public static ulong Seed(string? text, string option)
     {
         if (!ulong.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong value))

@@ -104,7 +104,10 @@ public sealed class ProgressDisplay
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
     private static string Summary(in TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,
-        $"steps {p.Steps}/{p.TotalSteps}  episodes {p.Episodes}  mean return {(double.IsFinite(p.MeanReturn) ? p.MeanReturn.ToString("F1", CultureInfo.InvariantCulture) : "-")}  kl {p.Diagnostics.ApproxKl:F4}  SPS {p.StepsPerSecond:F0}");
+        $"steps {p.Steps}/{p.TotalSteps}  episodes {p.Episodes}  mean return {Shown(p.MeanReturn, "F1")}  kl {Shown(p.Diagnostics.ApproxKl, "F4")}  SPS {p.StepsPerSecond:F0}");
+
+    // "-" for a quantity the algorithm does not have (NaN), e.g. the KL of REINFORCE or of fd/regression.
+    private static string Shown(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
     private static string Bar(long done, long total, int width)
     {
