@@ -1,48 +1,65 @@
 #!/usr/bin/env bash
-# Installs RobotPG on a Raspberry Pi over SSH: binary, robot config, systemd unit, boot settings.
-#   firmware-config/deploy/install.sh pi@robot.local firmware-config/balance-bot.json [artifacts-arm64/robotpg]
+# Installs RobotPG on a Raspberry Pi (64-bit Raspberry Pi OS Bookworm or newer) over SSH: the stripped
+# arm64 binary, the robot config, the systemd unit and, once, the boot settings (I2C, PWM).
+#   firmware-config/deploy/install.sh USER@HOST CONFIG.json [BINARY]
+#   e.g. firmware-config/deploy/install.sh pi@robot.local firmware-config/balance-bot.json
+# BINARY defaults to artifacts/arm64/robotpg (firmware-config/deploy/build-arm64.sh). USER needs sudo on the Pi.
 set -euo pipefail
-if [ $# -lt 2 ]; then
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
   echo "usage: install.sh USER@HOST CONFIG.json [BINARY]" >&2
   exit 2
 fi
 target="$1"; config="$2"
 top="$(cd "$(dirname "$0")/../.." && pwd)"
-binary="${3:-$top/artifacts-arm64/robotpg}"
+binary="${3:-$top/artifacts/arm64/robotpg}"
 [ -f "$config" ] || { echo "install.sh: config '$config' not found" >&2; exit 2; }
 [ -x "$binary" ] || { echo "install.sh: binary '$binary' not found; run firmware-config/deploy/build-arm64.sh first" >&2; exit 2; }
+if command -v file >/dev/null 2>&1 && ! file -b "$binary" | grep -q 'ARM aarch64'; then
+  echo "install.sh: '$binary' is not a linux-arm64 binary ($(file -b "$binary" | cut -d, -f1-2)); build it with build-arm64.sh" >&2
+  exit 2
+fi
+case "$binary" in *.dbg) echo "install.sh: '$binary' is the debug-symbol file; ship the stripped binary" >&2; exit 2 ;; esac
 
 # Refuse a config the controller itself refuses, before anything on the robot changes.
-if command -v qemu-aarch64-static >/dev/null 2>&1 && [ "$(uname -m)" != aarch64 ]; then
-  qemu-aarch64-static -L /usr/aarch64-linux-gnu "$binary" check-config "$config"
-elif [ "$(uname -m)" = aarch64 ]; then
+if [ "$(uname -m)" = aarch64 ]; then
   "$binary" check-config "$config"
+elif command -v qemu-aarch64-static >/dev/null 2>&1 && [ -d /usr/aarch64-linux-gnu ]; then
+  qemu-aarch64-static -L /usr/aarch64-linux-gnu "$binary" check-config "$config"
+else
+  echo "install.sh: qemu-aarch64-static not found, the config is checked on the Pi instead"
 fi
 
-staging="/tmp/robotpg-install.$$"
-ssh "$target" "mkdir -p $staging"
-scp "$binary" "$config" "$top/firmware-config/robotpg.service" "$top/firmware-config/pi/config.txt.append" "$target:$staging/"
+staging="$(ssh "$target" mktemp -d /tmp/robotpg-install.XXXXXX)"
+scp -q "$binary" "$config" "$top/firmware-config/robotpg.service" "$top/firmware-config/pi/config.txt.append" "$target:$staging/"
+# shellcheck disable=SC2087 # the script runs on the Pi; its variables are expanded there
 ssh "$target" sudo bash -s "$staging" "$(basename "$config")" <<'REMOTE'
 set -euo pipefail
 staging="$1"; config="$2"
-id robotpg >/dev/null 2>&1 || useradd --system --home-dir /var/lib/robotpg --shell /usr/sbin/nologin robotpg
+trap 'rm -rf "$staging"' EXIT
+glibc="$(ldd --version 2>&1 | sed -n 1p)"
+echo "$glibc" | grep -qE ' 2\.(3[4-9]|[4-9][0-9])$' \
+  || { echo "robotpg needs glibc >= 2.34 (Raspberry Pi OS Bookworm or newer); this Pi has: $glibc" >&2; exit 1; }
+[ "$(uname -m)" = aarch64 ] || { echo "robotpg is a 64-bit (aarch64) binary; this Pi runs $(uname -m): install the 64-bit Raspberry Pi OS" >&2; exit 1; }
+id robotpg >/dev/null 2>&1 || useradd --system --home-dir /var/lib/robotpg --no-create-home --shell /usr/sbin/nologin robotpg
 for group in gpio i2c; do
   getent group "$group" >/dev/null || groupadd --system "$group"
   usermod -a -G "$group" robotpg
 done
+# Stop first: the running binary is replaced below (ExecStopPost turns the motors off).
+systemctl stop robotpg.service 2>/dev/null || true
 install -d -m 755 /opt/robotpg /etc/robotpg
 install -m 755 "$staging/robotpg" /opt/robotpg/robotpg
 install -m 644 "$staging/$config" /etc/robotpg/robot.json
 install -m 644 "$staging/robotpg.service" /etc/systemd/system/robotpg.service
-boot=/boot/firmware/config.txt; [ -f "$boot" ] || boot=/boot/config.txt
-if ! grep -q '^dtparam=i2c_arm=on' "$boot"; then
-  cat "$staging/config.txt.append" >> "$boot"
-  echo "boot settings added to $boot: reboot once before starting the service"
-fi
 /opt/robotpg/robotpg check-config /etc/robotpg/robot.json
 systemctl daemon-reload
 systemctl enable robotpg.service
-systemctl restart robotpg.service
-rm -rf "$staging"
-systemctl --no-pager status robotpg.service || true
+boot=/boot/firmware/config.txt; [ -f "$boot" ] || boot=/boot/config.txt
+if ! grep -q '^dtparam=i2c_arm=on' "$boot"; then
+  cat "$staging/config.txt.append" >> "$boot"
+  echo "boot settings (I2C, PWM) added to $boot: reboot the Pi once (sudo reboot); the service starts at boot"
+else
+  systemctl restart robotpg.service
+  systemctl --no-pager status robotpg.service || true
+fi
 REMOTE

@@ -60,7 +60,7 @@ public static class LoopTimingCommand
             double startupMs = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds
                 - Stopwatch.GetElapsedTime(loop.FirstStepTimestamp).TotalMilliseconds;
             var inv = CultureInfo.InvariantCulture;
-            output.WriteLine(string.Create(inv, $"timing: {loop.StepCount} steps at {rateHz} Hz ({durationSeconds} s), 64×64 policy, log on"));
+            output.WriteLine(string.Create(inv, $"timing: {loop.StepCount} steps at {rateHz} Hz ({durationSeconds} s), 64×64 policy, log on, {(loop.RealtimeScheduled ? "SCHED_FIFO" : "normal priority")}"));
             output.WriteLine(string.Create(inv, $"step latency: p50 {loop.StepLatency.Percentile(0.5)} µs, p99 {loop.StepLatency.Percentile(0.99)} µs, max {loop.StepLatency.MaxMicroseconds:F1} µs (1 µs buckets, upper edges)"));
             output.WriteLine(string.Create(inv, $"period error: p50 {loop.PeriodError.Percentile(0.5)} µs, p99 {loop.PeriodError.Percentile(0.99)} µs, max {loop.PeriodError.MaxMicroseconds:F1} µs; overruns {loop.Counters.Overruns}; log drops {ring.Dropped}"));
             output.WriteLine(string.Create(inv, $"allocated after warm-up: {loop.AllocatedBytesAfterWarmup} bytes over {loop.StepsMeasured} steps"));

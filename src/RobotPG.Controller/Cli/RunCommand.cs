@@ -6,7 +6,7 @@ using RobotPG.Controller.Hosting;
 
 namespace RobotPG.Controller.Cli;
 
-/// <summary><c>robotpg run --config F [--policy P] [--duration S]</c>.</summary>
+/// <summary><c>robotpg run --config F [--policy P] [--duration S] [--resume]</c>.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -14,17 +14,19 @@ public static class RunCommand
         var config = new Option<string>("--config") { Description = "Robot config (JSON).", Required = true };
         var policy = new Option<string?>("--policy") { Description = "Checkpoint to run (overrides policy.checkpoint; default: the config's, else the zero policy)." };
         var duration = new Option<double?>("--duration") { Description = "Stop after this many seconds of control steps (default: until SIGINT/SIGTERM)." };
+        var resume = new Option<bool>("--resume") { Description = "Learning: continue from the learner's last good checkpoint (optimiser, normaliser, step and episode counters)." };
         var command = new Command("run", "Run the control loop: sensors → task → policy → safety → motors, every step logged; SIGINT/SIGTERM stops the motors, flushes the log and exits 0.");
         command.Options.Add(config);
         command.Options.Add(policy);
         command.Options.Add(duration);
+        command.Options.Add(resume);
         command.SetAction(parseResult => Run(
             parseResult.GetValue(config)!, parseResult.GetValue(policy), parseResult.GetValue(duration),
-            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+            parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error, parseResult.GetValue(resume)));
         return command;
     }
 
-    public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error)
+    public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
         {
@@ -39,7 +41,7 @@ public static class RunCommand
         ControllerHost host;
         try
         {
-            host = ControllerHost.Start(loaded.Config!, configDirectory, policyPath, durationSeconds, output);
+            host = ControllerHost.Start(loaded.Config!, configDirectory, policyPath, durationSeconds, output, resume);
         }
         catch (StartupException e)
         {

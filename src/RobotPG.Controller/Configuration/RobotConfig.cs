@@ -44,6 +44,9 @@ public sealed class RobotConfig
     public required LogConfig Log { get; init; }
 
     public required TelemetryConfig Telemetry { get; init; }
+
+    /// <summary>On-device learning (issue 7); absent: the policy only runs.</summary>
+    public LearningConfig? Learning { get; init; }
 }
 
 public enum BusKind
@@ -261,6 +264,47 @@ public sealed class TelemetryConfig
 
     /// <summary>Publications per second, ≤ the control rate.</summary>
     public required double RateHz { get; init; }
+}
+
+/// <summary>The learner thread: algorithm, batch, guards, checkpoints, and the reset condition between episodes. Absent values take the schema's defaults (applied by the learner).</summary>
+public sealed class LearningConfig
+{
+    /// <summary>ppo, ppo-kl, npg, trpo, a2c, vpg, reinforce or off.</summary>
+    public required string Algorithm { get; init; }
+
+    /// <summary>Transitions per update.</summary>
+    public int? BatchSteps { get; init; }
+
+    /// <summary>Policy learning rate; absent: the algorithm's preset.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Critic layer widths.</summary>
+    public int[]? ValueHiddenSizes { get; init; }
+
+    /// <summary>Guard: an update with a larger mean KL(old ‖ new) is rolled back.</summary>
+    public double? MaxKl { get; init; }
+
+    /// <summary>Guard: episodes a new policy runs before its return is judged (0: off).</summary>
+    public int EvaluationEpisodes { get; init; }
+
+    /// <summary>Guard: largest tolerated drop of the mean return, as a fraction of |old mean| (at least 1).</summary>
+    public double? ReturnDropMargin { get; init; }
+
+    /// <summary>Directory of the learner's last two checkpoints (relative to the config file).</summary>
+    public string? CheckpointDirectory { get; init; }
+
+    public int? CheckpointEveryUpdates { get; init; }
+
+    public int? CheckpointEveryEpisodes { get; init; }
+
+    /// <summary>Reset condition: within this tilt of upright (accelerometer), degrees.</summary>
+    public double? ResetUprightDeg { get; init; }
+
+    /// <summary>Reset condition: body rotation rate below this, rad/s.</summary>
+    public double? ResetStillRadPerS { get; init; }
+
+    /// <summary>Reset condition: held this long, seconds (0 in the simulator, which resets the robot itself).</summary>
+    public double? ResetHoldSeconds { get; init; }
 }
 
 [JsonSourceGenerationOptions(

@@ -102,10 +102,18 @@ public sealed class ControlLoop
     /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
     public void RequestStop() => _stopRequested = true;
 
-    /// <summary>Starts <see cref="Run"/> on a dedicated thread at the highest priority the OS grants.</summary>
+    /// <summary>True when the loop thread runs under SCHED_FIFO (see <see cref="RealtimeScheduling"/>).</summary>
+    public bool RealtimeScheduled { get; private set; }
+
+    /// <summary>Starts <see cref="Run"/> on a dedicated thread at the highest priority the OS grants (SCHED_FIFO when permitted).</summary>
     public void Start(long maxSteps = long.MaxValue, long warmupSteps = 1000)
     {
-        _thread = new Thread(() => Run(maxSteps, warmupSteps)) { IsBackground = true, Name = "robotpg-control" };
+        _thread = new Thread(() =>
+        {
+            RealtimeScheduled = RealtimeScheduling.TryEnableForCurrentThread(priority: 80);
+            Run(maxSteps, warmupSteps);
+        })
+        { IsBackground = true, Name = "robotpg-control" };
         try
         {
             _thread.Priority = ThreadPriority.Highest;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Control;
+using RobotPG.Controller.Learning;
 using RobotPG.Controller.Logging;
 using RobotPG.Controller.Tasks;
 using RobotPG.Controller.Telemetry;
@@ -44,17 +45,20 @@ public sealed class ControllerHost : IDisposable
 
     public RobotConnection Robot => _robot!;
 
+    /// <summary>The learner side of the run when the config has a learning section (issue 7).</summary>
+    public OnDeviceLearning? Learning { get; private set; }
+
     /// <summary>
     /// Builds everything and starts the loop thread. <paramref name="configDirectory"/> anchors the
     /// config's relative paths; <paramref name="policyPath"/> overrides policy.checkpoint. Throws
     /// <see cref="StartupException"/> (one line) when a part cannot start; whatever started is stopped.
     /// </summary>
-    public static ControllerHost Start(RobotConfig config, string configDirectory, string? policyPath, double? durationSeconds, TextWriter output)
+    public static ControllerHost Start(RobotConfig config, string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume = false)
     {
         var host = new ControllerHost(config);
         try
         {
-            host.StartCore(configDirectory, policyPath, durationSeconds, output);
+            host.StartCore(configDirectory, policyPath, durationSeconds, output, resume);
             return host;
         }
         catch (Exception e) when (e is not StartupException)
@@ -69,14 +73,17 @@ public sealed class ControllerHost : IDisposable
         }
     }
 
-    private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output)
+    private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
         var c = Config;
         var task = ControlTasks.Create(c);
         string? checkpoint = policyPath ?? (c.Policy.Checkpoint is { } p ? Path.Combine(configDirectory, p) : null);
+        bool learning = c.Learning is { } l && l.Algorithm != "off";
         try
         {
-            Policy = checkpoint is null
+            // A learning robot starts from the learner's parameters (built below, once the sim bus is up).
+            if (!learning)
+                Policy = checkpoint is null
                 ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
                 : ControlPolicy.Load(checkpoint, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
         }
@@ -104,12 +111,29 @@ public sealed class ControllerHost : IDisposable
             _robot = new PiRobotConnection(c);
         }
 
+        if (learning)
+        {
+            try
+            {
+                Learning = OnDeviceLearning.Create(c, c.Learning!, configDirectory, task, checkpoint, resume, simClient, output);
+            }
+            catch (Exception e) when (e is ArgumentException or CheckpointException)
+            {
+                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+            }
+            Policy = Learning.Learner.InitialPolicy;
+        }
+
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow);
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
-        Loop = new ControlLoop(_robot.Io, task, new PolicyExchange(Policy), safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing, clock: _robot.Clock);
+        var policies = new PolicyExchange(Policy);
+        Learning?.Learner.Attach(policies);
+        Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
+            Learning?.RolloutRing, _robot.Clock, Learning?.Reset);
+        ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
         {
@@ -117,10 +141,12 @@ public sealed class ControllerHost : IDisposable
             var client = simClient is not null && broker == c.Bus.Broker ? simClient : Connect(broker, $"robotpg-{c.RobotId}-telemetry", waitForBroker: false);
             client.SubscribeAsync(topics.Command("estop"), OnEmergencyStop).GetAwaiter().GetResult();
             _telemetry = new TelemetryPublisher(Loop, c.ControlRateHz, LogRing, _logWriter, client, topics, Policy.Source, c.Telemetry.RateHz);
+            telemetryClient = client;
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
         long maxSteps = durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
+        Learning?.Start(telemetryClient);
         Loop.Start(maxSteps);
         _telemetry?.Start();
     }
@@ -159,6 +185,7 @@ public sealed class ControllerHost : IDisposable
             return;
         _stopped = true;
         _robot?.FlushActuators();
+        Learning?.Stop();
         _logWriter?.Flush(TimeSpan.FromSeconds(10));
         _telemetry?.Dispose();
     }
@@ -172,6 +199,7 @@ public sealed class ControllerHost : IDisposable
             Shutdown();
         }
         _telemetry?.Dispose();
+        Learning?.Dispose();
         _logWriter?.Dispose();
         _robot?.Dispose();
         foreach (var client in _clients)

@@ -170,6 +170,24 @@ public sealed class OnDeviceLearner : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Starts from a pre-trained checkpoint (the config's policy.checkpoint): its policy, and its critic
+    /// and observation statistics when it has them in the agent's shapes. Call before the loop starts.
+    /// </summary>
+    public void LoadPretrained(string path)
+    {
+        CheckpointInfo info = CheckpointFile.ReadInfo(path);
+        var state = _agent.ToTrainingState("");
+        if (info.PolicyObservationSize != _obs || info.PolicyActionSize != _act || info.PolicyHiddenSizes is null
+            || !info.PolicyHiddenSizes.AsSpan().SequenceEqual(_agent.Policy.HiddenSizes))
+            throw new CheckpointException(path, $"its policy does not have the learner's shape {_obs} → [{string.Join(", ", _agent.Policy.HiddenSizes.ToArray())}] → {_act}");
+        if (info.ValueHiddenSizes is null || info.ValueObservationSize != _obs || !info.ValueHiddenSizes.AsSpan().SequenceEqual(_agent.Value.HiddenSizes))
+            state.Value = null;
+        if (info.ObservationNormalizerSize != _obs) state.ObservationNormalizer = null;
+        CheckpointFile.Load(path, state);
+        CopyAgentInto(0);
+    }
+
     /// <summary>Connects the exchange the loop reads (built with <see cref="InitialPolicy"/>).</summary>
     public void Attach(PolicyExchange exchange)
     {

@@ -3,8 +3,8 @@ namespace RobotPG.Controller.SelfTest;
 /// <summary>What <see cref="SelfTestSuite"/> runs, and how long.</summary>
 public sealed record SelfTestOptions
 {
-    /// <summary>The on-device algorithms (names of <c>AlgorithmRegistry</c>) each given one update.</summary>
-    public static IReadOnlyList<string> OnDeviceAlgorithms { get; } = ["ppo", "ppo-kl", "npg", "trpo", "a2c", "vpg", "reinforce"];
+    /// <summary>The algorithms the robot's learner offers, each given one update.</summary>
+    public static IReadOnlyList<string> OnDeviceAlgorithms => Learning.OnDeviceAlgorithms.Names;
 
     /// <summary>Policy forwards timed (after as many for warm-up, capped at 1000).</summary>
     public int Forwards { get; init; } = 10_000;

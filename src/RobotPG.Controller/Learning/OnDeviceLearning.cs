@@ -1,0 +1,152 @@
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Logging;
+using RobotPG.Controller.Tasks;
+using RobotPG.Learning.Checkpoints;
+using RobotPG.Messaging;
+
+namespace RobotPG.Controller.Learning;
+
+/// <summary>
+/// Everything a learning robot adds to a run, built from the config's <c>learning</c> section: the
+/// rollout ring the loop feeds, the learner (resumed from its checkpoints or started from the
+/// config's policy checkpoint), the reset condition between episodes (in the simulator a helper
+/// thread sends <c>cmd/reset</c> when an episode ends) and the learning telemetry.
+/// </summary>
+public sealed class OnDeviceLearning : IDisposable
+{
+    // The schema's defaults of the learning section's reset condition and checkpoint directory.
+    public const double DefaultResetUprightDeg = 10, DefaultResetStillRadPerS = 0.5, DefaultResetHoldSeconds = 1.0;
+    public const string DefaultCheckpointDirectory = "checkpoints";
+
+    private readonly ResilientMqttClient? _simClient;
+    private readonly string _resetTopic;
+    private readonly TextWriter _output;
+    private readonly Topics _topics;
+    private LearningTelemetryPublisher? _telemetry;
+    private readonly CancellationTokenSource _stop = new();
+    private Thread? _resetThread;
+    private bool _stopped;
+
+    private OnDeviceLearning(LearningOptions options, OnDeviceLearner learner, TrajectoryRing ring, UprightResetCondition? reset,
+        LearningEventQueue events, ResilientMqttClient? simClient, Topics topics, TextWriter output)
+    {
+        Options = options;
+        Learner = learner;
+        RolloutRing = ring;
+        Reset = reset;
+        Events = events;
+        _simClient = simClient;
+        _resetTopic = topics.CommandReset;
+        _topics = topics;
+        _output = output;
+    }
+
+    public LearningOptions Options { get; }
+
+    public OnDeviceLearner Learner { get; }
+
+    public TrajectoryRing RolloutRing { get; }
+
+    /// <summary>The loop's reset condition (null for a robot without an IMU: the loop's own rule applies).</summary>
+    public UprightResetCondition? Reset { get; }
+
+    /// <summary>The learner's events (the telemetry publisher drains them).</summary>
+    public LearningEventQueue Events { get; }
+
+    /// <summary>The checkpoint a resumed run continued from (null: a fresh start).</summary>
+    public string? ResumedFrom { get; private set; }
+
+    /// <summary>
+    /// Builds the learning side of a run. <paramref name="initialCheckpoint"/> (the config's policy
+    /// checkpoint) seeds the agent unless <paramref name="resume"/> finds a learner checkpoint.
+    /// Throws <see cref="ArgumentException"/> or <see cref="CheckpointException"/> with the reason.
+    /// </summary>
+    public static OnDeviceLearning Create(RobotConfig config, LearningConfig learning, string configDirectory, IControlTask task,
+        string? initialCheckpoint, bool resume, ResilientMqttClient? simClient, TextWriter output, LearningEventQueue? events = null)
+    {
+        var defaults = new LearningOptions();
+        var options = new LearningOptions
+        {
+            Algorithm = learning.Algorithm,
+            BatchSteps = learning.BatchSteps ?? defaults.BatchSteps,
+            LearningRate = learning.LearningRate is double lr ? (float)lr : null,
+            ValueHiddenSizes = learning.ValueHiddenSizes ?? config.Policy.HiddenSizes,
+            MaxKl = learning.MaxKl ?? defaults.MaxKl,
+            EvaluationEpisodes = learning.EvaluationEpisodes,
+            ReturnDropMargin = learning.ReturnDropMargin ?? defaults.ReturnDropMargin,
+            CheckpointDirectory = Path.Combine(configDirectory, learning.CheckpointDirectory ?? DefaultCheckpointDirectory),
+            CheckpointEveryUpdates = learning.CheckpointEveryUpdates ?? defaults.CheckpointEveryUpdates,
+            CheckpointEveryEpisodes = learning.CheckpointEveryEpisodes ?? defaults.CheckpointEveryEpisodes,
+            Seed = config.Policy.Seed,
+        };
+        if (options.Validate() is string problem) throw new ArgumentException(problem);
+        var algorithm = OnDeviceAlgorithms.Create(options, task.ObservationSize, task.ActionSize, config.Policy.HiddenSizes, config.RobotId);
+        // Room for several seconds of steps while an update runs; a full ring drops (and the learner skips the gap).
+        var ring = new TrajectoryRing(task.ObservationSize, task.ActionSize, Math.Max(4 * options.BatchSteps, 16384));
+        events ??= new LearningEventQueue();
+        var checkpoints = new LearnerCheckpoints(options.CheckpointDirectory);
+        var learner = new OnDeviceLearner(algorithm, ring, options, events, checkpoints);
+        UprightResetCondition? reset = config.Imu is { } imu
+            ? new UprightResetCondition(imu.Mounting, learning.ResetUprightDeg ?? DefaultResetUprightDeg, learning.ResetStillRadPerS ?? DefaultResetStillRadPerS,
+                (int)Math.Round((learning.ResetHoldSeconds ?? DefaultResetHoldSeconds) * config.ControlRateHz))
+            : null;
+        var result = new OnDeviceLearning(options, learner, ring, reset, events, simClient, new Topics(config.RobotId), output);
+        if (resume)
+        {
+            result.ResumedFrom = learner.Resume();
+            if (result.ResumedFrom is null)
+                output.WriteLine($"robotpg: learning: no checkpoint in {options.CheckpointDirectory} to resume from; starting fresh");
+        }
+        if (result.ResumedFrom is null && initialCheckpoint is not null)
+            learner.LoadPretrained(initialCheckpoint);
+        return result;
+    }
+
+    /// <summary>Starts the learner, the learning telemetry (on <paramref name="telemetryClient"/>; null: warnings only) and, in the simulator, the reset sender.</summary>
+    public void Start(ResilientMqttClient? telemetryClient)
+    {
+        _telemetry = new LearningTelemetryPublisher(Events, telemetryClient, _topics, Options.Algorithm, _output);
+        Learner.Start();
+        _telemetry.Start();
+        if (_simClient is not null && Reset is not null)
+        {
+            _resetThread = new Thread(SendResets) { IsBackground = true, Name = "robotpg-episode-reset" };
+            _resetThread.Start();
+        }
+    }
+
+    private void SendResets()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                if (Reset!.ResetRequested.Wait(TimeSpan.FromMilliseconds(200), _stop.Token))
+                    _simClient!.TryPublish(_resetTopic, ReadOnlySpan<byte>.Empty);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>After the loop stopped: the learner finishes, writes its shutdown checkpoint, telemetry flushes.</summary>
+    public void Stop()
+    {
+        if (_stopped) return;
+        _stopped = true;
+        _stop.Cancel();
+        _resetThread?.Join(TimeSpan.FromSeconds(5));
+        Learner.Stop(TimeSpan.FromSeconds(30));
+        _telemetry?.Drain();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _telemetry?.Dispose();
+        Reset?.Dispose();
+        _stop.Dispose();
+    }
+}

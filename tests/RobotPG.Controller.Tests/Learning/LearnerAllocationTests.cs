@@ -1,0 +1,46 @@
+using RobotPG.Controller.Control;
+using RobotPG.Controller.Learning;
+using RobotPG.Controller.Logging;
+using Xunit;
+
+namespace RobotPG.Controller.Tests.Learning;
+
+/// <summary>After the first update, consuming records, updating and publishing allocate nothing (issue 7 §1).</summary>
+public sealed class LearnerAllocationTests
+{
+    [Theory]
+    [InlineData("ppo")]
+    [InlineData("trpo")]
+    [InlineData("a2c")]
+    public void Updates_after_the_first_allocate_nothing(string algorithmName)
+    {
+        const int batch = 128;
+        var options = new LearningOptions { Algorithm = algorithmName, BatchSteps = batch, ValueHiddenSizes = [16], CheckpointDirectory = null, Seed = 2 };
+        var algorithm = OnDeviceAlgorithms.Create(options, 4, 2, [16], "balance-bot");
+        var ring = new TrajectoryRing(4, 2, 8192);
+        var events = new LearningEventQueue();
+        var learner = new OnDeviceLearner(algorithm, ring, options, events);
+        var exchange = new PolicyExchange(learner.InitialPolicy);
+        learner.Attach(exchange);
+
+        long step = 0;
+        // Warm-up: the first update (JIT, lazily sized buffers) may allocate.
+        for (int e = 0; e < 4; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
+        learner.Pump();
+        exchange.AcquireForStep();
+        Assert.True(learner.Updates >= 1);
+        // The records of the measured rounds are appended before measuring (the test's own appends are not the learner's).
+        long updatesBefore = learner.Updates;
+        for (int e = 0; e < 8; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        learner.Pump();
+        exchange.AcquireForStep(); // the loop's side of the swap
+        learner.Pump();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(learner.Updates - updatesBefore >= 2, $"{learner.Updates - updatesBefore} updates measured");
+        Assert.Equal(0, learner.Rollbacks);
+        Assert.Equal(0, allocated);
+    }
+}
