@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using RobotPG.Controller.Learning;
+using RobotPG.Sim.Demo;
+using RobotPG.Sim.Serving;
+
+namespace RobotPG.Sim.Cli;
+
+/// <summary>
+/// <c>robotpg-sim demo [--duration S] [--algo A] [--seed N] [--clock realtime|lockstep] [--json]
+/// [--out DIR] [--from-scratch]</c>: broker, simulated balance bot and learning controller in one
+/// process over MQTT on loopback; Ctrl+C stops cleanly (motors off, log flushed, checkpoint written).
+/// </summary>
+public static class DemoCommand
+{
+    public static Command Create()
+    {
+        var duration = new Option<string>("--duration") { Description = "Simulated seconds the controller learns on the robot.", DefaultValueFactory = _ => "120" };
+        var algo = new Option<string>("--algo") { Description = $"Learning algorithm: {string.Join(", ", OnDeviceAlgorithms.Names)}.", DefaultValueFactory = _ => "ppo" };
+        var seed = new Option<string>("--seed") { Description = "Seed of the robot, the networks and the sampling.", DefaultValueFactory = _ => "1" };
+        var clock = new Option<string>("--clock") { Description = "realtime (the robot's own pace) or lockstep (as fast as the machine goes, deterministic).", DefaultValueFactory = _ => "realtime" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per update, and a final one with \"final\": true." };
+        var output = new Option<string>("--out") { Description = "Directory for the config, trajectory log, checkpoints and learning curve.", DefaultValueFactory = _ => "robotpg-demo" };
+        var fromScratch = new Option<bool>("--from-scratch") { Description = "Skip the in-process pre-training: the robot learns from an untrained policy." };
+        var command = new Command("demo", "Learn to balance on a simulated robot over MQTT, exactly as on hardware: pre-train in process, then fine-tune on the randomised robot.");
+        foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch }) command.Options.Add(o);
+        command.SetAction(parseResult =>
+        {
+            var error = parseResult.InvocationConfiguration.Error;
+            if (!double.TryParse(parseResult.GetValue(duration), NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0 && seconds <= 1e6))
+            {
+                error.WriteLine("robotpg-sim demo: --duration must be a number of simulated seconds in (0, 1e6]");
+                return 2;
+            }
+            string algorithm = parseResult.GetValue(algo)!;
+            if (!OnDeviceAlgorithms.Names.Contains(algorithm))
+            {
+                error.WriteLine($"robotpg-sim demo: --algo '{algorithm}' is not one of {string.Join(", ", OnDeviceAlgorithms.Names)}");
+                return 2;
+            }
+            if (!ulong.TryParse(parseResult.GetValue(seed), NumberStyles.None, CultureInfo.InvariantCulture, out ulong seedValue))
+            {
+                error.WriteLine("robotpg-sim demo: --seed must be a non-negative integer");
+                return 2;
+            }
+            SimClockMode? mode = parseResult.GetValue(clock) switch
+            {
+                "realtime" => SimClockMode.Realtime,
+                "lockstep" => SimClockMode.Lockstep,
+                _ => null,
+            };
+            if (mode is null)
+            {
+                error.WriteLine("robotpg-sim demo: --clock must be realtime or lockstep");
+                return 2;
+            }
+            var run = new DemoRun(new DemoOptions
+            {
+                DurationSeconds = seconds,
+                Algorithm = algorithm,
+                Seed = seedValue,
+                Clock = mode.Value,
+                Json = parseResult.GetValue(json),
+                FromScratch = parseResult.GetValue(fromScratch),
+                OutputDirectory = parseResult.GetValue(output)!,
+            }, parseResult.InvocationConfiguration.Output);
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                run.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                run.Cancel();
+            });
+            try
+            {
+                return run.RunAsync().GetAwaiter().GetResult();
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        });
+        return command;
+    }
+}
