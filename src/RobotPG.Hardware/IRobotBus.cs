@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using System.Device.Gpio.Drivers;
 using System.Device.I2c;
 using System.Device.Pwm;
 using System.Diagnostics;
@@ -39,11 +40,19 @@ public interface IRobotBus
 /// <summary>The Raspberry Pi's (any Linux board's) own buses: /dev/i2c-N, the GPIO chip, sysfs PWM.</summary>
 public sealed class PiRobotBus : IRobotBus
 {
+    private readonly int _gpioChip;
     private long _sequence;
+
+    /// <param name="gpioChip">
+    /// The GPIO character device: 0 on a Pi 3/4 (and a Pi 5 on kernels ≥ 6.6.45), 4 on a Pi 5 with older kernels.
+    /// </param>
+    public PiRobotBus(int gpioChip = 0) => _gpioChip = gpioChip;
 
     public I2cDevice CreateI2cDevice(I2cConnectionSettings settings) => I2cDevice.Create(settings);
 
-    public GpioController CreateGpioController() => new();
+    // The libgpiod v1 driver explicitly (Bookworm ships libgpiod 1.6): automatic driver selection
+    // would also pull in the libgpiod v2 code, whose epoll path is not trim-safe (IL2091 in publish).
+    public GpioController CreateGpioController() => new(new LibGpiodDriver(_gpioChip));
 
     public PwmChannel CreatePwmChannel(int chip, int channel, int frequencyHz, double dutyCycle) =>
         PwmChannel.Create(chip, channel, frequencyHz, dutyCycle);
