@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the native-AOT binaries for a Raspberry Pi (linux-arm64) from an x64 (or arm64) Debian host.
-# Output (default DIR: artifacts/arm64): DIR/robotpg (and DIR/robotpg-sim with --sim), stripped, self-contained (no .NET on the Pi).
+# Output (default DIR: artifacts/arm64): DIR/robotpg (and DIR/robotpg-sim plus its robots/ physics files
+# with --sim), stripped, self-contained (no .NET needed on the Pi).
 # The binaries need glibc >= 2.34 on the target: 64-bit Raspberry Pi OS Bookworm or newer
 # (Bullseye's glibc 2.31 is too old). Ship the binary, never the .dbg (symbols stay on the build host).
 #   firmware-config/deploy/build-arm64.sh [--no-install] [--sim] [--out DIR]
@@ -69,7 +70,7 @@ publish() {
 publish src/RobotPG.Controller
 if [ "$sim" = 1 ]; then publish sim/RobotPG.Sim; fi
 # Ship the stripped binaries only: the .dbg (and the libraries' .pdb) files stay on the build host.
-rm -f "$out"/*.dbg "$out"/*.pdb
+rm -f "$out"/*.dbg "$out"/*.pdb "$out"/*.runtimeconfig.json
 for binary in robotpg robotpg-sim; do
   [ -f "$out/$binary" ] || continue
   bytes=$(stat -c %s "$out/$binary")

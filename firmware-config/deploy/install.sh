@@ -40,6 +40,8 @@ glibc="$(ldd --version 2>&1 | sed -n 1p)"
 echo "$glibc" | grep -qE ' 2\.(3[4-9]|[4-9][0-9])$' \
   || { echo "robotpg needs glibc >= 2.34 (Raspberry Pi OS Bookworm or newer); this Pi has: $glibc" >&2; exit 1; }
 [ "$(uname -m)" = aarch64 ] || { echo "robotpg is a 64-bit (aarch64) binary; this Pi runs $(uname -m): install the 64-bit Raspberry Pi OS" >&2; exit 1; }
+# The GPIO driver is libgpiod's v1 API (libgpiod.so.2, Debian package libgpiod2).
+dpkg -s libgpiod2 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgpiod2
 id robotpg >/dev/null 2>&1 || useradd --system --home-dir /var/lib/robotpg --no-create-home --shell /usr/sbin/nologin robotpg
 for group in gpio i2c; do
   getent group "$group" >/dev/null || groupadd --system "$group"

@@ -37,6 +37,11 @@ public static class RunCommand
         if (!loaded.Ok)
             return CheckConfigCommand.Report(loaded, output, error);
         string configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".";
+        if (resume && loaded.Config!.Learning is not { Algorithm: not "off" })
+        {
+            error.WriteLine($"robotpg: --resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)");
+            return RobotPgCli.ExitUsage;
+        }
 
         ControllerHost host;
         try
@@ -58,6 +63,12 @@ public static class RunCommand
             var loop = host.Loop;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"robotpg: stopped after {loop.StepCount} steps, {loop.Counters.Episodes} episodes, {host.LogWriter.RecordsWritten} records logged, period error p99 {loop.PeriodError.Percentile(0.99)} µs, {loop.Counters.Overruns} overruns; motors off ({(loop.Safety.Tripped ? Telemetry.TelemetryPublisher.CauseName(loop.Safety.Cause) : "running")})"));
+            if (host.Learning is { } learning)
+            {
+                var l = learning.Learner;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
+            }
             return RobotPgCli.ExitOk;
 
             void OnSignal(PosixSignalContext context)

@@ -23,9 +23,6 @@ public sealed class Pca9685RegisterFake : RegisterFileI2cDevice
     /// <summary>PRE_SCALE as the chip holds it.</summary>
     public byte PrescaleRegister => Registers[Prescale];
 
-    /// <summary>Channels whose LEDn registers were written since construction (directly or through ALL_LED).</summary>
-    public int WrittenChannelMask { get; private set; }
-
     protected override bool AutoIncrement => (Registers[Mode1] & AutoIncrementBit) != 0;
 
     /// <summary>The 12-bit ON count of a channel.</summary>
@@ -59,11 +56,6 @@ public sealed class Pca9685RegisterFake : RegisterFileI2cDevice
                 break;
             case >= AllLedOnL and < AllLedOnL + 4:
                 for (int channel = 0; channel < 16; channel++) base.Store(Led0OnL + 4 * channel + (register - AllLedOnL), value);
-                WrittenChannelMask = 0xFFFF;
-                break;
-            case >= Led0OnL and < Led0OnL + 64:
-                base.Store(register, value);
-                WrittenChannelMask |= 1 << ((register - Led0OnL) / 4);
                 break;
             default:
                 base.Store(register, value);

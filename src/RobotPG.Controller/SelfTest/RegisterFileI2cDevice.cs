@@ -25,9 +25,6 @@ public abstract class RegisterFileI2cDevice : I2cDevice
     /// <summary>The register's current content, as the chip holds it.</summary>
     public byte this[int register] => _registers[register];
 
-    /// <summary>Write transfers received (a write-read counts once).</summary>
-    public int WriteTransfers { get; private set; }
-
     protected Span<byte> Registers => _registers;
 
     /// <summary>Whether the pointer moves on after each byte (MPU-6050 always; PCA9685 only with MODE1.AI).</summary>
@@ -36,11 +33,7 @@ public abstract class RegisterFileI2cDevice : I2cDevice
     /// <summary>A byte written to a register: the chip's rules (read-only, self-clearing, mirrored) apply here.</summary>
     protected virtual void Store(int register, byte value) => _registers[register] = value;
 
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        WriteTransfers++;
-        WriteCore(buffer);
-    }
+    public override void Write(ReadOnlySpan<byte> buffer) => WriteCore(buffer);
 
     public override void Read(Span<byte> buffer)
     {
@@ -53,7 +46,6 @@ public abstract class RegisterFileI2cDevice : I2cDevice
 
     public override void WriteRead(ReadOnlySpan<byte> writeBuffer, Span<byte> readBuffer)
     {
-        WriteTransfers++;
         WriteCore(writeBuffer);
         Read(readBuffer);
     }

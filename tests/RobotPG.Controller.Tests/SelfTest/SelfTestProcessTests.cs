@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RobotPG.Controller.Learning;
 
 namespace RobotPG.Controller.Tests.SelfTest;
 
@@ -30,9 +31,10 @@ public sealed class SelfTestProcessTests
 
         Assert.True(code == 0, $"exit {code}: {error}\n{output}");
         Assert.Equal("", error);
-        foreach (string check in new[] { "policy forward", "update ppo", "update ppo-kl", "update npg", "update trpo", "update a2c", "update vpg", "update reinforce", "driver MPU-6050", "driver PCA9685", "log round trip" })
+        string[] checks = ["policy forward", .. OnDeviceAlgorithms.Names.Select(a => "update " + a), "driver MPU-6050", "driver PCA9685", "log round trip"];
+        foreach (string check in checks)
             Assert.Contains("ok   " + check + ": ", output);
-        Assert.Contains("selftest: all 11 checks passed", output);
+        Assert.Contains($"selftest: all {checks.Length} checks passed", output);
     }
 
     [Fact]
