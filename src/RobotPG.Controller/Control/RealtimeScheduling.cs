@@ -4,8 +4,9 @@ namespace RobotPG.Controller.Control;
 
 /// <summary>
 /// Puts the calling thread under Linux's SCHED_FIFO real-time policy so that builds, logging and
-/// telemetry on the same core cannot delay a control step. Needs CAP_SYS_NICE (root, or the
-/// systemd unit's AmbientCapabilities); without it the thread stays at normal priority.
+/// telemetry on the same core cannot delay a control step. Needs CAP_SYS_NICE (root) or an
+/// RLIMIT_RTPRIO at least the priority asked for (the systemd unit's LimitRTPRIO=80); without
+/// either the thread stays at normal priority.
 /// </summary>
 public static partial class RealtimeScheduling
 {
