@@ -164,53 +164,27 @@ public static class CompareCommand
     /// <summary>Mean training return against steps, one coloured polyline and legend entry per algorithm.</summary>
     public static string Svg(IReadOnlyList<AlgorithmRun> runs, string title)
     {
-        const double width = 760, height = 460, left = 70, right = 150, top = 40, bottom = 50;
-        double plotW = width - left - right, plotH = height - top - bottom;
-        double maxSteps = 1, minY = double.MaxValue, maxY = double.MinValue;
+        var range = new StepsReturnRange();
         foreach (AlgorithmRun r in runs)
-            foreach (var (steps, mean, _) in r.Curve)
-            {
-                maxSteps = Math.Max(maxSteps, steps);
-                if (!double.IsFinite(mean)) continue;
-                minY = Math.Min(minY, mean);
-                maxY = Math.Max(maxY, mean);
-            }
-        if (minY > maxY) (minY, maxY) = (0, 1);
-        if (maxY - minY < 1e-9) (minY, maxY) = (minY - 1, maxY + 1);
-        double pad = 0.05 * (maxY - minY);
-        minY -= pad;
-        maxY += pad;
-        double X(double s) => left + plotW * s / maxSteps;
-        double Y(double v) => top + plotH * (1 - (v - minY) / (maxY - minY));
+            foreach (var (steps, mean, _) in r.Curve) range.Include(steps, mean);
+        // Wider than a single curve: the right margin holds the legend.
+        var plot = new ReturnPlot(width: 760, height: 460, right: 150, range);
+        double legendX = plot.PlotLeft + plot.PlotWidth;
 
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        sb.Append(inv, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
-        sb.Append(inv, $"<text x=\"{(left + plotW / 2):F1}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{Escape(title)}</text>\n");
-        sb.Append(inv, $"<rect x=\"{left}\" y=\"{top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"black\"/>\n");
-        for (int i = 0; i <= 4; i++)
-        {
-            double v = minY + (maxY - minY) * i / 4, y = Y(v);
-            double s = maxSteps * i / 4, x = X(s);
-            sb.Append(inv, $"<line x1=\"{left - 4}\" y1=\"{y:F1}\" x2=\"{left}\" y2=\"{y:F1}\" stroke=\"black\"/><text x=\"{left - 7}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{v:G4}</text>\n");
-            sb.Append(inv, $"<line x1=\"{x:F1}\" y1=\"{top + plotH}\" x2=\"{x:F1}\" y2=\"{top + plotH + 4}\" stroke=\"black\"/><text x=\"{x:F1}\" y=\"{top + plotH + 18}\" text-anchor=\"middle\">{s:G4}</text>\n");
-        }
-        sb.Append(inv, $"<text x=\"{left + plotW / 2}\" y=\"{height - 10}\" text-anchor=\"middle\">environment steps</text>\n");
-        sb.Append(inv, $"<text x=\"16\" y=\"{top + plotH / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {top + plotH / 2})\">mean return (last 10 episodes)</text>\n");
+        plot.WriteFrame(sb, title, titleX: plot.PlotLeft + plot.PlotWidth / 2);
         for (int k = 0; k < runs.Count; k++)
         {
             string color = Colors[k % Colors.Length];
             sb.Append(inv, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\" points=\"");
             foreach (var (steps, mean, _) in runs[k].Curve)
-                if (double.IsFinite(mean)) sb.Append(inv, $"{X(steps):F1},{Y(mean):F1} ");
+                if (double.IsFinite(mean)) sb.Append(inv, $"{plot.X(steps):F1},{plot.Y(mean):F1} ");
             sb.Append("\"/>\n");
-            double ly = top + 10 + 18 * k;
-            sb.Append(inv, $"<line x1=\"{left + plotW + 12}\" y1=\"{ly:F1}\" x2=\"{left + plotW + 36}\" y2=\"{ly:F1}\" stroke=\"{color}\" stroke-width=\"3\"/><text x=\"{left + plotW + 42}\" y=\"{ly + 4:F1}\">{Escape(runs[k].Algorithm)}</text>\n");
+            double ly = plot.PlotTop + 10 + 18 * k;
+            sb.Append(inv, $"<line x1=\"{legendX + 12}\" y1=\"{ly:F1}\" x2=\"{legendX + 36}\" y2=\"{ly:F1}\" stroke=\"{color}\" stroke-width=\"3\"/><text x=\"{legendX + 42}\" y=\"{ly + 4:F1}\">{ReturnPlot.Escape(runs[k].Algorithm)}</text>\n");
         }
         sb.Append("</svg>\n");
         return sb.ToString();
     }
-
-    private static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

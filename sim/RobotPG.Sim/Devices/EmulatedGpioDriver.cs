@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using RobotPG.Hardware;
 
 namespace RobotPG.Sim.Devices;
 
@@ -15,10 +16,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
     private readonly bool[] _outputLatch;
     private readonly bool[] _inputLevel;
     private readonly bool[] _inputDriven;
-    private readonly Subscription[][] _subscriptions;
-    private readonly object _subscriptionLock = new();
-
-    private readonly record struct Subscription(PinEventTypes Events, PinChangeEventHandler Handler);
+    private readonly PinCallbackTable _callbacks;
 
     public EmulatedGpioDriver(int pinCount = 28)
     {
@@ -29,8 +27,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
         _outputLatch = new bool[pinCount];
         _inputLevel = new bool[pinCount];
         _inputDriven = new bool[pinCount];
-        _subscriptions = new Subscription[pinCount][];
-        for (int i = 0; i < pinCount; i++) _subscriptions[i] = [];
+        _callbacks = new PinCallbackTable(pinCount);
     }
 
     private readonly int _pinCount;
@@ -38,7 +35,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
     protected override int PinCount => _pinCount;
 
     /// <summary>Number of edge callbacks invoked so far.</summary>
-    public long CallbackInvocationCount { get; private set; }
+    public long CallbackInvocationCount => _callbacks.InvocationCount;
 
     /// <summary>Number of <see cref="Write(int, PinValue)"/> calls that changed an output level.</summary>
     public long OutputTransitionCount { get; private set; }
@@ -79,7 +76,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
     {
         CheckPin(pinNumber);
         _open[pinNumber] = false;
-        lock (_subscriptionLock) _subscriptions[pinNumber] = [];
+        _callbacks.Clear(pinNumber);
     }
 
     protected override void SetPinMode(int pinNumber, PinMode mode)
@@ -110,70 +107,22 @@ public sealed class EmulatedGpioDriver : GpioDriver
         RaiseIfChanged(pinNumber, before);
     }
 
-    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken)
-    {
-        var edge = new TaskCompletionSource<PinEventTypes>(TaskCreationOptions.RunContinuationsAsynchronously);
-        PinChangeEventHandler handler = (_, args) => edge.TrySetResult(args.ChangeType);
-        AddCallbackForPinValueChangedEvent(pinNumber, eventTypes, handler);
-        try
-        {
-            edge.Task.Wait(cancellationToken);
-            return new WaitForEventResult { EventTypes = edge.Task.Result, TimedOut = false };
-        }
-        catch (OperationCanceledException)
-        {
-            return new WaitForEventResult { EventTypes = PinEventTypes.None, TimedOut = true };
-        }
-        finally
-        {
-            RemoveCallbackForPinValueChangedEvent(pinNumber, handler);
-        }
-    }
+    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken) =>
+        _callbacks.WaitForEvent(CheckPin(pinNumber), eventTypes, cancellationToken);
 
-    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback)
-    {
-        CheckPin(pinNumber);
-        ArgumentNullException.ThrowIfNull(callback);
-        lock (_subscriptionLock)
-        {
-            // Copy-on-write: edges are raised without taking the lock.
-            var old = _subscriptions[pinNumber];
-            var next = new Subscription[old.Length + 1];
-            old.CopyTo(next, 0);
-            next[^1] = new Subscription(eventTypes, callback);
-            _subscriptions[pinNumber] = next;
-        }
-    }
+    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback) =>
+        _callbacks.Add(CheckPin(pinNumber), eventTypes, callback);
 
-    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback)
-    {
-        CheckPin(pinNumber);
-        lock (_subscriptionLock)
-        {
-            var old = _subscriptions[pinNumber];
-            int index = Array.FindIndex(old, s => s.Handler == callback);
-            if (index < 0) return;
-            var next = new Subscription[old.Length - 1];
-            Array.Copy(old, 0, next, 0, index);
-            Array.Copy(old, index + 1, next, index, old.Length - index - 1);
-            _subscriptions[pinNumber] = next;
-        }
-    }
+    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback) =>
+        _callbacks.Remove(CheckPin(pinNumber), callback);
 
     private void RaiseIfChanged(int pin, bool before)
     {
         bool after = Level(pin);
         if (after == before) return;
         var edge = after ? PinEventTypes.Rising : PinEventTypes.Falling;
-        var subscriptions = _subscriptions[pin];
-        if (subscriptions.Length == 0) return;
-        var args = new PinValueChangedEventArgs(edge, pin);
-        foreach (var s in subscriptions)
-        {
-            if ((s.Events & edge) == 0) continue;
-            CallbackInvocationCount++;
-            s.Handler(this, args);
-        }
+        if (!_callbacks.HasCallbacks(pin)) return;
+        _callbacks.Raise(this, pin, edge, new PinValueChangedEventArgs(edge, pin));
     }
 
     private int CheckPin(int pin)

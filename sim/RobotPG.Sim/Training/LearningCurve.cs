@@ -34,49 +34,93 @@ public sealed class LearningCurve
     /// <summary>Mean return against environment steps, with axes, ticks and a title; empty frame if no episode finished.</summary>
     public string ToSvg(string title)
     {
-        const double width = 640, height = 400, left = 70, right = 20, top = 40, bottom = 50;
-        double plotW = width - left - right, plotH = height - top - bottom;
-
-        double maxSteps = 1, minY = double.MaxValue, maxY = double.MinValue;
-        foreach (TrainingProgress p in _points)
-        {
-            maxSteps = Math.Max(maxSteps, p.Steps);
-            if (!double.IsFinite(p.MeanReturn)) continue;
-            minY = Math.Min(minY, p.MeanReturn);
-            maxY = Math.Max(maxY, p.MeanReturn);
-        }
-        if (minY > maxY) (minY, maxY) = (0, 1);
-        if (maxY - minY < 1e-9) (minY, maxY) = (minY - 1, maxY + 1);
-        double pad = 0.05 * (maxY - minY);
-        minY -= pad;
-        maxY += pad;
-
-        double X(double steps) => left + plotW * steps / maxSteps;
-        double Y(double value) => top + plotH * (1 - (value - minY) / (maxY - minY));
+        var range = new StepsReturnRange();
+        foreach (TrainingProgress p in _points) range.Include(p.Steps, p.MeanReturn);
+        var plot = new ReturnPlot(width: 640, height: 400, right: 20, range);
 
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        sb.Append(inv, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
-        sb.Append(inv, $"<text x=\"{width / 2}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{Escape(title)}</text>\n");
-        sb.Append(inv, $"<rect x=\"{left}\" y=\"{top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"black\"/>\n");
-        for (int i = 0; i <= 4; i++)
-        {
-            double v = minY + (maxY - minY) * i / 4, y = Y(v);
-            double s = maxSteps * i / 4, x = X(s);
-            sb.Append(inv, $"<line x1=\"{left - 4}\" y1=\"{y:F1}\" x2=\"{left}\" y2=\"{y:F1}\" stroke=\"black\"/><text x=\"{left - 7}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{v:G4}</text>\n");
-            sb.Append(inv, $"<line x1=\"{x:F1}\" y1=\"{top + plotH}\" x2=\"{x:F1}\" y2=\"{top + plotH + 4}\" stroke=\"black\"/><text x=\"{x:F1}\" y=\"{top + plotH + 18}\" text-anchor=\"middle\">{s:G4}</text>\n");
-        }
-        sb.Append(inv, $"<text x=\"{left + plotW / 2}\" y=\"{height - 10}\" text-anchor=\"middle\">environment steps</text>\n");
-        sb.Append(inv, $"<text x=\"16\" y=\"{top + plotH / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {top + plotH / 2})\">mean return (last 10 episodes)</text>\n");
-
+        plot.WriteFrame(sb, title, titleX: plot.Width / 2);
         sb.Append("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
         foreach (TrainingProgress p in _points)
             if (double.IsFinite(p.MeanReturn))
-                sb.Append(inv, $"{X(p.Steps):F1},{Y(p.MeanReturn):F1} ");
+                sb.Append(inv, $"{plot.X(p.Steps):F1},{plot.Y(p.MeanReturn):F1} ");
         sb.Append("\"/>\n</svg>\n");
         return sb.ToString();
     }
+}
 
-    private static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+/// <summary>The extent of the data of a <see cref="ReturnPlot"/>: steps from 0, finite returns only.</summary>
+internal struct StepsReturnRange()
+{
+    public double MaxSteps { get; private set; } = 1;
+    public double MinReturn { get; private set; } = double.MaxValue;
+    public double MaxReturn { get; private set; } = double.MinValue;
+
+    public void Include(double steps, double meanReturn)
+    {
+        MaxSteps = Math.Max(MaxSteps, steps);
+        if (!double.IsFinite(meanReturn)) return;
+        MinReturn = Math.Min(MinReturn, meanReturn);
+        MaxReturn = Math.Max(MaxReturn, meanReturn);
+    }
+}
+
+/// <summary>
+/// A hand-made SVG plot of mean return against environment steps: the frame (title, plot box,
+/// four-interval ticks, axis labels) and the data-to-pixel mapping, shared by a single run's
+/// <see cref="LearningCurve"/> and the algorithm comparison. The return axis gets 5% headroom, and
+/// a default range when no finite return was seen (so an empty run still draws a frame).
+/// </summary>
+internal readonly struct ReturnPlot
+{
+    private const double Left = 70, Top = 40, Bottom = 50;
+    private readonly double _maxSteps, _minY, _maxY;
+
+    public ReturnPlot(double width, double height, double right, StepsReturnRange range)
+    {
+        double minReturn = range.MinReturn, maxReturn = range.MaxReturn;
+        Width = width;
+        Height = height;
+        PlotWidth = width - Left - right;
+        PlotHeight = height - Top - Bottom;
+        if (minReturn > maxReturn) (minReturn, maxReturn) = (0, 1);
+        if (maxReturn - minReturn < 1e-9) (minReturn, maxReturn) = (minReturn - 1, maxReturn + 1);
+        double pad = 0.05 * (maxReturn - minReturn);
+        _maxSteps = range.MaxSteps;
+        _minY = minReturn - pad;
+        _maxY = maxReturn + pad;
+    }
+
+    public double Width { get; }
+    public double Height { get; }
+    public double PlotWidth { get; }
+    public double PlotHeight { get; }
+    public double PlotLeft => Left;
+    public double PlotTop => Top;
+
+    public double X(double steps) => Left + PlotWidth * steps / _maxSteps;
+    public double Y(double value) => Top + PlotHeight * (1 - (value - _minY) / (_maxY - _minY));
+
+    /// <summary>Opens the SVG and draws everything but the data; the caller adds its polylines and closes with &lt;/svg&gt;.</summary>
+    public void WriteFrame(StringBuilder sb, string title, double titleX)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        double plotW = PlotWidth, plotH = PlotHeight;
+        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
+        sb.Append(inv, $"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/>\n");
+        sb.Append(inv, $"<text x=\"{titleX}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{Escape(title)}</text>\n");
+        sb.Append(inv, $"<rect x=\"{Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"black\"/>\n");
+        for (int i = 0; i <= 4; i++)
+        {
+            double v = _minY + (_maxY - _minY) * i / 4, y = Y(v);
+            double s = _maxSteps * i / 4, x = X(s);
+            sb.Append(inv, $"<line x1=\"{Left - 4}\" y1=\"{y:F1}\" x2=\"{Left}\" y2=\"{y:F1}\" stroke=\"black\"/><text x=\"{Left - 7}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{v:G4}</text>\n");
+            sb.Append(inv, $"<line x1=\"{x:F1}\" y1=\"{Top + plotH}\" x2=\"{x:F1}\" y2=\"{Top + plotH + 4}\" stroke=\"black\"/><text x=\"{x:F1}\" y=\"{Top + plotH + 18}\" text-anchor=\"middle\">{s:G4}</text>\n");
+        }
+        sb.Append(inv, $"<text x=\"{Left + plotW / 2}\" y=\"{Height - 10}\" text-anchor=\"middle\">environment steps</text>\n");
+        sb.Append(inv, $"<text x=\"16\" y=\"{Top + plotH / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {Top + plotH / 2})\">mean return (last 10 episodes)</text>\n");
+    }
+
+    public static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

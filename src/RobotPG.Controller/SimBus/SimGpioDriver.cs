@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using RobotPG.Hardware;
 
 namespace RobotPG.Controller.Simulation;
 
@@ -20,14 +21,11 @@ public sealed class SimGpioDriver : GpioDriver
     private readonly bool[] _input;
     private readonly PinValueChangedEventArgs[] _rising;
     private readonly PinValueChangedEventArgs[] _falling;
-    private readonly Subscription[][] _subscriptions;
-    private readonly object _subscriptionGate = new();
+    private readonly PinCallbackTable _callbacks;
     private readonly int[] _encoderPinA;
     private readonly int[] _encoderPinB;
     private readonly long[] _encoderCounts;
     private bool _encodersPlaced;
-
-    private readonly record struct Subscription(PinEventTypes Events, PinChangeEventHandler Handler);
 
     internal SimGpioDriver(SimBus bus, int pinCount, IReadOnlyList<EncoderPins> encoders)
     {
@@ -38,12 +36,11 @@ public sealed class SimGpioDriver : GpioDriver
         _input = new bool[pinCount];
         _rising = new PinValueChangedEventArgs[pinCount];
         _falling = new PinValueChangedEventArgs[pinCount];
-        _subscriptions = new Subscription[pinCount][];
+        _callbacks = new PinCallbackTable(pinCount);
         for (int pin = 0; pin < pinCount; pin++)
         {
             _rising[pin] = new PinValueChangedEventArgs(PinEventTypes.Rising, pin);
             _falling[pin] = new PinValueChangedEventArgs(PinEventTypes.Falling, pin);
-            _subscriptions[pin] = [];
         }
         _encoderPinA = new int[encoders.Count];
         _encoderPinB = new int[encoders.Count];
@@ -113,7 +110,7 @@ public sealed class SimGpioDriver : GpioDriver
     protected override void ClosePin(int pinNumber)
     {
         CheckPin(pinNumber);
-        lock (_subscriptionGate) _subscriptions[pinNumber] = [];
+        _callbacks.Clear(pinNumber);
     }
 
     protected override void SetPinMode(int pinNumber, PinMode mode)
@@ -145,71 +142,21 @@ public sealed class SimGpioDriver : GpioDriver
         _bus.RecordPinLevel(pinNumber, _output[pinNumber]);
     }
 
-    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken)
-    {
-        var edge = new TaskCompletionSource<PinEventTypes>(TaskCreationOptions.RunContinuationsAsynchronously);
-        PinChangeEventHandler handler = (_, args) => edge.TrySetResult(args.ChangeType);
-        AddCallbackForPinValueChangedEvent(pinNumber, eventTypes, handler);
-        try
-        {
-            edge.Task.Wait(cancellationToken);
-            return new WaitForEventResult { EventTypes = edge.Task.Result, TimedOut = false };
-        }
-        catch (OperationCanceledException)
-        {
-            return new WaitForEventResult { EventTypes = PinEventTypes.None, TimedOut = true };
-        }
-        finally
-        {
-            RemoveCallbackForPinValueChangedEvent(pinNumber, handler);
-        }
-    }
+    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken) =>
+        _callbacks.WaitForEvent(CheckPin(pinNumber), eventTypes, cancellationToken);
 
-    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback)
-    {
-        CheckPin(pinNumber);
-        ArgumentNullException.ThrowIfNull(callback);
-        lock (_subscriptionGate)
-        {
-            // Copy-on-write: edges are raised without taking the lock.
-            var old = _subscriptions[pinNumber];
-            var next = new Subscription[old.Length + 1];
-            old.CopyTo(next, 0);
-            next[^1] = new Subscription(eventTypes, callback);
-            _subscriptions[pinNumber] = next;
-        }
-    }
+    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback) =>
+        _callbacks.Add(CheckPin(pinNumber), eventTypes, callback);
 
-    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback)
-    {
-        CheckPin(pinNumber);
-        lock (_subscriptionGate)
-        {
-            var old = _subscriptions[pinNumber];
-            int index = -1;
-            for (int i = 0; i < old.Length; i++)
-            {
-                if (old[i].Handler != callback) continue;
-                index = i;
-                break;
-            }
-            if (index < 0) return;
-            var next = new Subscription[old.Length - 1];
-            Array.Copy(old, 0, next, 0, index);
-            Array.Copy(old, index + 1, next, index, old.Length - index - 1);
-            _subscriptions[pinNumber] = next;
-        }
-    }
+    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback) =>
+        _callbacks.Remove(CheckPin(pinNumber), callback);
 
     private void SetInput(int pin, bool high)
     {
         if (_input[pin] == high) return;
         _input[pin] = high;
         if (_mode[pin] == PinMode.Output) return;
-        var args = high ? _rising[pin] : _falling[pin];
-        var edge = high ? PinEventTypes.Rising : PinEventTypes.Falling;
-        foreach (var s in Volatile.Read(ref _subscriptions[pin]))
-            if ((s.Events & edge) != 0) s.Handler(this, args);
+        _callbacks.Raise(this, pin, high ? PinEventTypes.Rising : PinEventTypes.Falling, high ? _rising[pin] : _falling[pin]);
     }
 
     private int CheckPin(int pin)

@@ -26,12 +26,11 @@ public sealed class A2c : IPolicyGradientAlgorithm
         if (hyperparameters.Validate() is string problem) throw new ArgumentException($"a2c: {problem}", nameof(hyperparameters));
         _h = hyperparameters;
         int n = _h.BatchSize;
-        Agent = new ActorCritic(context.ObservationSize, context.ActionSize, _h.PolicyHiddenSizes, _h.ValueHiddenSizes, n, context.Seed,
-            _h.NormalizeObservations);
-        Rollout = new RolloutSettings(_h.EnvironmentCount, _h.StepsPerEnvironment, _h.Gamma, false, 10f);
+        Agent = _h.CreateAgent(context);
+        Rollout = _h.CreateRolloutSettings();
         _batch = new PolicyGradientBatch(n, context.ObservationSize, context.ActionSize);
         _adam = new Adam(Agent.Policy.ParameterCount, _h.PolicyLearningRate, epsilon: 1e-5f);
-        _valueFitting = new ValueFitting(Agent.Value, _h.ValueLearningRate, n, n / _h.ValueMinibatches, context.Seed ^ 0xA2C0UL);
+        _valueFitting = _h.CreateValueFitting(Agent, context.Seed ^ 0xA2C0UL);
         _rewards = new float[n];
         _returns = new float[n];
         _weights = new float[n];

@@ -67,6 +67,17 @@ public sealed record EstimatorHyperparameters
 
     public int BatchSize => EnvironmentCount * StepsPerEnvironment;
 
+    /// <summary>The policy, critic and normaliser an estimator algorithm trains, one rollout batch wide.</summary>
+    public ActorCritic CreateAgent(in AlgorithmContext context) =>
+        new(context.ObservationSize, context.ActionSize, PolicyHiddenSizes, ValueHiddenSizes, BatchSize, context.Seed, NormalizeObservations);
+
+    /// <summary>The note-algorithms learn from the raw rewards: no reward scaling (so the clip never applies).</summary>
+    public RolloutSettings CreateRolloutSettings() => new(EnvironmentCount, StepsPerEnvironment, Gamma, false, 10f);
+
+    /// <summary>The critic's regression onto a whole batch of targets; <paramref name="seed"/> drives its minibatch shuffles.</summary>
+    public ValueFitting CreateValueFitting(ActorCritic agent, ulong seed) =>
+        new(agent.Value, ValueLearningRate, BatchSize, BatchSize / ValueMinibatches, seed);
+
     /// <summary>One line naming the first setting that cannot work, or null.</summary>
     public string? Validate()
     {

@@ -32,10 +32,10 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
         if (hyperparameters.Validate() is string problem) throw new ArgumentException($"{Name}: {problem}", nameof(hyperparameters));
         _h = hyperparameters;
         int n = _h.BatchSize, o = context.ObservationSize, a = context.ActionSize;
-        Agent = new ActorCritic(o, a, _h.PolicyHiddenSizes, _h.ValueHiddenSizes, n, context.Seed, _h.NormalizeObservations);
-        Rollout = new RolloutSettings(_h.EnvironmentCount, _h.StepsPerEnvironment, _h.Gamma, false, 10f);
+        Agent = _h.CreateAgent(context);
+        Rollout = _h.CreateRolloutSettings();
         _batch = new PolicyGradientBatch(n, o, a);
-        _valueFitting = new ValueFitting(Agent.Value, _h.ValueLearningRate, n, n / _h.ValueMinibatches, context.Seed ^ 0x7290UL);
+        _valueFitting = _h.CreateValueFitting(Agent, context.Seed ^ 0x7290UL);
         int p = Agent.Policy.ParameterCount;
         _cg = new ConjugateGradient<float>(p);
         _search = new BacktrackingLineSearch(p, _h.MaxKl, _h.BacktrackRatio, _h.MaxBacktracks);

@@ -29,11 +29,11 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
         if (hyperparameters.Validate() is string problem) throw new ArgumentException($"ppo-kl: {problem}", nameof(hyperparameters));
         _h = hyperparameters;
         int n = _h.BatchSize, m = n / _h.Minibatches, o = context.ObservationSize, a = context.ActionSize;
-        Agent = new ActorCritic(o, a, _h.PolicyHiddenSizes, _h.ValueHiddenSizes, n, context.Seed, _h.NormalizeObservations);
-        Rollout = new RolloutSettings(_h.EnvironmentCount, _h.StepsPerEnvironment, _h.Gamma, false, 10f);
+        Agent = _h.CreateAgent(context);
+        Rollout = _h.CreateRolloutSettings();
         _batch = new PolicyGradientBatch(n, o, a);
         _adam = new Adam(Agent.Policy.ParameterCount, _h.PolicyLearningRate, epsilon: 1e-5f);
-        _valueFitting = new ValueFitting(Agent.Value, _h.ValueLearningRate, n, n / _h.ValueMinibatches, context.Seed ^ 0x9B0_1CUL);
+        _valueFitting = _h.CreateValueFitting(Agent, context.Seed ^ 0x9B0_1CUL);
         Penalty = new AdaptiveKlPenalty(_h.KlRule, _h.InitialBeta, _h.KlMin, _h.KlMax, _h.TargetKl, _h.BetaRate);
         _advantages = new float[n];
         _returns = new float[n];
