@@ -7,6 +7,7 @@ using System.Text.Json.Serialization;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Hosting;
 using RobotPG.Controller.Learning;
+using RobotPG.Controller.Telemetry;
 using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Training;
 using RobotPG.Messaging;
@@ -68,7 +69,9 @@ public sealed class DemoRun
     private readonly object _gate = new();
     private readonly LearningCurve _curve = new();
     private ControllerHost? _host;
+    private readonly SemaphoreSlim _shownSignal = new(0);
     private volatile bool _cancelled;
+    private long _shown;
 
     public DemoRun(DemoOptions options, TextWriter output)
     {
@@ -151,6 +154,10 @@ public sealed class DemoRun
         {
             await Task.Run(host.WaitForExit).ConfigureAwait(false);
             var learner = host.Learning!.Learner;
+            // The last updates' telemetry may still be on its way over MQTT: show them before the summary.
+            while (Interlocked.Read(ref _shown) < learner.Updates && await _shownSignal.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
+            {
+            }
             double p99 = host.Loop.PeriodError.Percentile(0.99);
             string logDir = Path.Combine(robotDir, "logs");
             string checkpoint = Path.Combine(robotDir, "checkpoints", LearnerCheckpoints.LatestName);
@@ -171,7 +178,7 @@ public sealed class DemoRun
             else
             {
                 _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"done: {learner.Episodes} episodes, mean balance (last 10) {balance:F1} s, {learner.Updates} updates, {learner.Rollbacks} rollbacks, loop period error p99 {p99:F0} µs"));
+                    $"done: {learner.Episodes} episodes, mean balance (last 10) {balance:F1} s, {learner.Updates} updates, {learner.Rollbacks} rollbacks, loop period error p99 {p99:F0} µs, {host.Loop.Counters.Overruns} overruns, {host.Loop.Safety.Events(RobotPG.Controller.Control.SafetyCause.StaleSensor)} stale-sensor trips; motors {(host.Loop.Safety.Tripped ? "off (" + TelemetryPublisher.CauseName(host.Loop.Safety.Cause) + ")" : "on")}"));
                 _output.WriteLine($"trajectory log: {logDir}");
                 _output.WriteLine($"checkpoint:     {checkpoint}");
                 _output.WriteLine($"learning curve: {svg} (and {csv})");
@@ -214,6 +221,8 @@ public sealed class DemoRun
                 _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"update {m.Update,4}{(m.Accepted ? " " : "✗")} steps {m.Steps,7}  episodes {m.Episodes,5}  return {m.MeanReturn,7:F1}  balance {balance,5:F1} s  KL {m.MeanKl:F4}  update {m.UpdateMs,6:F1} ms  jitter p99 {p99,5:F0} µs"));
             }
+            Interlocked.Increment(ref _shown);
+            _shownSignal.Release();
         }
     }
 
@@ -251,7 +260,9 @@ public sealed class DemoRun
             ["learning"] = new JsonObject
             {
                 ["algorithm"] = _options.Algorithm, ["batchSteps"] = 1024, ["checkpointDirectory"] = "checkpoints",
-                ["checkpointEveryUpdates"] = 5, ["checkpointEveryEpisodes"] = 50, ["resetHoldSeconds"] = 0,
+                ["checkpointEveryUpdates"] = 5, ["checkpointEveryEpisodes"] = 50,
+                // The simulator stands the robot up itself: take it at once, still falling gently (motors are off while waiting).
+                ["resetHoldSeconds"] = 0, ["resetUprightDeg"] = 15, ["resetStillRadPerS"] = 3,
             },
         };
         if (checkpoint is not null) json["policy"]!["checkpoint"] = checkpoint;

@@ -267,10 +267,11 @@ public sealed class ControlLoop
             _readyForEpisode = !outcome.Terminated;
             if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame))
             {
-                // The robot is back (stood up, or the simulator reset it): a tilt trip is over; any other cause stays latched.
+                // The robot is back (stood up, or the simulator reset it) and its sensor is fresh again: a tilt or
+                // stale-sensor trip is over; e-stop, bus and software faults stay latched.
                 _awaitingReset = false;
                 _readyForEpisode = true;
-                if (_safety.Tripped && _safety.Cause == SafetyCause.Tilt)
+                if (_safety.Tripped && _safety.Cause is SafetyCause.Tilt or SafetyCause.StaleSensor)
                     _safety.Rearm();
             }
         }

@@ -23,16 +23,20 @@ public interface IEpisodeReset
 /// <see cref="StillRadPerS"/>) for <see cref="HoldSteps"/> consecutive steps. On hardware a person
 /// stands the robot up; in the simulator <see cref="EpisodeEnded"/> also signals
 /// <see cref="ResetRequested"/>, on which a helper thread sends the reset command (the control thread
-/// never touches the network).
+/// never touches the network), and signals it again every <see cref="RetrySteps"/> steps of waiting —
+/// a real-time simulator's robot, reset between two frames, may have fallen again before one is read.
 /// </summary>
 public sealed class UprightResetCondition : IEpisodeReset, IDisposable
 {
     private readonly ImuAxis _forward;
     private readonly ImuAxis _up;
     private int _held;
+    private int _waited;
 
-    public UprightResetCondition(ImuMounting mounting, double uprightDeg, double stillRadPerS, int holdSteps)
+    public UprightResetCondition(ImuMounting mounting, double uprightDeg, double stillRadPerS, int holdSteps, int retrySteps = int.MaxValue)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(retrySteps, 1);
+        RetrySteps = retrySteps;
         ArgumentNullException.ThrowIfNull(mounting);
         ArgumentOutOfRangeException.ThrowIfNegative(holdSteps);
         _forward = mounting.Forward;
@@ -48,6 +52,8 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
 
     public int HoldSteps { get; }
 
+    public int RetrySteps { get; }
+
     /// <summary>Released once per ended episode (a simulator reset request); nobody needs to wait on it on hardware.</summary>
     public SemaphoreSlim ResetRequested { get; } = new(0);
 
@@ -58,6 +64,7 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
     public void EpisodeEnded()
     {
         _held = 0;
+        _waited = 0;
         Interlocked.Increment(ref _resets);
         ResetRequested.Release();
     }
@@ -70,7 +77,9 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         float rate = MathF.Sqrt(frame.GyroX * frame.GyroX + frame.GyroY * frame.GyroY + frame.GyroZ * frame.GyroZ);
         bool ok = up > 0 && MathF.Abs(pitch) <= UprightRad && rate <= StillRadPerS;
         _held = ok ? _held + 1 : 0;
-        return ok && _held > HoldSteps;
+        if (ok && _held > HoldSteps) return true;
+        if (++_waited % RetrySteps == 0) ResetRequested.Release();
+        return false;
     }
 
     private static float Component(float x, float y, float z, ImuAxis axis) => axis switch

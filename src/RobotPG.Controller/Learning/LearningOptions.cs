@@ -48,7 +48,7 @@ public sealed record LearningOptions
             return $"learning.algorithm '{Algorithm}' is unknown (one of: off, {string.Join(", ", OnDeviceAlgorithms.Names)})";
         if (BatchSteps < 64) return $"learning.batchSteps {BatchSteps} must be at least 64";
         if (!(MaxKl > 0)) return $"learning.maxKl {MaxKl} must be positive";
-        if (EvaluationEpisodes < 0) return $"learning.evaluationEpisodes {EvaluationEpisodes} must be ≥ 0";
+        if (EvaluationEpisodes is < 0 or > 10) return $"learning.evaluationEpisodes {EvaluationEpisodes} must be in 0..10 (the learner keeps the last 10 returns)";
         if (!(ReturnDropMargin >= 0)) return $"learning.returnDropMargin {ReturnDropMargin} must be ≥ 0";
         if (CheckpointEveryUpdates < 0 || CheckpointEveryEpisodes < 0) return "learning checkpoint intervals must be ≥ 0";
         if (LearningRate is float lr && !(lr > 0 && float.IsFinite(lr))) return $"learning.learningRate {lr} must be a positive number";

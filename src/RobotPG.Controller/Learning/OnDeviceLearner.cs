@@ -486,7 +486,7 @@ public sealed class OnDeviceLearner : IDisposable
 
     private TrainingState CheckpointState()
     {
-        var state = _agent.ToTrainingState("balance-bot learner");
+        var state = _agent.ToTrainingState("on-device learner");
         state.RewardScaler = _rewardScaler;
         state.Optimizer = _optimizer;
         state.StepCount = Steps;

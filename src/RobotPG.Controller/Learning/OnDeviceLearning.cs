@@ -18,6 +18,9 @@ public sealed class OnDeviceLearning : IDisposable
     public const double DefaultResetUprightDeg = 10, DefaultResetStillRadPerS = 0.5, DefaultResetHoldSeconds = 1.0;
     public const string DefaultCheckpointDirectory = "checkpoints";
 
+    /// <summary>A robot not back within this long gets another reset request (simulator; ignored on hardware).</summary>
+    public const double ResetRetrySeconds = 2.0;
+
     private readonly ResilientMqttClient? _simClient;
     private readonly string _resetTopic;
     private readonly TextWriter _output;
@@ -88,7 +91,8 @@ public sealed class OnDeviceLearning : IDisposable
         var learner = new OnDeviceLearner(algorithm, ring, options, events, checkpoints);
         UprightResetCondition? reset = config.Imu is { } imu
             ? new UprightResetCondition(imu.Mounting, learning.ResetUprightDeg ?? DefaultResetUprightDeg, learning.ResetStillRadPerS ?? DefaultResetStillRadPerS,
-                (int)Math.Round((learning.ResetHoldSeconds ?? DefaultResetHoldSeconds) * config.ControlRateHz))
+                (int)Math.Round((learning.ResetHoldSeconds ?? DefaultResetHoldSeconds) * config.ControlRateHz),
+                retrySteps: (int)Math.Max(1, Math.Round(ResetRetrySeconds * config.ControlRateHz)))
             : null;
         var result = new OnDeviceLearning(options, learner, ring, reset, events, simClient, new Topics(config.RobotId), output);
         if (resume)

@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Learning;
+using RobotPG.Controller.Tasks;
+using Xunit;
+
+namespace RobotPG.Controller.Tests.Learning;
+
+/// <summary>The config's learning section: accepted with its defaults, bad values named with their path, mapped onto the learner.</summary>
+public sealed class LearningConfigTests
+{
+    private static JsonObject Config(JsonObject learning)
+    {
+        var c = JsonNode.Parse(File.ReadAllText(RepoPaths.FirmwareConfig("balance-bot.sim.json")))!.AsObject();
+        c.Remove("$schema");
+        c["learning"] = learning;
+        return c;
+    }
+
+    private static ConfigLoadResult Load(JsonObject c) =>
+        ConfigLoader.Parse(RepoPaths.FirmwareConfig("learning.json"), c.ToJsonString(), RepoPaths.FirmwareConfig(""));
+
+    [Fact]
+    public void A_learning_section_with_only_the_algorithm_gets_the_documented_defaults()
+    {
+        using var dir = new TempDirectory();
+        var loaded = Load(Config(new JsonObject { ["algorithm"] = "trpo" }));
+        Assert.True(loaded.Ok, string.Join("; ", loaded.Errors));
+        var config = loaded.Config!;
+        using var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null);
+        var o = learning.Options;
+        Assert.Equal("trpo", o.Algorithm);
+        Assert.Equal(1024, o.BatchSteps);
+        Assert.Equal(0.1, o.MaxKl);
+        Assert.Equal(0, o.EvaluationEpisodes);
+        Assert.Equal(Path.Combine(dir.Path, "checkpoints"), o.CheckpointDirectory);
+        Assert.Equal("trpo", learning.Learner.Algorithm.Name);
+        Assert.Equal(1024, learning.Learner.Algorithm.Rollout.StepsPerEnvironment);
+        Assert.Equal(1, learning.Learner.Algorithm.Rollout.EnvironmentCount);
+        // 1 s upright and still at 200 Hz.
+        Assert.Equal(200, learning.Reset!.HoldSteps);
+        Assert.Equal(10 * MathF.PI / 180, learning.Reset.UprightRad, 6);
+    }
+
+    [Theory]
+    [InlineData("algorithm", "sgd", "$.learning.algorithm")]
+    [InlineData("batchSteps", 10, "$.learning.batchSteps")]
+    [InlineData("maxKl", 0, "$.learning.maxKl")]
+    [InlineData("evaluationEpisodes", 11, "$.learning.evaluationEpisodes")]
+    [InlineData("checkpointEveryUpdates", -1, "$.learning.checkpointEveryUpdates")]
+    [InlineData("resetUprightDeg", 90, "$.learning.resetUprightDeg")]
+    public void A_bad_learning_value_is_one_error_at_its_path(string key, object value, string path)
+    {
+        var learning = new JsonObject { ["algorithm"] = "ppo" };
+        learning[key] = value switch
+        {
+            string s => JsonValue.Create(s),
+            int i => JsonValue.Create(i),
+            _ => throw new ArgumentException("unexpected value type"),
+        };
+        var loaded = Load(Config(learning));
+        Assert.False(loaded.Ok);
+        var error = Assert.Single(loaded.Errors);
+        Assert.Equal(path, error.Path);
+    }
+
+    [Fact]
+    public void An_unknown_learning_property_is_reported()
+    {
+        var loaded = Load(Config(new JsonObject { ["algorithm"] = "ppo", ["batchsteps"] = 512 }));
+        var error = Assert.Single(loaded.Errors);
+        Assert.Equal("$.learning.batchsteps", error.Path);
+    }
+}
