@@ -13,18 +13,18 @@ public sealed class RobotPhysicsConfig
     public required string Robot { get; init; }
 
     /// <summary>RK4 steps per second (≥ 1000).</summary>
-    public double PhysicsRateHz { get; init; } = 1000;
+    public double PhysicsRateHz { get; set; } = 1000;
 
     /// <summary>Control ticks per second: one sensor frame per tick (the controller config's controlRateHz).</summary>
     public required double ControlRateHz { get; init; }
 
-    public double Gravity { get; init; } = 9.80665;
+    public double Gravity { get; set; } = 9.80665;
 
     /// <summary>The robot has fallen past this tilt (pitch or pole angle), degrees.</summary>
     public required double TiltLimitDeg { get; init; }
 
     /// <summary>Standard deviation of the initial tilt at reset, degrees.</summary>
-    public double InitialTiltStdDeg { get; init; } = 2;
+    public double InitialTiltStdDeg { get; set; } = 2;
 
     public BalanceBodyConfig? Body { get; init; }
 
@@ -45,7 +45,7 @@ public sealed class RobotPhysicsConfig
 
     public required EncoderWiringConfig[] Encoders { get; init; }
 
-    public RandomizationConfig Randomization { get; init; } = new();
+    public RandomizationConfig Randomization { get; set; } = new();
 }
 
 public sealed class BalanceBodyConfig
@@ -101,7 +101,7 @@ public sealed class MotorModelConfig
     /// <summary>k_t = k_e in SI units (N·m/A = V·s/rad) at the motor shaft.</summary>
     public required double TorqueConstant { get; init; }
     public required double GearRatio { get; init; }
-    public double GearEfficiency { get; init; } = 1.0;
+    public double GearEfficiency { get; set; } = 1.0;
     /// <summary>Viscous gearbox friction at the output, N·m·s/rad.</summary>
     public double ViscousFriction { get; init; }
     /// <summary>Coulomb gearbox friction at the output, N·m.</summary>
@@ -116,11 +116,11 @@ public sealed class MotorModelConfig
 
 public sealed class ImuModelConfig
 {
-    public int Address { get; init; } = 0x68;
+    public int Address { get; set; } = 0x68;
     /// <summary>IMU axis pointing forward on the body: "+x", "-x", "+y", "-y", "+z", "-z" (as in the controller config's imu.mounting).</summary>
-    public string Forward { get; init; } = "+x";
+    public string Forward { get; set; } = "+x";
     /// <summary>IMU axis pointing up when the robot stands upright.</summary>
-    public string Up { get; init; } = "+z";
+    public string Up { get; set; } = "+z";
     /// <summary>IMU above the axle, m (it feels the tangential and centripetal acceleration of pitching).</summary>
     public double Height { get; init; }
     public double AccelNoiseStd { get; init; }
@@ -128,7 +128,7 @@ public sealed class ImuModelConfig
     /// <summary>Gyro bias per axis is drawn once per seed from N(0, this²), rad/s.</summary>
     public double GyroBiasStd { get; init; }
     public double AccelBiasStd { get; init; }
-    public double TemperatureC { get; init; } = 30;
+    public double TemperatureC { get; set; } = 30;
 }
 
 public sealed class MotorWiringConfig
@@ -159,9 +159,9 @@ public sealed class EncoderWiringConfig
 /// <summary>Relative ranges of domain randomisation: each factor is drawn uniformly from [1 − f, 1 + f].</summary>
 public sealed class RandomizationConfig
 {
-    public double Mass { get; init; } = 0.1;
-    public double Friction { get; init; } = 0.3;
-    public double Motor { get; init; } = 0.1;
+    public double Mass { get; set; } = 0.1;
+    public double Friction { get; set; } = 0.3;
+    public double Motor { get; set; } = 0.1;
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,

@@ -72,7 +72,7 @@ public sealed class BusConfig
     public required BusKind Kind { get; init; }
 
     /// <summary>Linux I2C bus number (/dev/i2c-N); the Pi's header bus is 1.</summary>
-    public int I2cBusId { get; init; } = 1;
+    public int I2cBusId { get; set; } = 1;
 
     /// <summary>MQTT broker of the simulator (sim only), mqtt://host:port.</summary>
     public string? Broker { get; init; }
@@ -240,7 +240,7 @@ public sealed class PolicyConfig
     public bool Deterministic { get; init; }
 
     /// <summary>Seed of the action-sampling generator.</summary>
-    public ulong Seed { get; init; } = 1;
+    public ulong Seed { get; set; } = 1;
 }
 
 public sealed class LogConfig
@@ -307,6 +307,9 @@ public sealed class LearningConfig
     public double? ResetHoldSeconds { get; init; }
 }
 
+// Properties with a default are `set`, not `init`: the source generator builds objects that have
+// `required` members with one object initializer that assigns every init-only property, so an absent
+// init-only field would become 0 instead of its default (ConfigDefaultsTests).
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
