@@ -1,4 +1,5 @@
 using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Tasks;
 using RobotPG.Hardware;
 
 namespace RobotPG.Controller.Learning;
@@ -71,8 +72,8 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
 
     public bool ReadyForNextEpisode(SensorFrame frame)
     {
-        float forward = Component(frame.AccelX, frame.AccelY, frame.AccelZ, _forward);
-        float up = Component(frame.AccelX, frame.AccelY, frame.AccelZ, _up);
+        float forward = BalanceBotTask.Component(frame.AccelX, frame.AccelY, frame.AccelZ, _forward);
+        float up = BalanceBotTask.Component(frame.AccelX, frame.AccelY, frame.AccelZ, _up);
         float pitch = MathF.Atan2(-forward, up);
         float rate = MathF.Sqrt(frame.GyroX * frame.GyroX + frame.GyroY * frame.GyroY + frame.GyroZ * frame.GyroZ);
         bool ok = up > 0 && MathF.Abs(pitch) <= UprightRad && rate <= StillRadPerS;
@@ -81,16 +82,6 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         if (++_waited % RetrySteps == 0) ResetRequested.Release();
         return false;
     }
-
-    private static float Component(float x, float y, float z, ImuAxis axis) => axis switch
-    {
-        ImuAxis.PlusX => x,
-        ImuAxis.MinusX => -x,
-        ImuAxis.PlusY => y,
-        ImuAxis.MinusY => -y,
-        ImuAxis.PlusZ => z,
-        _ => -z,
-    };
 
     public void Dispose() => ResetRequested.Dispose();
 }

@@ -96,7 +96,8 @@ public sealed class BalanceBotTask : IControlTask
         return MathF.Atan2(-forward, up);
     }
 
-    private static float Component(float x, float y, float z, ImuAxis axis) => axis switch
+    /// <summary>The reading of a vector (x, y, z in IMU axes) along a signed mounting axis.</summary>
+    internal static float Component(float x, float y, float z, ImuAxis axis) => axis switch
     {
         ImuAxis.PlusX => x,
         ImuAxis.MinusX => -x,
