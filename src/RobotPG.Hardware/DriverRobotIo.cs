@@ -140,13 +140,21 @@ public sealed class DriverRobotIo : IRobotIo
         if (_disposed) return;
         _disposed = true;
         StopMotors();
-        foreach (var encoder in _encoders) encoder?.Dispose();
-        foreach (var motor in _motors) motor?.Dispose();
-        foreach (var channel in _pwmChannels) channel?.Dispose();
-        _imu?.Dispose();
-        _pca?.Dispose();
-        _imuDevice?.Dispose();
-        _pwmDevice?.Dispose();
-        _gpio.Dispose();
+        // Never throws: every resource is released even when one of them fails (the motors-off
+        // failures are already counted in StopMotorsFailures).
+        foreach (var encoder in _encoders) Release(encoder);
+        foreach (var motor in _motors) Release(motor);
+        foreach (var channel in _pwmChannels) Release(channel);
+        Release(_imu);
+        Release(_pca);
+        Release(_imuDevice);
+        Release(_pwmDevice);
+        Release(_gpio);
+    }
+
+    private void Release(IDisposable? resource)
+    {
+        try { resource?.Dispose(); }
+        catch (Exception) { StopMotorsFailures++; }
     }
 }
