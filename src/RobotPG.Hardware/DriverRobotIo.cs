@@ -23,6 +23,8 @@ public sealed class DriverRobotIo : IRobotIo
     private readonly PwmChannel[] _pwmChannels;
     private readonly QuadratureEncoder[] _encoders;
     private bool _disposed;
+    private int _readsSinceCheck;
+    private long _lastSequence = long.MinValue;
 
     public DriverRobotIo(DriverRobotIoOptions options, IRobotBus bus)
     {
@@ -96,7 +98,17 @@ public sealed class DriverRobotIo : IRobotIo
         if (frame.EncoderTicks.Length != _encoders.Length)
             throw new ArgumentException($"the frame holds {frame.EncoderTicks.Length} encoders, the robot has {_encoders.Length}", nameof(frame));
         _bus.BeginRead(out long timestamp, out long sequence);
+        if (_pca is not null && Options.Pca9685CheckEveryReads > 0 && ++_readsSinceCheck >= Options.Pca9685CheckEveryReads)
+        {
+            _readsSinceCheck = 0;
+            _pca.VerifyConfiguration(); // a brown-out is a bus fault of this read: the supervisor retries, then trips
+        }
         _imu?.Read(frame);
+        if (Options.FreshnessFromImuData && _imu is not null)
+        {
+            if (!_imu.LastReadChanged) sequence = _lastSequence;
+            _lastSequence = sequence;
+        }
         for (int i = 0; i < _encoders.Length; i++)
         {
             frame.EncoderTicks[i] = _encoders[i].Count;
