@@ -107,6 +107,9 @@ public sealed class ControlLoop
     /// </summary>
     public SafetyCause? FatalCause { get; private set; }
 
+    /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
+    public Hosting.SystemdNotifier? Notifier { get; init; }
+
     /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
     public void RequestStop() => _stopRequested = true;
 
@@ -166,6 +169,7 @@ public sealed class ControlLoop
                 long end = Stopwatch.GetTimestamp();
                 StepLatency.Record(end - start);
                 steps++;
+                Notifier?.AfterStep(steps);
                 if (steps == warmupSteps)
                     _allocatedAfterWarmup = GC.GetAllocatedBytesForCurrentThread();
                 deadline += _periodTicks;
@@ -186,6 +190,7 @@ public sealed class ControlLoop
             }
             _safety.Trip(SafetyCause.Shutdown);
             _io.StopMotors();
+            Notifier?.NotifyStopping();
         }
     }
 

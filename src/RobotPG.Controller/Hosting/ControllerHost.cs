@@ -73,6 +73,8 @@ public sealed class ControllerHost : IDisposable
         }
     }
 
+    private SystemdNotifier? _notifier;
+
     private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
         var c = Config;
@@ -132,8 +134,9 @@ public sealed class ControllerHost : IDisposable
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
+        _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing, _robot.Clock, Learning?.Reset);
+            Learning?.RolloutRing, _robot.Clock, Learning?.Reset) { Notifier = _notifier };
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
@@ -206,6 +209,7 @@ public sealed class ControllerHost : IDisposable
         foreach (var client in _clients)
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _clients.Clear();
+        _notifier?.Dispose();
     }
 
     private static string OneLine(string message)
