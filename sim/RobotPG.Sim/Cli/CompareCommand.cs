@@ -92,6 +92,8 @@ public static class CompareCommand
             return CommandArguments.ExitFailure;
         }
         output.Write(summary);
+        foreach (string file in (string[])[SvgFileName, CurvesFileName, SummaryFileName])
+            output.WriteLine($"wrote {Path.Combine(directory, file)}");
         return CommandArguments.ExitOk;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Checkpoints;
 using RobotPG.Learning.Environments;
@@ -122,6 +123,10 @@ public static class TrainCommand
         for (int e = 0; e < environments.Length; e++) environments[e] = EnvironmentCatalog.Create(envName, seed + (ulong)e);
         var trainer = new Trainer(algorithm, environments, steps, seed);
         var display = new ProgressDisplay(output, style, trainer.Iterations);
+        // Training runs whole batches (CleanRL's num_iterations = steps // batch): say so when --steps is not a multiple.
+        if (trainer.TotalSteps != steps && style != ProgressStyle.Json)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"training {trainer.TotalSteps} steps: {trainer.Iterations} updates of {algorithm.Rollout.BatchSize} steps (--steps {steps} rounded down to whole batches)"));
         var curve = new LearningCurve();
         TrainingProgress last = default;
         while (!trainer.Finished)
@@ -146,7 +151,7 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
             return CommandArguments.ExitFailure;
         }
-        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
+        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, CheckpointFileName));
         return CommandArguments.ExitOk;
     }
 
@@ -179,9 +184,13 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
             return CommandArguments.ExitFailure;
         }
-        display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
+        display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, LinearPolicyFileName));
         return CommandArguments.ExitOk;
     }
+
+    /// <summary>Full paths of what a run writes: the policy, then the learning curve.</summary>
+    public static string[] Written(string directory, string policyFileName) =>
+        [Path.Combine(directory, policyFileName), Path.Combine(directory, CurveCsvFileName), Path.Combine(directory, CurveSvgFileName)];
 
     private static void WriteCurve(LearningCurve curve, string directory, string title)
     {

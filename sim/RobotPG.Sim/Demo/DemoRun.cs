@@ -46,7 +46,7 @@ public sealed record DemoFinalLine(
     bool Final, long Episodes, double MeanBalanceSLast10, long Updates, long Rollbacks, double PeriodErrorP99Us,
     long PretrainSteps, double PretrainWallS, double RobotSimS, double RobotWallS, string TrajectoryLog, string Checkpoint, string LearningCurve);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(DemoUpdateLine))]
 [JsonSerializable(typeof(DemoFinalLine))]
 public sealed partial class DemoJsonContext : JsonSerializerContext;

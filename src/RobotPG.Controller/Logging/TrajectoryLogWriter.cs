@@ -185,7 +185,7 @@ public sealed class TrajectoryLogWriter : IDisposable
             _file = null;
         }
         _fileIndex++;
-        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex:D4}.rpglog");
+        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex:D4}{TrajectoryLogFormat.FileExtension}");
         string path = Path.Combine(_directory, name);
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
         Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
