@@ -39,8 +39,9 @@ public static class RunCommand
         string configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".";
         if (resume && loaded.Config!.Learning is not { Algorithm: not "off" })
         {
-            error.WriteLine($"robotpg: --resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)");
-            return RobotPgCli.ExitUsage;
+            // The service always passes --resume (robotpg.service): a robot that does not learn just runs its policy.
+            output.WriteLine($"robotpg: --resume has nothing to continue: {configPath} has no learning section (or learning.algorithm is off)");
+            resume = false;
         }
 
         ControllerHost host;
