@@ -44,15 +44,15 @@ public static class TrainCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with eval_return." };
         var weighting = new Option<string?>("--return-weighting")
         {
-            Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return (note 000 formula (a)), 'reward-to-go' = the return from that step on (formula (b); default).",
+            Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return, 'reward-to-go' = the return from that step on (default).",
         };
         var discount = new Option<bool>("--discount-weighting")
         {
-            Description = "reinforce/vpg with reward-to-go: also multiply step k's weight by γ^(k−1) (note 002's discounted gradient).",
+            Description = "reinforce/vpg with reward-to-go: also multiply step k's weight by γ^(k−1) (the discounted gradient).",
         };
         var baseline = new Option<string?>("--baseline")
         {
-            Description = "reinforce/vpg: what is subtracted from the weights: none; mean (mean return); optimal-scalar or optimal-per-parameter (note 001's optimal constant b = Σ(∇logP)²R / Σ(∇logP)², one number or one per parameter; whole-trajectory returns); time (mean reward-to-go at each time index; reinforce's default); value (fitted V(s); vpg's default).",
+            Description = "reinforce/vpg: what is subtracted from the weights: none; mean (mean return); optimal-scalar or optimal-per-parameter (the variance-minimising constant b = Σ(∇logP)²R / Σ(∇logP)², one number or one per parameter; whole-trajectory returns); time (mean reward-to-go at each time index; reinforce's default); value (fitted V(s); vpg's default).",
         };
         var delta = new Option<string?>("--delta")
         {
