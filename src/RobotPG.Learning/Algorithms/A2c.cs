@@ -47,7 +47,7 @@ public sealed class A2c : IPolicyGradientAlgorithm
         int n = _batch.Capacity;
         _batch.BootstrappedRewards(_h.Gamma, true, _rewards);
         // Runs are at most n steps long, so the bootstrapped reward-to-go is the n-step return.
-        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, false, _returns);
+        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, _returns);
         var policy = Agent.Policy;
         double loss = 0;
         policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);

@@ -50,7 +50,7 @@ public sealed class OffPolicyPolicyGradient : IPolicyGradientAlgorithm
         _batch.Load(rollout);
         int n = _batch.Capacity;
         _batch.BootstrappedRewards(_h.Gamma, true, _rewards);
-        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, false, _returns);
+        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, _returns);
         for (int k = 0; k < n; k++) _advantages[k] = _returns[k] - _batch.Values[k];
         if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_advantages, true);
         var policy = Agent.Policy;

@@ -24,6 +24,7 @@ public sealed class PolicyGradientBatch
         Values = new float[capacity];
         Bootstrap = new float[capacity];
         TrajectoryEnds = new bool[capacity];
+        EpisodeSteps = new int[capacity];
     }
 
     public int Capacity { get; }
@@ -37,6 +38,16 @@ public sealed class PolicyGradientBatch
     public float[] Bootstrap { get; }
     public bool[] TrajectoryEnds { get; }
 
+    /// <summary>
+    /// Each step's index within its episode (note 002's k − 1, note 001's t), counted from the episode's
+    /// first step: an episode cut by one rollout's end continues in the next rollout of the same
+    /// environment, so consecutive <see cref="Load"/> calls must receive consecutive rollouts.
+    /// </summary>
+    public int[] EpisodeSteps { get; }
+
+    // Per environment: the episode step the next rollout starts at (0 after an episode ended).
+    private int[] _nextEpisodeStep = [];
+
     /// <summary>Trajectories (runs) in the batch.</summary>
     public int TrajectoryCount { get; private set; }
 
@@ -46,9 +57,11 @@ public sealed class PolicyGradientBatch
         if (rollout.Capacity != Capacity || rollout.ObservationSize != ObservationSize || rollout.ActionSize != ActionSize)
             throw new ArgumentException($"rollout of {rollout.Capacity} steps does not fit a batch of {Capacity}", nameof(rollout));
         int envs = rollout.EnvironmentCount, steps = rollout.StepsPerEnvironment, o = ObservationSize, a = ActionSize;
+        if (_nextEpisodeStep.Length != envs) _nextEpisodeStep = new int[envs]; // first load only
         int k = 0, trajectories = 0;
         for (int e = 0; e < envs; e++)
         {
+            int episodeStep = _nextEpisodeStep[e];
             for (int t = 0; t < steps; t++, k++)
             {
                 int i = t * envs + e;
@@ -64,7 +77,10 @@ public sealed class PolicyGradientBatch
                     : last ? rollout.LastValues[e]
                     : 0f;
                 if (TrajectoryEnds[k]) trajectories++;
+                EpisodeSteps[k] = episodeStep;
+                episodeStep = terminated || truncated ? 0 : episodeStep + 1;
             }
+            _nextEpisodeStep[e] = episodeStep;
         }
         TrajectoryCount = trajectories;
     }

@@ -66,7 +66,7 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
         bool critic = _h.Baseline == BaselineKind.StateValue;
         ReadOnlySpan<bool> ends = _batch.TrajectoryEnds;
         _batch.BootstrappedRewards(_h.Gamma, critic, _rewards);
-        ReturnWeighting.RewardToGo(_rewards, ends, _h.Gamma, false, _targets);
+        ReturnWeighting.RewardToGo(_rewards, ends, _h.Gamma, _targets);
 
         var policy = Agent.Policy;
         policy.ZeroGradients();
@@ -75,20 +75,20 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
             policyLoss = OptimalConstantStep();
         else
         {
-            ReturnWeighting.Compute(_h.Weighting, _rewards, ends, _h.Gamma, false, _weights);
+            ReturnWeighting.Compute(_h.Weighting, _rewards, ends, _h.Gamma, _weights);
             switch (_h.Baseline)
             {
                 case BaselineKind.MeanReturn:
                     ConstantBaseline.Subtract(_weights, ConstantBaseline.MeanReturn(_rewards, ends, _h.Gamma));
                     break;
                 case BaselineKind.TimeDependent:
-                    _timeBaseline.Subtract(_weights, ends, _scratch);
+                    _timeBaseline.Subtract(_weights, _batch.EpisodeSteps, _scratch);
                     break;
                 case BaselineKind.StateValue:
                     StateValueBaseline.Subtract(_weights, _batch.Values);
                     break;
             }
-            if (_h.DiscountFromTrajectoryStart) ReturnWeighting.ApplyDiscountFromTrajectoryStart(ends, _h.Gamma, _weights);
+            if (_h.DiscountFromTrajectoryStart) ReturnWeighting.ApplyDiscountFromEpisodeStart(_batch.EpisodeSteps, _h.Gamma, _weights);
             if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_weights, true);
             policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);
             float scale = -1f / _batch.TrajectoryCount; // Adam minimises: the loss is −(1/N) Σ log π · w.

@@ -57,60 +57,59 @@ public static class ConstantBaseline
 
 /// <summary>
 /// Note 001, time-dependent baseline bₜ = (1/m) Σᵢ Σ_{k=t}^{H−1} R(s_k⁽ⁱ⁾, u_k⁽ⁱ⁾): the mean, over the
-/// trajectories of the batch, of the reward-to-go at time index t. With trajectories of unequal
-/// length the mean runs over the trajectories that reach index t (equal to the note's formula when
-/// all have length H); any function of t alone keeps the estimate unbiased. Buffers are sized once
-/// for the longest trajectory.
+/// trajectories of the batch, of the weight (reward-to-go) at time index t — t counted from the start of
+/// the episode, which may lie in an earlier rollout. With trajectories of unequal length the mean runs over
+/// the trajectories that reach index t (equal to the note's formula when all have length H); any function
+/// of t alone keeps the estimate unbiased. The sums grow (doubling) the first time a longer episode is
+/// seen, so after the longest episode nothing is allocated.
 /// </summary>
 public sealed class TimeDependentBaseline
 {
-    private readonly double[] _sum;
-    private readonly int[] _count;
+    private double[] _sum;
+    private int[] _count;
 
-    public TimeDependentBaseline(int maxHorizon)
+    public TimeDependentBaseline(int initialHorizon)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxHorizon);
-        _sum = new double[maxHorizon];
-        _count = new int[maxHorizon];
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialHorizon);
+        _sum = new double[initialHorizon];
+        _count = new int[initialHorizon];
     }
 
-    public int MaxHorizon => _sum.Length;
+    /// <summary>Episode steps the sums currently hold.</summary>
+    public int Horizon => _sum.Length;
 
-    /// <summary>Writes bₜ for every step into <paramref name="baseline"/> (from the reward-to-go weights).</summary>
-    public void Compute(ReadOnlySpan<float> rewardToGo, ReadOnlySpan<bool> trajectoryEnds, Span<float> baseline)
+    /// <summary>Writes bₜ for every step into <paramref name="baseline"/>, t = <paramref name="episodeSteps"/>[k].</summary>
+    public void Compute(ReadOnlySpan<float> weights, ReadOnlySpan<int> episodeSteps, Span<float> baseline)
     {
-        if (trajectoryEnds.Length != rewardToGo.Length || baseline.Length != rewardToGo.Length)
-            throw new ArgumentException("reward-to-go, trajectory ends and baseline need one entry per step");
-        Array.Clear(_sum);
-        Array.Clear(_count);
-        for (int pass = 0; pass < 2; pass++)
+        if (episodeSteps.Length != weights.Length || baseline.Length != weights.Length)
+            throw new ArgumentException("weights, episode steps and baseline need one entry per step");
+        int longest = 0;
+        foreach (int t in episodeSteps)
         {
-            int start = 0;
-            while (start < rewardToGo.Length)
-            {
-                int end = ReturnWeighting.TrajectoryEnd(trajectoryEnds, start);
-                if (end - start + 1 > _sum.Length)
-                    throw new ArgumentException($"a trajectory of {end - start + 1} steps exceeds the baseline's horizon {_sum.Length}");
-                for (int t = start; t <= end; t++)
-                {
-                    if (pass == 0)
-                    {
-                        _sum[t - start] += rewardToGo[t];
-                        _count[t - start]++;
-                    }
-                    else
-                        baseline[t] = (float)(_sum[t - start] / _count[t - start]);
-                }
-                start = end + 1;
-            }
+            if (t < 0) throw new ArgumentOutOfRangeException(nameof(episodeSteps), t, "episode steps count from 0");
+            longest = Math.Max(longest, t + 1);
         }
+        if (longest > _sum.Length)
+        {
+            int size = Math.Max(longest, 2 * _sum.Length);
+            _sum = new double[size];
+            _count = new int[size];
+        }
+        Array.Clear(_sum, 0, longest);
+        Array.Clear(_count, 0, longest);
+        for (int k = 0; k < weights.Length; k++)
+        {
+            _sum[episodeSteps[k]] += weights[k];
+            _count[episodeSteps[k]]++;
+        }
+        for (int k = 0; k < weights.Length; k++) baseline[k] = (float)(_sum[episodeSteps[k]] / _count[episodeSteps[k]]);
     }
 
     /// <summary>wₜ ← wₜ − bₜ in place.</summary>
-    public void Subtract(Span<float> rewardToGo, ReadOnlySpan<bool> trajectoryEnds, Span<float> scratch)
+    public void Subtract(Span<float> weights, ReadOnlySpan<int> episodeSteps, Span<float> scratch)
     {
-        Compute(rewardToGo, trajectoryEnds, scratch);
-        for (int i = 0; i < rewardToGo.Length; i++) rewardToGo[i] -= scratch[i];
+        Compute(weights, episodeSteps, scratch);
+        for (int i = 0; i < weights.Length; i++) weights[i] -= scratch[i];
     }
 }
 

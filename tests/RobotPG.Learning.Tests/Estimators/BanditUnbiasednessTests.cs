@@ -87,7 +87,7 @@ public class BanditUnbiasednessTests
                         for (int j = 0; j < P; j++) gradient[j] = optimal[j];
                         break;
                     default:
-                        ReturnWeighting.RewardToGo(rewards, ends, 1.0, false, weights);
+                        ReturnWeighting.RewardToGo(rewards, ends, 1.0, weights);
                         if (estimator == Estimator.MeanReturn)
                             ConstantBaseline.Subtract(weights, previousMean);
                         else if (estimator == Estimator.StateValue)

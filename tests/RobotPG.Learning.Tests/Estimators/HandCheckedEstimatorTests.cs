@@ -52,7 +52,7 @@ public class HandCheckedEstimatorTests
     public void FormulaBWeightsByRewardToGo()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         Assert.Equal([3f, 2f, 7f, 4f], w);
         // ĝ_w = ½[0.5·3 − 2·2 − 1·7 + 2·4] = −0.75;  ĝ_b = ½[0.5·3 − 1·2 + 1·7 + 2·4] = 7.25
         var (gw, gb) = Gradient(w);
@@ -64,17 +64,20 @@ public class HandCheckedEstimatorTests
     public void FormulaBDiscountedWithAndWithoutNote002Factor()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, w);
         Assert.Equal([2f, 2f, 5f, 4f], w); // r_togo: 1 + 0.5·2, 2, 3 + 0.5·4, 4
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, true, w);
+        ReturnWeighting.ApplyDiscountFromEpisodeStart([0, 1, 0, 1], 0.5, w);
         Assert.Equal([2f, 1f, 5f, 2f], w); // γ^{k−1} r_togo(k): second steps × 0.5
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, w);
+        ReturnWeighting.ApplyDiscountFromEpisodeStart([3, 4, 0, 1], 0.5, w); // first run continues an episode at step 3
+        Assert.Equal([0.25f, 0.125f, 5f, 2f], w);
     }
 
     [Fact]
     public void BatchEndClosesAnOpenTrajectory()
     {
         float[] w = new float[3];
-        ReturnWeighting.RewardToGo([1, 1, 1], [true, false, false], 1.0, false, w);
+        ReturnWeighting.RewardToGo([1, 1, 1], [true, false, false], 1.0, w);
         Assert.Equal([1f, 2f, 1f], w);
         Assert.Equal(2, ReturnWeighting.CountTrajectories([true, false, false]));
     }
@@ -95,11 +98,11 @@ public class HandCheckedEstimatorTests
     public void TimeDependentBaselineSubtractsMeanRewardToGo()
     {
         float[] w = new float[4], scratch = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         var baseline = new TimeDependentBaseline(2);
-        baseline.Compute(w, Ends, scratch);
+        baseline.Compute(w, [0, 1, 0, 1], scratch);
         Assert.Equal([5f, 3f, 5f, 3f], scratch); // b₀ = (3 + 7)/2, b₁ = (2 + 4)/2
-        baseline.Subtract(w, Ends, scratch);
+        baseline.Subtract(w, [0, 1, 0, 1], scratch);
         // weights [−2, −1, 2, 1]: ĝ_w = ½[0.5·(−2) − 2·(−1) − 1·2 + 2·1] = 0.5
         Assert.Equal(0.5, Gradient(w).W, 6);
     }
@@ -108,15 +111,19 @@ public class HandCheckedEstimatorTests
     public void TimeDependentBaselineAveragesOverTrajectoriesReachingEachIndex()
     {
         float[] scratch = new float[3];
-        new TimeDependentBaseline(4).Compute([4, 2, 6], [false, true, true], scratch);
+        new TimeDependentBaseline(4).Compute([4, 2, 6], [0, 1, 0], scratch);
         Assert.Equal([5f, 2f, 5f], scratch);
+        // Episode steps past the initial horizon grow the sums instead of failing.
+        var grown = new TimeDependentBaseline(1);
+        grown.Compute([4, 2, 6, 1], [5, 6, 5, 0], new float[4]);
+        Assert.Equal(7, grown.Horizon);
     }
 
     [Fact]
     public void StateValueBaselineSubtractsValues()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         StateValueBaseline.Subtract(w, [1, 1, 2, 3]);
         Assert.Equal([2f, 1f, 5f, 1f], w);
         // ĝ_w = ½[0.5·2 − 2·1 − 1·5 + 2·1] = −2
@@ -170,7 +177,7 @@ public class HandCheckedEstimatorTests
     {
         float[] logProb = [-1.2f, -0.3f, -2f, -0.7f], w = new float[4], rtg = new float[4];
         ImportanceSampling.PerDecisionWeights(logProb, logProb, Rewards, Ends, 0.9, w);
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.9, false, rtg);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.9, rtg);
         for (int i = 0; i < 4; i++) Assert.Equal(rtg[i], w[i], 5);
     }
 

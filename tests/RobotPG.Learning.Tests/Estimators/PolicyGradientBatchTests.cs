@@ -39,7 +39,7 @@ public class PolicyGradientBatchTests
         // γ = 0.5: bootstrapped reward-to-go = [1 + 0.5·2, 2, 3 + 0.5·10, 4 + 0.5·20, 5 + 0.5·(6 + 15), 6 + 15]
         float[] bootstrapped = new float[6], toGo = new float[6];
         batch.BootstrappedRewards(0.5, true, bootstrapped);
-        ReturnWeighting.RewardToGo(bootstrapped, batch.TrajectoryEnds, 0.5, false, toGo);
+        ReturnWeighting.RewardToGo(bootstrapped, batch.TrajectoryEnds, 0.5, toGo);
         Assert.Equal([2f, 2, 8, 14, 15.5f, 21], toGo);
 
         // GAE with λ = 1 is the bootstrapped return minus V.
