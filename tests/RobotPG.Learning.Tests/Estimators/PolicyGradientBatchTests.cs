@@ -50,5 +50,12 @@ public class PolicyGradientBatchTests
             Assert.Equal(toGo[k], returns[k], 5);
             Assert.Equal(toGo[k] - batch.Values[k], advantages[k], 5);
         }
+
+        // TD targets r + γV(s′) (note 001, fitted V iteration): V(s′) is the next stored value inside a run,
+        // 0 after termination, V(final) after truncation, the last value at the rollout's cut.
+        // Values in trajectory order: env 0 → 0, 1, 2; env 1 → 0.5, 1.5, 2.5.
+        float[] targets = new float[6];
+        batch.TemporalDifferenceTargets(0.5, targets);
+        Assert.Equal([1 + 0.5f * 1, 2, 3 + 0.5f * 10, 4 + 0.5f * 20, 5 + 0.5f * 2.5f, 6 + 0.5f * 30], targets);
     }
 }

@@ -192,6 +192,32 @@ public class AlgorithmReferenceTests
         Assert.Equal([2, 3, 0, 1, 0, 0, 1, 2], batch.EpisodeSteps);
     }
 
+    /// <summary>
+    /// VPG's critic fit, one full-batch Adam step: the value gradient is ∇φ (1/n) Σ ½(V_φ(sₜ) − yₜ)² at φ₀ with
+    /// y the bootstrapped Monte-Carlo return, or with fitted V iteration's TD target rₜ + γV_φ₀(sₜ₊₁) (note 001).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Vpg_critic_regresses_onto_monte_carlo_or_td_targets(bool temporalDifference)
+    {
+        var h = Small with { Baseline = BaselineKind.StateValue, TemporalDifferenceValueTargets = temporalDifference };
+        var algorithm = EstimatorAlgorithms.Create(EstimatorAlgorithms.Vpg, h, Context);
+        var value = algorithm.Agent.Value;
+        double[] phi = ReferenceNetworks.ToDouble(value.Parameters);
+        algorithm.Update(Build(algorithm.Agent.Policy, Values), 1, 1);
+
+        double[] targets = RewardToGo(Rewards, Gamma, RunBootstrap);
+        if (temporalDifference)
+            for (int r = 0; r < Runs.Length; r++)
+                for (int k = 0; k < Runs[r].Length; k++)
+                    targets[Runs[r][k]] = Rewards[Runs[r][k]] + Gamma * (k == Runs[r].Length - 1 ? RunBootstrap[r] : Values[Runs[r][k + 1]]);
+        int[] valueSizes = [ObservationSize, 3, 1];
+        double Loss(double[] p) => Enumerable.Range(0, Count)
+            .Sum(i => 0.5 * Math.Pow(ReferenceNetworks.MlpForward(p, valueSizes, Observation(i))[0] - targets[i], 2)) / Count;
+        AssertClose(ReferenceNetworks.Gradient(Loss, phi), value.Gradients, Tolerance, "critic gradient");
+    }
+
     // ---------------------------------------------------------------- A2C
 
     [Theory]
