@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -57,7 +58,7 @@ public sealed class A2c : IPolicyGradientAlgorithm
             loss -= _logProbs[k] * advantage;
             _weights[k] = advantage;
         }
-        if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_weights, true);
+        if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_weights);
         for (int k = 0; k < n; k++) _weights[k] *= -1f / n;
         policy.ZeroGradients();
         policy.AccumulateLogProbGradient(_weights, n);

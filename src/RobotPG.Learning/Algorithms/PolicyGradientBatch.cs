@@ -22,6 +22,8 @@ public sealed class PolicyGradientBatch
         LogProbs = new float[capacity];
         Rewards = new float[capacity];
         Values = new float[capacity];
+        Advantages = new float[capacity];
+        Returns = new float[capacity];
         Bootstrap = new float[capacity];
         TrajectoryEnds = new bool[capacity];
         EpisodeSteps = new int[capacity];
@@ -35,6 +37,10 @@ public sealed class PolicyGradientBatch
     public float[] LogProbs { get; }
     public float[] Rewards { get; }
     public float[] Values { get; }
+
+    /// <summary>The rollout's advantages and returns as the estimator left them (<see cref="Advantages.GaeEstimator"/> runs on the rollout before <see cref="Load"/>).</summary>
+    public float[] Advantages { get; }
+    public float[] Returns { get; }
     public float[] Bootstrap { get; }
     public bool[] TrajectoryEnds { get; }
 
@@ -70,6 +76,8 @@ public sealed class PolicyGradientBatch
                 LogProbs[k] = rollout.LogProbs[i];
                 Rewards[k] = rollout.Rewards[i];
                 Values[k] = rollout.Values[i];
+                Advantages[k] = rollout.Advantages[i];
+                Returns[k] = rollout.Returns[i];
                 bool terminated = rollout.Terminated[i], truncated = rollout.Truncated[i], last = t == steps - 1;
                 TrajectoryEnds[k] = terminated || truncated || last;
                 Bootstrap[k] = terminated ? 0f
@@ -95,21 +103,6 @@ public sealed class PolicyGradientBatch
             result[k] = useBootstrap && TrajectoryEnds[k] ? (float)(Rewards[k] + gamma * Bootstrap[k]) : Rewards[k];
     }
 
-    /// <summary>GAE(γ, λ) advantages and λ-returns over the runs (note 001: Â = Σ (γλ)^l δ_{t+l}).</summary>
-    public void GeneralizedAdvantage(double gamma, double lambda, Span<float> advantages, Span<float> returns)
-    {
-        double carried = 0;
-        for (int k = Capacity - 1; k >= 0; k--)
-        {
-            if (TrajectoryEnds[k]) carried = 0;
-            double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
-            double delta = Rewards[k] + gamma * next - Values[k];
-            carried = delta + gamma * lambda * carried;
-            advantages[k] = (float)carried;
-            returns[k] = (float)(carried + Values[k]);
-        }
-    }
-
     /// <summary>TD targets r + γ V_φᵢ(s′) of fitted V iteration (note 001), V_φᵢ the critic that collected the rollout.</summary>
     public void TemporalDifferenceTargets(double gamma, Span<float> targets)
     {
@@ -118,18 +111,5 @@ public sealed class PolicyGradientBatch
             double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
             targets[k] = (float)(Rewards[k] + gamma * next);
         }
-    }
-
-    /// <summary>Centres (and optionally scales to unit std) a span in place.</summary>
-    public static void Standardize(Span<float> values, bool scale)
-    {
-        double mean = 0;
-        foreach (float v in values) mean += v;
-        mean /= values.Length;
-        double variance = 0;
-        foreach (float v in values) variance += (v - mean) * (v - mean);
-        double std = Math.Sqrt(variance / Math.Max(1, values.Length - 1));
-        double divisor = scale ? std + 1e-8 : 1.0;
-        for (int i = 0; i < values.Length; i++) values[i] = (float)((values[i] - mean) / divisor);
     }
 }

@@ -96,7 +96,7 @@ public sealed class Ppo : IPolicyGradientAlgorithm
                     _mbReturns[k] = returns[i];
                     _mbOldValues[k] = values[i];
                 }
-                if (_h.NormalizeAdvantages) PpoLoss.NormalizeAdvantages(_mbAdvantages);
+                if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_mbAdvantages);
 
                 _policy.ZeroGradients();
                 _value.ZeroGradients();

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -89,7 +90,7 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
                     break;
             }
             if (_h.DiscountFromTrajectoryStart) ReturnWeighting.ApplyDiscountFromEpisodeStart(_batch.EpisodeSteps, _h.Gamma, _weights);
-            if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_weights, true);
+            if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_weights);
             policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);
             float scale = -1f / _batch.TrajectoryCount; // Adam minimises: the loss is −(1/N) Σ log π · w.
             double loss = 0;
