@@ -75,15 +75,12 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
             _shuffle.Shuffle(_indices);
             for (int start = 0; start + m <= n; start += m)
             {
-                for (int k = 0; k < m; k++)
-                {
-                    int i = _indices[start + k];
-                    _batch.Observations.AsSpan(i * o, o).CopyTo(_mbObservations.AsSpan(k * o, o));
-                    _batch.Actions.AsSpan(i * a, a).CopyTo(_mbActions.AsSpan(k * a, a));
-                    _oldMeans.AsSpan(i * a, a).CopyTo(_mbOldMeans.AsSpan(k * a, a));
-                    _mbOldLogProbs[k] = _batch.LogProbs[i];
-                    _mbAdvantages[k] = advantages[i];
-                }
+                ReadOnlySpan<int> picked = _indices.AsSpan(start, m);
+                Minibatch.Gather(picked, _batch.Observations, o, _mbObservations);
+                Minibatch.Gather(picked, _batch.Actions, a, _mbActions);
+                Minibatch.Gather(picked, _oldMeans, a, _mbOldMeans);
+                Minibatch.Gather(picked, _batch.LogProbs, 1, _mbOldLogProbs);
+                Minibatch.Gather(picked, advantages, 1, _mbAdvantages);
                 policy.ZeroGradients();
                 policy.LogProbBatch(_mbObservations, _mbActions, m, _mbLogProbs);
                 surrogate = 0;

@@ -25,18 +25,12 @@ public static class ReturnWeighting
     /// </summary>
     public static void WholeTrajectoryReturn(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
     {
-        Check(rewards, trajectoryEnds, weights, gamma);
-        int start = 0;
-        while (start < rewards.Length)
+        // The reward-to-go at a trajectory's first step is its whole return.
+        RewardToGo(rewards, trajectoryEnds, gamma, weights);
+        for (int start = 0; start < rewards.Length;)
         {
             int end = TrajectoryEnd(trajectoryEnds, start);
-            double total = 0, discount = 1;
-            for (int t = start; t <= end; t++)
-            {
-                total += discount * rewards[t];
-                discount *= gamma;
-            }
-            weights[start..(end + 1)].Fill((float)total);
+            weights[(start + 1)..(end + 1)].Fill(weights[start]);
             start = end + 1;
         }
     }

@@ -87,7 +87,7 @@ public class HandCheckedEstimatorTests
     {
         float[] w = new float[4];
         ReturnWeighting.WholeTrajectoryReturn(Rewards, Ends, 1.0, w);
-        double b = ConstantBaseline.MeanReturn(Rewards, Ends, 1.0);
+        double b = ConstantBaseline.MeanReturn(w, Ends);
         Assert.Equal(5.0, b, 12); // (3 + 7)/2
         ConstantBaseline.Subtract(w, b);
         // ĝ_w = ½[(−1.5)(−2) + (1)(2)] = 2.5
@@ -134,15 +134,24 @@ public class HandCheckedEstimatorTests
     private static readonly float[] TrajectoryScores = [-1.5f, -0.5f, 1f, 3f];
     private static readonly float[] TrajectoryReturns = [3f, 7f];
 
+    private static OptimalConstantBaseline TwoTrajectories()
+    {
+        var baseline = new OptimalConstantBaseline(2);
+        baseline.Add(TrajectoryScores.AsSpan(0, 2), TrajectoryReturns[0]);
+        baseline.Add(TrajectoryScores.AsSpan(2, 2), TrajectoryReturns[1]);
+        return baseline;
+    }
+
     [Fact]
     public void OptimalConstantBaselinePerParameter()
     {
         double[] b = new double[2];
-        OptimalConstantBaseline.PerParameter(TrajectoryScores, TrajectoryReturns, 2, b);
+        var baseline = TwoTrajectories();
+        baseline.PerParameter(b);
         Assert.Equal((2.25 * 3 + 1 * 7) / 3.25, b[0], 6);      // 4.2308
         Assert.Equal((0.25 * 3 + 9 * 7) / 9.25, b[1], 6);      // 6.8919
         float[] g = new float[2];
-        OptimalConstantBaseline.Gradient(TrajectoryScores, TrajectoryReturns, 2, b, g);
+        baseline.Gradient(b, g);
         Assert.Equal(0.5 * (-1.5 * (3 - 13.75 / 3.25) + 1 * (7 - 13.75 / 3.25)), g[0], 5);   // 2.3077
         Assert.Equal(0.5 * (-0.5 * (3 - 63.75 / 9.25) + 3 * (7 - 63.75 / 9.25)), g[1], 5);   // 1.1351
     }
@@ -151,9 +160,10 @@ public class HandCheckedEstimatorTests
     public void OptimalConstantBaselineScalar()
     {
         // ‖s₁‖² = 2.5, ‖s₂‖² = 10 → b = (2.5·3 + 10·7)/12.5 = 6.2
-        Assert.Equal(6.2, OptimalConstantBaseline.Scalar(TrajectoryScores, TrajectoryReturns, 2), 6);
+        var baseline = TwoTrajectories();
+        Assert.Equal(6.2, baseline.Scalar(), 6);
         float[] g = new float[2];
-        OptimalConstantBaseline.Gradient(TrajectoryScores, TrajectoryReturns, 2, [6.2, 6.2], g);
+        baseline.Gradient([6.2, 6.2], g);
         Assert.Equal(2.8, g[0], 5);  // ½[−1.5·(−3.2) + 1·0.8]
         Assert.Equal(2.0, g[1], 5);  // ½[−0.5·(−3.2) + 3·0.8]
     }
