@@ -44,7 +44,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         public readonly MqttApplicationMessage Message = new();
     }
 
-    private readonly record struct Subscription(string Filter, MqttMessageHandler Handler);
+    private readonly record struct Subscription(string Filter, MqttMessageHandler Handler, MqttQualityOfServiceLevel Qos);
 
     private readonly MqttEndpoint _endpoint;
     private readonly ResilientMqttClientOptions _options;
@@ -134,17 +134,18 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adds a subscription (QoS 0); it is renewed after every reconnect. When connected, the returned
-    /// task completes once the broker acknowledged it.
+    /// Adds a subscription (QoS 0 unless told; fleet rollouts and policies use 1); it is renewed after every
+    /// reconnect. When connected, the returned task completes once the broker acknowledged it.
+    /// A shared subscription (<c>$share/group/filter</c>) is matched on its filter part.
     /// </summary>
-    public async Task SubscribeAsync(string topicFilter, MqttMessageHandler handler)
+    public async Task SubscribeAsync(string topicFilter, MqttMessageHandler handler, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce)
     {
         ArgumentException.ThrowIfNullOrEmpty(topicFilter);
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_subscriptionLock) _subscriptions = [.. _subscriptions, new Subscription(topicFilter, handler)];
+        lock (_subscriptionLock) _subscriptions = [.. _subscriptions, new Subscription(topicFilter, handler, qos)];
         if (_client.IsConnected)
         {
-            var options = new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtMostOnce).Build();
+            var options = new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, qos).Build();
             await _client.SubscribeAsync(options, _stop.Token).ConfigureAwait(false);
         }
     }
@@ -231,7 +232,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                     if (subscriptions.Length > 0)
                     {
                         var builder = new MqttClientSubscribeOptionsBuilder();
-                        foreach (var s in subscriptions) builder = builder.WithTopicFilter(s.Filter, MqttQualityOfServiceLevel.AtMostOnce);
+                        foreach (var s in subscriptions) builder = builder.WithTopicFilter(s.Filter, s.Qos);
                         await _client.SubscribeAsync(builder.Build(), token).ConfigureAwait(false);
                     }
                     long connects = Interlocked.Increment(ref _connects);
@@ -293,7 +294,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         var subscriptions = Volatile.Read(ref _subscriptions);
         foreach (var s in subscriptions)
         {
-            if (!Topics.Matches(s.Filter, message.Topic)) continue;
+            if (!Topics.Matches(Topics.WithoutShare(s.Filter), message.Topic)) continue;
             try
             {
                 s.Handler(message.Topic, message.Payload);
