@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using MQTTnet;
 using MQTTnet.Protocol;
+using RobotPG.Messaging.Security;
 
 namespace RobotPG.Messaging;
 
@@ -69,15 +70,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.QueueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPayloadLength, 1);
 
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(endpoint.Host, endpoint.Port)
-            .WithClientId(endpoint.ClientId)
-            .WithCleanSession(true)
-            .WithKeepAlivePeriod(_options.KeepAlive)
-            .WithTimeout(_options.ConnectTimeout)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V311);
-        if (endpoint.UserName is not null) builder = builder.WithCredentials(endpoint.UserName, endpoint.Password);
-        _clientOptions = builder.Build();
+        _clientOptions = BuildClientOptions(endpoint, _options);
 
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -89,6 +82,27 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     }
 
     public MqttEndpoint Endpoint => _endpoint;
+
+    /// <summary>MQTTnet options for <paramref name="endpoint"/>: TLS trust and client certificate, credentials, protocol, will.</summary>
+    internal static MqttClientOptions BuildClientOptions(MqttEndpoint endpoint, ResilientMqttClientOptions options)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(endpoint.Host, endpoint.Port)
+            .WithClientId(endpoint.ClientId)
+            .WithCleanSession(true)
+            .WithKeepAlivePeriod(options.KeepAlive)
+            .WithTimeout(options.ConnectTimeout)
+            .WithProtocolVersion(endpoint.Protocol == MqttProtocol.V311 ? MQTTnet.Formatter.MqttProtocolVersion.V311 : MQTTnet.Formatter.MqttProtocolVersion.V500);
+        if (endpoint.UserName is not null) builder = builder.WithCredentials(endpoint.UserName, endpoint.Password);
+        if (endpoint.MaximumPacketSize > 0 && endpoint.Protocol == MqttProtocol.V5) builder = builder.WithMaximumPacketSize(endpoint.MaximumPacketSize);
+        if (endpoint.Will is { } will)
+        {
+            builder = builder.WithWillTopic(will.Topic).WithWillPayload(will.Payload).WithWillRetain(true)
+                .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+        if (endpoint.UseTls) builder = builder.WithTlsOptions(TlsTrust.ClientOptions(endpoint));
+        return builder.Build();
+    }
 
     public bool IsConnected => _client.IsConnected;
 
@@ -226,7 +240,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                 {
                     var result = await _client.ConnectAsync(_clientOptions, token).ConfigureAwait(false);
                     if (result.ResultCode != MqttClientConnectResultCode.Success)
-                        throw new IOException($"broker {_endpoint.Host}:{_endpoint.Port} refused the connection: {result.ResultCode}");
+                        throw new IOException($"broker {_endpoint} refused the connection: {result.ResultCode}");
                     Subscription[] subscriptions;
                     lock (_subscriptionLock) subscriptions = _subscriptions;
                     if (subscriptions.Length > 0)
@@ -251,7 +265,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Volatile.Write(ref _lastError, $"connecting to {_endpoint.Host}:{_endpoint.Port}: {ex.Message}");
+                Volatile.Write(ref _lastError, $"connecting to {_endpoint}: {ex.Message}");
                 try
                 {
                     await Task.Delay(delay, token).ConfigureAwait(false);
@@ -267,7 +281,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
     {
-        if (args.Exception is not null) Volatile.Write(ref _lastError, $"disconnected from {_endpoint.Host}:{_endpoint.Port}: {args.Exception.Message}");
+        if (args.Exception is not null) Volatile.Write(ref _lastError, $"disconnected from {_endpoint}: {args.Exception.Message}");
         SignalDisconnected();
         return Task.CompletedTask;
     }
