@@ -7,6 +7,7 @@ using RobotPG.Learning.Checkpoints;
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Normalization;
 using RobotPG.Messaging;
+using RobotPG.Messaging.Security;
 using MQTTnet.Protocol;
 
 namespace RobotPG.Controller.Fleet;
@@ -91,15 +92,16 @@ public sealed class FleetLearning : IDisposable
             CheckpointFile.Load(checkpoint, new TrainingState { Policy = network, ObservationNormalizer = normalizer });
         }
         string keyPath = Path.Combine(configDirectory, fleet.OperatorPublicKey);
-        EcdsaFleetPolicySeal verifier;
+        SignatureVerifier keys;
         try
         {
-            verifier = EcdsaFleetPolicySeal.FromPem(File.ReadAllText(keyPath), fleet.Name);
+            keys = SignatureVerifier.FromFiles([keyPath]);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
-            throw new ArgumentException($"learning.fleet.operatorPublicKey {keyPath}: {e.Message}", e);
+            throw new ArgumentException($"learning.fleet.operatorPublicKey: {e.Message}", e);
         }
+        var verifier = new OperatorFleetPolicyVerifier(keys, fleet.Name);
         var endpoint = MqttEndpoint.TryParse(fleet.Broker, $"robotpg-{config.RobotId}-fleet", out string? error)
             ?? throw new ArgumentException($"learning.fleet.broker: {error}");
         int batch = fleet.BatchTransitions ?? DefaultBatchTransitions;
