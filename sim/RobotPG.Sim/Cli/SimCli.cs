@@ -15,6 +15,8 @@ public static class SimCli
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(KeyCommand.Create());
+        root.Subcommands.Add(PolicyCommand.Create());
         return root;
     }
 
