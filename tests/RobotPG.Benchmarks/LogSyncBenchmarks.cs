@@ -4,20 +4,18 @@ using RobotPG.Controller.Logging;
 namespace RobotPG.Benchmarks;
 
 /// <summary>
-/// The cost of the log's fsync policy: 1000 balance-bot records (5 s at 200 Hz) appended and drained to a
-/// file, under log.syncEveryRecords 0 (rotation/stop only), 200 (the default: once a second at 200 Hz) and 50.
-/// The writer's thread does the work; the figure is what the disk costs per 1000 records, the loop never waits.
+/// The disk cost of the log's fsync policy: the writer thread's file work for 1000 balance-bot records
+/// (5 s at 200 Hz, one record per write as the writer drains them at that rate), fsynced every
+/// log.syncEveryRecords records: 0 (rotation/stop only), 200 (the default: once a second) or 50.
+/// The control loop never waits for it (it only appends to the ring).
 /// </summary>
 [MemoryDiagnoser]
 public class LogSyncBenchmarks
 {
     private const int Records = 1000;
-    private TrajectoryRing _ring = null!;
-    private TrajectoryLogWriter _writer = null!;
-    private string _directory = null!;
-    private readonly float[] _obs = new float[4];
-    private readonly float[] _act = new float[2];
-    private long _step;
+    private readonly byte[] _record = new byte[TrajectoryLogFormat.RecordSize(4, 2)];
+    private FileStream _file = null!;
+    private string _path = null!;
 
     [Params(0, 200, 50)]
     public int SyncEveryRecords { get; set; }
@@ -25,31 +23,25 @@ public class LogSyncBenchmarks
     [IterationSetup]
     public void Setup()
     {
-        _ring = new TrajectoryRing(4, 2, 2 * Records);
-        _directory = Path.Combine(Path.GetTempPath(), "robotpg-bench-sync-" + Guid.NewGuid().ToString("N"));
-        _writer = new TrajectoryLogWriter(_ring, _directory, 1L << 32, "bench", 1, DateTimeOffset.UtcNow, new LogSyncPolicy(SyncEveryRecords, 0));
+        _path = Path.Combine(Path.GetTempPath(), "robotpg-bench-sync-" + Guid.NewGuid().ToString("N"));
+        _file = new FileStream(_path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
     }
 
     [Benchmark]
-    public long ThousandRecordsDrained()
+    public void ThousandRecords()
     {
         for (int i = 0; i < Records; i++)
         {
-            _obs[0] = i;
-            _ring.TryAppend(_step++, _step * 5_000_000, _obs, _act, 0, 1, TransitionFlags.None);
-            // One record per writer batch, as at 200 Hz, so the policy is judged per record.
-            if ((i & 15) == 15) SpinWait.SpinUntil(() => _ring.Count == 0);
+            _record[0] = (byte)i;
+            _file.Write(_record);
+            if (SyncEveryRecords > 0 && (i + 1) % SyncEveryRecords == 0) _file.Flush(flushToDisk: true);
         }
-        SpinWait.SpinUntil(() => _ring.Count == 0);
-        while (_writer.RecordsWritten < _step) Thread.Yield();
-        return _writer.Syncs;
     }
 
     [IterationCleanup]
     public void Cleanup()
     {
-        _writer.Dispose();
-        _step = 0;
-        Directory.Delete(_directory, recursive: true);
+        _file.Dispose();
+        File.Delete(_path);
     }
 }
