@@ -41,7 +41,7 @@ public static class TrainCommand
         var steps = new Option<string>("--steps") { Description = "Environment steps to train for (> 0).", DefaultValueFactory = _ => "200000" };
         var seed = new Option<string>("--seed") { Description = "Seed of everything random in the run.", DefaultValueFactory = _ => "1" };
         var output = new Option<string>("--out") { Description = "Directory for policy.rpgp (policy.linear.json for fd/regression), learning_curve.csv and learning_curve.svg.", Required = true };
-        var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with eval_return." };
+        var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with evalReturn, evalSeed and the files written." };
         var weighting = new Option<string?>("--return-weighting")
         {
             Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return, 'reward-to-go' = the return from that step on (default).",
