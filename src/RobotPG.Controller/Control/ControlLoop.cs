@@ -85,6 +85,9 @@ public sealed class ControlLoop
 
     public SafetySupervisor Safety => _safety;
 
+    /// <summary>Operator commands, applied at the start of the next step.</summary>
+    public OperatorCommandQueue Commands { get; } = new();
+
     public long StepCount => Volatile.Read(ref _step);
 
     /// <summary>The last action sent to the motors (zeros while stopped).</summary>
@@ -200,6 +203,7 @@ public sealed class ControlLoop
 
     private void StepCore(long timestamp)
     {
+        Commands.Apply(_safety, _step);
         var policy = _policies.AcquireForStep();
         bool sensorsOk = ReadSensors();
         if (sensorsOk)

@@ -14,6 +14,8 @@ public enum SafetyCause
     /// <summary>The task or the policy threw.</summary>
     SoftwareFault,
     Shutdown,
+    /// <summary>An operator's signed stop command holds the motors off until a signed start.</summary>
+    OperatorHold,
 }
 
 /// <summary>
@@ -64,13 +66,25 @@ public sealed class SafetySupervisor
     /// <summary>Any thread (command topic, signal handler): motors off at the next step.</summary>
     public void RequestEmergencyStop() => _emergencyStop = true;
 
-    /// <summary>Clears a trip and the e-stop request; the next action slews up from zero.</summary>
+    /// <summary>
+    /// Clears a trip; the next action slews up from zero. An e-stop request stays pending unless the
+    /// e-stop is what is being cleared: a tilt re-arm must not swallow an e-stop that arrived meanwhile.
+    /// </summary>
     public void Rearm()
     {
-        _emergencyStop = false;
+        if (Tripped && Cause == SafetyCause.EmergencyStop)
+            _emergencyStop = false;
         Array.Clear(_previous);
         _unchangedPeriods = 0;
         Volatile.Write(ref _tripped, -1);
+    }
+
+    /// <summary>Control thread: an operator's clear-estop; drops the request and re-arms if the e-stop is what tripped.</summary>
+    public void ClearEmergencyStop()
+    {
+        _emergencyStop = false;
+        if (Tripped && Cause == SafetyCause.EmergencyStop)
+            Rearm();
     }
 
     public void Trip(SafetyCause cause)
