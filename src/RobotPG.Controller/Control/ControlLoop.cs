@@ -85,6 +85,9 @@ public sealed class ControlLoop
 
     public SafetySupervisor Safety => _safety;
 
+    /// <summary>Where new policies (learner, operator push) wait for the next step.</summary>
+    public PolicyExchange Policies => _policies;
+
     /// <summary>Operator commands, applied at the start of the next step.</summary>
     public OperatorCommandQueue Commands { get; } = new();
 

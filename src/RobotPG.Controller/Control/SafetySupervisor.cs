@@ -66,6 +66,9 @@ public sealed class SafetySupervisor
     /// <summary>Any thread (command topic, signal handler): motors off at the next step.</summary>
     public void RequestEmergencyStop() => _emergencyStop = true;
 
+    /// <summary>An e-stop was requested and not cleared (it trips the next step, or holds a trip).</summary>
+    public bool EmergencyStopRequested => _emergencyStop;
+
     /// <summary>
     /// Clears a trip; the next action slews up from zero. An e-stop request stays pending unless the
     /// e-stop is what is being cleared: a tilt re-arm must not swallow an e-stop that arrived meanwhile.
