@@ -11,6 +11,7 @@ root.Subcommands.Add(RobotPG.Sim.Cli.ServeCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.DemoCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.KeyCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.PolicyCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.CommandCommand.Create());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

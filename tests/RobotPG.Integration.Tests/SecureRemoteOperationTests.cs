@@ -281,5 +281,35 @@ public sealed class SecureRemoteOperationTests
         await using var desk = await OperatorDesk.StartAsync(deskEndpoint);
         using var host = ControllerHost.Start(config, pki.Directory, null, null, TextWriter.Null);
         CommandScript(host, desk, key);
+
+        // The operator's command line: robotpg-sim command and policy push, over the same TLS + credentials + 3.1.1.
+        string keys = Path.Combine(pki.Directory, "keys");
+        key.Save(keys);
+        string credentials = pki.CredentialsFile("cli.credentials", "robotpg", "shared-pw");
+        string[] connection = ["--robot", RobotId, "--broker", $"mqtts://127.0.0.1:{sim.BrokerPort}", "--ca-file", pki.CaFile, "--credentials", credentials, "--mqtt-version", "3.1.1"];
+        string[] signing = ["--key", Path.Combine(keys, OperatorKey.PrivateKeyFileName)];
+        Assert.Equal(2, Cli(RobotPG.Sim.Cli.CommandCommand.Create(), ["stop", .. connection]).Exit); // unsigned stop: refused before sending
+        var (exit, stdout, stderr) = Cli(RobotPG.Sim.Cli.CommandCommand.Create(), ["stop", .. connection, .. signing]);
+        Assert.True(exit == 0, stdout + stderr);
+        Until(() => host.Loop.Safety.Tripped && host.Loop.Safety.Cause == SafetyCause.OperatorHold, "the CLI stop was not applied");
+
+        var network = new GaussianPolicy(host.Policy.ObservationSize, host.Policy.ActionSize, host.Config.Policy.HiddenSizes, 1, seed: 99);
+        string file = Path.Combine(pki.Directory, "pushed.ckpt");
+        CheckpointFile.Save(file, new TrainingState { Policy = network });
+        long swaps = host.Loop.Policies.Swaps;
+        (exit, stdout, stderr) = Cli(RobotPG.Sim.Cli.PolicyCommand.Create(), ["push", file, .. connection, .. signing]);
+        Assert.True(exit == 0, stdout + stderr);
+        Until(() => host.Loop.Policies.Swaps == swaps + 1, "the CLI push was not swapped in");
+        Assert.Equal(ControlPolicy.Load(file, network.ObservationSize, network.ActionSize, host.Config.Policy.HiddenSizes, false).Hash, host.Loop.Policies.Current.Hash);
+    }
+
+    private static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var root = new System.CommandLine.RootCommand("test");
+        root.Subcommands.Add(command);
+        int exit = root.Parse([command.Name, .. args]).Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
     }
 }
