@@ -149,8 +149,9 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adds a subscription (QoS 0); it is renewed after every reconnect. When connected, the returned
-    /// task completes once the broker acknowledged it.
+    /// Adds a subscription (QoS 0 unless told; fleet rollouts and policies use 1); it is renewed after every
+    /// reconnect. When connected, the returned task completes once the broker acknowledged it.
+    /// A shared subscription (<c>$share/group/filter</c>) is matched on its filter part.
     /// </summary>
     public async Task SubscribeAsync(string topicFilter, MqttMessageHandler handler, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce)
     {
@@ -322,7 +323,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         var subscriptions = Volatile.Read(ref _subscriptions);
         foreach (var s in subscriptions)
         {
-            if (!Topics.Matches(s.Filter, message.Topic)) continue;
+            if (!Topics.Matches(Topics.WithoutShare(s.Filter), message.Topic)) continue;
             try
             {
                 s.Handler(message.Topic, message.Payload);

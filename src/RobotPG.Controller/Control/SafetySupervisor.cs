@@ -40,6 +40,8 @@ public sealed class SafetySupervisor
     private long _lastSequence = long.MinValue;
     private int _unchangedPeriods;
     private int _tripped = -1;
+    private int _clearPeriods;
+    private long _rearms;
 
     public SafetySupervisor(SafetyConfig config, double controlRateHz, int actionSize)
     {
@@ -70,6 +72,22 @@ public sealed class SafetySupervisor
     public bool EmergencyStopRequested => _emergencyStop;
 
     /// <summary>
+    /// The recovery policy: bus faults past their retries, NaN/∞ and software faults do not clear by
+    /// themselves, so the loop ends and the process exits non-zero (systemd restarts it). Tilt and stale
+    /// sensor re-arm when clear; an e-stop holds until an operator's signed clear-estop (or a restart).
+    /// </summary>
+    public static bool IsFatal(SafetyCause cause) => cause is SafetyCause.BusFault or SafetyCause.NonFinite or SafetyCause.SoftwareFault;
+
+    /// <summary>
+    /// Control without a learner: a tilt or stale-sensor trip re-arms after this many consecutive periods
+    /// upright (within the tilt limit) on fresh data; 0: never (the learner's episode reset re-arms instead).
+    /// </summary>
+    public int AutoRearmPeriods { get; set; }
+
+    /// <summary>Re-arms so far (any thread may read).</summary>
+    public long Rearms => Interlocked.Read(ref _rearms);
+
+    /// <summary>
     /// Clears a trip; the next action slews up from zero. An e-stop request stays pending unless the
     /// e-stop is what is being cleared: a tilt re-arm must not swallow an e-stop that arrived meanwhile.
     /// </summary>
@@ -79,6 +97,8 @@ public sealed class SafetySupervisor
             _emergencyStop = false;
         Array.Clear(_previous);
         _unchangedPeriods = 0;
+        _clearPeriods = 0;
+        Interlocked.Increment(ref _rearms);
         Volatile.Write(ref _tripped, -1);
     }
 
@@ -131,6 +151,18 @@ public sealed class SafetySupervisor
         else if (MathF.Abs(tiltRad) > _tiltLimitRad)
             Trip(SafetyCause.Tilt);
 
+        if (Tripped && AutoRearmPeriods > 0 && Cause is SafetyCause.Tilt or SafetyCause.StaleSensor)
+        {
+            bool clear = !_emergencyStop && _unchangedPeriods == 0 && float.IsFinite(tiltRad) && MathF.Abs(tiltRad) <= _tiltLimitRad;
+            _clearPeriods = clear ? _clearPeriods + 1 : 0;
+            if (_clearPeriods >= AutoRearmPeriods)
+            {
+                Rearm();
+                // This step still sends zero; the next one slews up from it.
+                safe.Clear();
+                return;
+            }
+        }
         if (Tripped)
         {
             safe.Clear();

@@ -13,7 +13,11 @@ using RobotPG.Messaging.Security;
 namespace RobotPG.Controller.Hosting;
 
 /// <summary>A start-up failure after the config was accepted (checkpoint, broker, chips): one line, exit code 1.</summary>
-public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StartupException(string message, Exception? inner = null, int exitCode = 1) : Exception(message, inner)
+{
+    /// <summary>2 when the input (a checkpoint file) is bad, 1 when the machine or the network is (the CLI's convention).</summary>
+    public int ExitCode { get; } = exitCode;
+}
 
 /// <summary>
 /// One run of the controller: policy, robot connection, trajectory log, control loop, telemetry,
@@ -56,6 +60,9 @@ public sealed class ControllerHost : IDisposable
     /// <summary>The learner side of the run when the config has a learning section (issue 7).</summary>
     public OnDeviceLearning? Learning { get; private set; }
 
+    /// <summary>The fleet side of the run when learning.mode is fleet.</summary>
+    public Fleet.FleetLearning? FleetLearning { get; private set; }
+
     /// <summary>
     /// Builds everything and starts the loop thread. <paramref name="configDirectory"/> anchors the
     /// config's relative paths; <paramref name="policyPath"/> overrides policy.checkpoint. Throws
@@ -82,6 +89,7 @@ public sealed class ControllerHost : IDisposable
     }
 
     private string _configDirectory = ".";
+    private SystemdNotifier? _notifier;
 
     private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
@@ -89,7 +97,8 @@ public sealed class ControllerHost : IDisposable
         var c = Config;
         var task = ControlTasks.Create(c);
         string? checkpoint = policyPath ?? (c.Policy.Checkpoint is { } p ? Path.Combine(configDirectory, p) : null);
-        bool learning = c.Learning is { } l && l.Algorithm != "off";
+        bool fleet = c.Learning is { Mode: "fleet" } fl && fl.Algorithm != "off";
+        bool learning = !fleet && c.Learning is { } l && l.Algorithm != "off";
         if (c.Security is { OperatorKeys.Length: > 0 } security)
         {
             try
@@ -105,14 +114,14 @@ public sealed class ControllerHost : IDisposable
         try
         {
             // A learning robot starts from the learner's parameters (built below, once the sim bus is up).
-            if (!learning)
+            if (!learning && !fleet)
                 Policy = checkpoint is null
                 ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
                 : ControlPolicy.FromCheckpoint(checkpoint, CheckpointFromDisk(checkpoint), task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
         }
         catch (CheckpointException e)
         {
-            throw new StartupException($"policy: {OneLine(e.Message)}", e);
+            throw new StartupException($"policy: {OneLine(e.Message)}", e, exitCode: 2);
         }
 
         var topics = new Topics(c.RobotId);
@@ -132,7 +141,16 @@ public sealed class ControllerHost : IDisposable
         }
         else
         {
-            _robot = new PiRobotConnection(c);
+            try
+            {
+                _robot = new PiRobotConnection(c);
+            }
+            catch (Exception e) when (e is PlatformNotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                // System.Device.Gpio's own words name libgpiod; say what the user can do instead.
+                throw new StartupException(
+                    $"this machine has no GPIO/I2C for bus.kind \"pi\" ({OneLine(e.Message)}); run it on the Raspberry Pi, or use a config with bus.kind \"sim\" against robotpg-sim serve", e);
+            }
         }
 
         if (learning)
@@ -143,20 +161,35 @@ public sealed class ControllerHost : IDisposable
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
-                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+                throw new StartupException($"learning: {OneLine(e.Message)}", e, exitCode: e is CheckpointException ? 2 : 1);
             }
             Policy = Learning.Learner.InitialPolicy;
+        }
+        if (fleet)
+        {
+            try
+            {
+                FleetLearning = Fleet.FleetLearning.Create(c, configDirectory, task, checkpoint, simClient, output);
+            }
+            catch (Exception e) when (e is ArgumentException or CheckpointException)
+            {
+                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+            }
+            Policy = FleetLearning.InitialPolicy;
         }
 
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
-        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow);
+        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
+            new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs));
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
+        FleetLearning?.Attach(policies);
+        _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing, _robot.Clock, Learning?.Reset);
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset) { Notifier = _notifier };
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
@@ -168,12 +201,13 @@ public sealed class ControllerHost : IDisposable
             var exchange = policies;
             _remote = new RemoteOperation(client, topics, Loop, _verifier,
                 () => (exchange.Current.Source, exchange.Current.Hash),
-                learning ? null : (bytes, signer) => InstallPolicy(bytes, signer, task, exchange));
+                learning || fleet ? null : (bytes, signer) => InstallPolicy(bytes, signer, task, exchange));
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
         long maxSteps = durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
         Learning?.Start(telemetryClient);
+        FleetLearning?.Start();
         Loop.Start(maxSteps);
         _telemetry?.Start();
         _remote?.Start();
@@ -279,6 +313,7 @@ public sealed class ControllerHost : IDisposable
         _stopped = true;
         _robot?.FlushActuators();
         Learning?.Stop();
+        FleetLearning?.Stop();
         _logWriter?.Flush(TimeSpan.FromSeconds(10));
         _telemetry?.Dispose();
         _remote?.Dispose();
@@ -296,11 +331,13 @@ public sealed class ControllerHost : IDisposable
         _remote?.Dispose();
         _verifier?.Dispose();
         Learning?.Dispose();
+        FleetLearning?.Dispose();
         _logWriter?.Dispose();
         _robot?.Dispose();
         foreach (var client in _clients)
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _clients.Clear();
+        _notifier?.Dispose();
     }
 
     private static string OneLine(string message)
