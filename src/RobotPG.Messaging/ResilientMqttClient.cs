@@ -62,6 +62,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private Task? _sendLoop;
     private long _published, _dropped, _droppedDisconnected, _publishFailures, _received, _connects, _handlerFailures;
     private string? _lastError;
+    private int _inFlight;
 
     public ResilientMqttClient(MqttEndpoint endpoint, ResilientMqttClientOptions? options = null)
     {
@@ -187,6 +188,18 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Waits until every queued message went out (or was dropped); false when <paramref name="timeout"/> passed first.</summary>
+    public async Task<bool> FlushAsync(TimeSpan timeout)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (_pending.Reader.Count > 0 || Volatile.Read(ref _inFlight) != 0)
+        {
+            if (Environment.TickCount64 > deadline || _stop.IsCancellationRequested) return false;
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+        return true;
+    }
+
     private async Task SendLoopAsync()
     {
         var reader = _pending.Reader;
@@ -196,6 +209,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             {
                 while (reader.TryRead(out var slot))
                 {
+                    Volatile.Write(ref _inFlight, 1);
                     try
                     {
                         if (!_client.IsConnected)
@@ -219,6 +233,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                     finally
                     {
                         _free.Writer.TryWrite(slot);
+                        Volatile.Write(ref _inFlight, 0);
                     }
                 }
             }

@@ -64,6 +64,44 @@ public sealed record ResetCommand(ulong? Seed);
 /// <summary>Payload of <c>cmd/randomize</c>: draw new physical parameters within ±<see cref="Scale"/> (relative).</summary>
 public sealed record RandomizeCommand(ulong? Seed, double? Scale);
 
+/// <summary>
+/// Retained on <c>robotpg/{robotId}/status</c>: <see cref="State"/> is "online" while the controller runs,
+/// "stopped" after a clean shutdown and "offline" when the broker lost it (the last will).
+/// </summary>
+public sealed record RobotStatus(
+    string RobotId,
+    string State,
+    string? Policy,
+    string? PolicyHash,
+    string? Safety,
+    bool? EmergencyStop,
+    long? Step,
+    long? CommandsAccepted,
+    long? CommandsRefused,
+    long? TimeUnixMs);
+
+/// <summary>On <c>robotpg/{robotId}/reply</c>: what became of one command.</summary>
+public sealed record CommandReply(
+    string Verb,
+    string Outcome,
+    string? Reason,
+    string? Nonce,
+    string? KeyId,
+    long? Step);
+
+/// <summary>On <c>telemetry/commands</c>: totals of received commands by outcome and reason.</summary>
+public sealed record CommandTelemetry(
+    long Accepted,
+    long Refused,
+    long Unsigned,
+    long BadSignature,
+    long UnknownKey,
+    long Expired,
+    long Replayed,
+    long Malformed,
+    long Other,
+    string? LastRefusal);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EpisodeTelemetry))]
 [JsonSerializable(typeof(LoopTimingTelemetry))]
@@ -72,4 +110,7 @@ public sealed record RandomizeCommand(ulong? Seed, double? Scale);
 [JsonSerializable(typeof(SimStatusTelemetry))]
 [JsonSerializable(typeof(ResetCommand))]
 [JsonSerializable(typeof(RandomizeCommand))]
+[JsonSerializable(typeof(RobotStatus))]
+[JsonSerializable(typeof(CommandReply))]
+[JsonSerializable(typeof(CommandTelemetry))]
 public sealed partial class MessagingJsonContext : JsonSerializerContext;

@@ -1,8 +1,9 @@
 namespace RobotPG.Messaging;
 
 /// <summary>
-/// The MQTT topic tree of one robot (DESIGN.md, Contracts). Build the strings once at start-up and
-/// keep them: the hot path publishes to the same string instances.
+/// The MQTT topic tree of one robot. Build the strings once at start-up and keep them: the hot path
+/// publishes to the same string instances. <see cref="Table"/> is the contract; the README's topic
+/// table is checked against it.
 /// </summary>
 public sealed class Topics
 {
@@ -14,11 +15,14 @@ public sealed class Topics
         if (problem is not null) throw new ArgumentException(problem, nameof(robotId));
         RobotId = robotId;
         Prefix = $"{Root}/{robotId}/";
-        Sensors = Prefix + "sensors";
-        Actuators = Prefix + "actuators";
-        Truth = Prefix + "truth";
+        Sensors = Prefix + "sim/sensors";
+        Actuators = Prefix + "sim/actuators";
+        Truth = Prefix + "sim/truth";
         TelemetryAll = Prefix + "telemetry/#";
         CommandAll = Prefix + "cmd/#";
+        Status = Prefix + "status";
+        Reply = Prefix + "reply";
+        Rollout = Prefix + "rollout";
         CommandReset = Command(CommandNames.Reset);
         CommandRandomize = Command(CommandNames.Randomize);
         Rollout = Prefix + "rollout";
@@ -54,6 +58,13 @@ public sealed class Topics
     /// <summary>Sim → tests and plots, binary <see cref="GroundTruthFrame"/>.</summary>
     public string Truth { get; }
 
+    /// <summary>Retained JSON <see cref="RobotStatus"/>; the broker sets it offline through the last will.</summary>
+    public string Status { get; }
+
+    /// <summary>JSON <see cref="CommandReply"/> for every command received, QoS 1.</summary>
+    public string Reply { get; }
+
+
     /// <summary>Subscription filter for every telemetry topic of the robot.</summary>
     public string TelemetryAll { get; }
 
@@ -69,6 +80,24 @@ public sealed class Topics
 
     /// <summary><c>robotpg/{robotId}/cmd/{name}</c>, JSON.</summary>
     public string Command(string name) => Prefix + "cmd/" + name;
+
+
+    /// <summary>One row of the topic contract: the topic with <c>{robotId}</c>/<c>{kind}</c>/<c>{verb}</c> placeholders.</summary>
+    public readonly record struct Entry(string Topic, string Direction, string Payload, int Qos, bool Retained);
+
+    /// <summary>Every topic RobotPG uses (the README's topic table holds the same rows).</summary>
+    public static IReadOnlyList<Entry> Table { get; } =
+    [
+        new("robotpg/{robotId}/status", "robot → all", "JSON status: online/offline (last will), policy, safety", 1, true),
+        new("robotpg/{robotId}/telemetry/{kind}", "robot → people", "JSON, kinds: " + string.Join(", ", TelemetryKinds.All), 0, false),
+        new("robotpg/{robotId}/cmd/{verb}", "operator → robot", "signed JSON command, verbs: " + string.Join(", ", CommandNames.Operator), 1, false),
+        new("robotpg/{robotId}/reply", "robot → operator", "JSON outcome of each command", 1, false),
+        new("robotpg/{robotId}/sim/sensors", "sim → robot", "binary sensor frame, every physics tick", 0, false),
+        new("robotpg/{robotId}/sim/actuators", "robot → sim", "binary actuator frame, every control step", 0, false),
+        new("robotpg/{robotId}/sim/truth", "sim → tests, plots", "binary ground truth, every tick", 0, false),
+        new("robotpg/{robotId}/rollout", "robot → fleet learner", "rollout batches", 1, false),
+        new("robotpg/fleet/{fleet}/policy", "fleet learner → robots", "signed checkpoint envelope", 1, true),
+    ];
 
     /// <summary>Null when the id can be a single topic level; else why not.</summary>
     public static string? ValidateRobotId(string? robotId)
@@ -120,6 +149,12 @@ public static class CommandNames
     public const string Stop = "stop";
     public const string Save = "save";
     public const string Load = "load";
+    public const string EmergencyStop = "estop";
+    public const string ClearEmergencyStop = "clear-estop";
+    public const string Policy = "policy";
+
+    /// <summary>The verbs a robot's controller obeys (reset and randomize are the simulator's).</summary>
+    public static readonly string[] Operator = [Start, Stop, EmergencyStop, ClearEmergencyStop, Save, Load, Policy];
 }
 
 /// <summary>Telemetry kinds under <c>robotpg/{robotId}/telemetry/</c>.</summary>
@@ -130,4 +165,10 @@ public static class TelemetryKinds
     public const string Safety = "safety";
     public const string Learning = "learning";
     public const string Sim = "sim";
+    public const string Controller = "controller";
+    public const string Rollback = "rollback";
+    public const string LearningEpisode = "learning-episode";
+    public const string Commands = "commands";
+
+    public static readonly string[] All = [Controller, Episode, Safety, Learning, LearningEpisode, Rollback, Commands, Sim];
 }

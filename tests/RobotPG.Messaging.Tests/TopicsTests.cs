@@ -8,9 +8,13 @@ public class TopicsTests
     public void TopicNamesFollowTheContract()
     {
         var t = new Topics("bb-1");
-        Assert.Equal("robotpg/bb-1/sensors", t.Sensors);
-        Assert.Equal("robotpg/bb-1/actuators", t.Actuators);
-        Assert.Equal("robotpg/bb-1/truth", t.Truth);
+        Assert.Equal("robotpg/bb-1/sim/sensors", t.Sensors);
+        Assert.Equal("robotpg/bb-1/sim/actuators", t.Actuators);
+        Assert.Equal("robotpg/bb-1/sim/truth", t.Truth);
+        Assert.Equal("robotpg/bb-1/status", t.Status);
+        Assert.Equal("robotpg/bb-1/reply", t.Reply);
+        Assert.Equal("robotpg/bb-1/cmd/clear-estop", t.Command(CommandNames.ClearEmergencyStop));
+        Assert.Equal("robotpg/fleet/north/policy", Topics.FleetPolicy("north"));
         Assert.Equal("robotpg/bb-1/telemetry/sim", t.Telemetry(TelemetryKinds.Sim));
         Assert.Equal("robotpg/bb-1/cmd/reset", t.CommandReset);
         Assert.Throws<ArgumentException>(() => new Topics("a/b"));

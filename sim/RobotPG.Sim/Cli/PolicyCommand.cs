@@ -17,7 +17,48 @@ public static class PolicyCommand
     {
         var command = new Command("policy", "Sign checkpoints and push them to running robots.");
         command.Subcommands.Add(CreateSign());
+        command.Subcommands.Add(CreatePush());
         return command;
+    }
+
+    private static Command CreatePush()
+    {
+        var checkpoint = new Argument<string>("checkpoint") { Description = "Checkpoint file (plain, or signed by policy sign: it is signed afresh)." };
+        var link = new OperatorLink.Options();
+        var push = new Command("push", "Sign a checkpoint now and send it to a running robot, which checks it and swaps it in at a step boundary.");
+        push.Arguments.Add(checkpoint);
+        link.AddTo(push);
+        push.SetAction(parse =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var endpoint = link.Endpoint(parse, out var timeout, out string? problem);
+            string? keyFile = parse.GetValue(link.Key);
+            if (endpoint is null || keyFile is null)
+            {
+                error.WriteLine($"robotpg-sim policy push: {problem ?? "--key is required: the robot refuses unsigned policies"}");
+                return 2;
+            }
+            string robot = parse.GetValue(link.Robot)!;
+            byte[] envelope;
+            try
+            {
+                string path = parse.GetValue(checkpoint)!;
+                byte[] bytes = CheckpointFile.ReadAllBytes(path);
+                if (SignedMessage.IsEnvelope(bytes))
+                    bytes = (SignedMessage.TryParseEnvelope(bytes, out _, out string? envelopeError) ?? throw new IOException($"{path}: {envelopeError}")).Body.ToArray();
+                CheckpointFile.ReadInfo(path, bytes);
+                using var key = OperatorKey.Load(keyFile);
+                // Signed now: a push is a command, and the robot refuses stale ones.
+                envelope = key.Sign(robot, SignedMessage.PolicyPurpose, bytes).ToEnvelope();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or CheckpointException)
+            {
+                error.WriteLine($"robotpg-sim policy push: {e.Message}");
+                return 2;
+            }
+            return OperatorLink.Send(endpoint, robot, CommandNames.Policy, envelope, timeout, parse.InvocationConfiguration.Output, error, "robotpg-sim policy push");
+        });
+        return push;
     }
 
     private static Command CreateSign()

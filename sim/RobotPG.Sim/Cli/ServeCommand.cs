@@ -17,7 +17,7 @@ public static class ServeCommand
     public static Command Create()
     {
         var robot = new Option<string>("--robot") { Description = $"Robot to simulate: {string.Join(", ", RobotPhysicsConfigLoader.KnownRobots)}.", DefaultValueFactory = _ => "balance-bot" };
-        var broker = new Option<string>("--broker") { Description = "\"embedded\" (host MQTTnet's broker on 127.0.0.1) or mqtt://host:port.", DefaultValueFactory = _ => "embedded" };
+        var broker = new Option<string>("--broker") { Description = "\"embedded\" (host MQTTnet's broker on 127.0.0.1 and ::1) or mqtt://host:port or mqtts://host:port.", DefaultValueFactory = _ => "embedded" };
         var port = new Option<string>("--port") { Description = "Port of the embedded broker (0 = any free port).", DefaultValueFactory = _ => "1883" };
         var clock = new Option<string>("--clock") { Description = "lockstep (deterministic: one tick per actuator frame) or realtime (wall clock).", DefaultValueFactory = _ => "lockstep" };
         var seed = new Option<string>("--seed") { Description = "Seed of initial states, sensor noise and randomisation.", DefaultValueFactory = _ => "1" };
@@ -30,6 +30,8 @@ public static class ServeCommand
         var physicsDir = new Option<string?>("--physics-dir") { Description = "Folder of <robot>.physics.json (default: robots/ next to the executable)." };
         var command = new Command("serve", "Serve a simulated robot over MQTT, emulated down to its device registers.");
         foreach (Option o in new Option[] { robot, broker, port, clock, seed, robotId, latency, noise, randomize, noTruth, controlRate, physicsDir }) command.Options.Add(o);
+        var connection = new BrokerConnectionOptions();
+        connection.AddTo(command);
         command.SetAction(parseResult =>
         {
             var output = parseResult.InvocationConfiguration.Output;
@@ -41,6 +43,16 @@ public static class ServeCommand
             {
                 error.WriteLine($"robotpg-sim serve: {problem}");
                 return 2;
+            }
+            if (options!.Broker is { } external)
+            {
+                var secured = connection.Apply(parseResult, external, out problem);
+                if (secured is null)
+                {
+                    error.WriteLine($"robotpg-sim serve: {problem}");
+                    return 2;
+                }
+                options = options with { Broker = secured };
             }
             using var stop = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>

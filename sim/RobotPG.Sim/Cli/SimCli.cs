@@ -17,6 +17,7 @@ public static class SimCli
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(KeyCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
+        root.Subcommands.Add(CommandCommand.Create());
         return root;
     }
 

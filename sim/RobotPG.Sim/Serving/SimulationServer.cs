@@ -108,8 +108,16 @@ public sealed class SimulationServer : IAsyncDisposable
         MqttEndpoint endpoint;
         if (options.Broker is null)
         {
-            broker = await EmbeddedBroker.StartAsync(options.EmbeddedPort).ConfigureAwait(false);
-            endpoint = new MqttEndpoint(broker.Host, broker.Port, $"robotpg-sim-{options.RobotId ?? robot.Name}");
+            broker = await EmbeddedBroker.StartAsync(new EmbeddedBrokerOptions
+            {
+                Port = options.EmbeddedPort, UserName = options.EmbeddedUserName, Password = options.EmbeddedPassword,
+                Certificate = options.EmbeddedCertificate,
+            }).ConfigureAwait(false);
+            endpoint = new MqttEndpoint(broker.Host, broker.Port, $"robotpg-sim-{options.RobotId ?? robot.Name}", options.EmbeddedUserName, options.EmbeddedPassword)
+            {
+                UseTls = options.EmbeddedCertificate is not null,
+                CaFile = options.EmbeddedCaFile,
+            };
         }
         else
         {

@@ -31,6 +31,17 @@ public sealed record SimulationServerOptions
     /// <summary>Port of the embedded broker; 0 lets the OS choose (see <see cref="SimulationServer.BrokerPort"/>).</summary>
     public int EmbeddedPort { get; init; }
 
+    /// <summary>Embedded broker: the one username/password every client must give (both or neither).</summary>
+    public string? EmbeddedUserName { get; init; }
+
+    public string? EmbeddedPassword { get; init; }
+
+    /// <summary>Embedded broker: speak TLS only, with this certificate (with its private key).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? EmbeddedCertificate { get; init; }
+
+    /// <summary>Embedded TLS broker: the CA file the simulator's own client trusts its certificate by.</summary>
+    public string? EmbeddedCaFile { get; init; }
+
     /// <summary>Realtime only: an actuator frame takes effect this long after it arrived.</summary>
     public TimeSpan ActuationLatency { get; init; }
 

@@ -232,6 +232,24 @@ public static class ConfigRules
     {
         if (c.Policy.Checkpoint is { } checkpoint && !File.Exists(Path.Combine(baseDirectory, checkpoint)))
             errors.Add(new("$.policy.checkpoint", $"file not found: {Path.Combine(baseDirectory, checkpoint)}"));
+        if (c.Mqtt is { } m)
+        {
+            foreach (var (path, file) in new[] { ("caFile", m.CaFile), ("clientCertFile", m.ClientCertFile), ("clientKeyFile", m.ClientKeyFile), ("credentialsFile", m.CredentialsFile) })
+                if (file is not null && !File.Exists(Path.Combine(baseDirectory, file)))
+                    errors.Add(new("$.mqtt." + path, $"file not found: {Path.Combine(baseDirectory, file)}"));
+            if ((m.ClientCertFile is null) != (m.ClientKeyFile is null))
+                errors.Add(new(m.ClientCertFile is null ? "$.mqtt.clientCertFile" : "$.mqtt.clientKeyFile", "clientCertFile and clientKeyFile go together"));
+        }
+        if (c.Security is { } s)
+        {
+            for (int i = 0; i < s.OperatorKeys.Length; i++)
+                if (!File.Exists(Path.Combine(baseDirectory, s.OperatorKeys[i])))
+                    errors.Add(new($"$.security.operatorKeys[{i}]", $"file not found: {Path.Combine(baseDirectory, s.OperatorKeys[i])}"));
+            if (s.RequireSignedCheckpoints && s.OperatorKeys.Length == 0)
+                errors.Add(new("$.security.requireSignedCheckpoints", "needs at least one key in security.operatorKeys"));
+            else if (s.RequireSignedCheckpoints && c.Learning is { Algorithm: not "off" })
+                errors.Add(new("$.security.requireSignedCheckpoints", "not supported with on-board learning (the learner resumes from its own checkpoints)"));
+        }
     }
 
     private static void EncoderReference(RobotConfig c, string? name, string path, List<ConfigError> errors)

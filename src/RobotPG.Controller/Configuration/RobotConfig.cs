@@ -47,6 +47,53 @@ public sealed class RobotConfig
 
     /// <summary>On-device learning (issue 7); absent: the policy only runs.</summary>
     public LearningConfig? Learning { get; init; }
+
+    /// <summary>How every broker connection is made (TLS, credentials, protocol); absent: plain MQTT 5, no credentials.</summary>
+    public MqttConfig? Mqtt { get; init; }
+
+    /// <summary>Who may command the robot and which policies it accepts; absent: only the unsigned e-stop is obeyed.</summary>
+    public SecurityConfig? Security { get; init; }
+}
+
+public enum MqttProtocolVersion
+{
+    [JsonStringEnumMemberName("5")] V5,
+    [JsonStringEnumMemberName("3.1.1")] V311,
+}
+
+/// <summary>Broker connection settings shared by the bus and telemetry connections. Paths are relative to the config file.</summary>
+public sealed class MqttConfig
+{
+    public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V5;
+
+    /// <summary>PEM CA certificate the broker's certificate must chain to (mqtts://); absent: the system's trust store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>PEM client certificate for mutual TLS, with <see cref="ClientKeyFile"/>.</summary>
+    public string? ClientCertFile { get; init; }
+
+    public string? ClientKeyFile { get; init; }
+
+    /// <summary>File with username= and password= lines, mode 0600; never printed.</summary>
+    public string? CredentialsFile { get; init; }
+
+    public double KeepAliveSeconds { get; set; } = 10;
+
+    /// <summary>Largest packet the broker may send us, bytes (MQTT 5).</summary>
+    public int MaximumPacketSize { get; set; } = 1048576;
+}
+
+/// <summary>Operator keys and what must be signed. Paths are relative to the config file.</summary>
+public sealed class SecurityConfig
+{
+    /// <summary>PEM public keys (robotpg-sim key generate) whose signatures the robot obeys.</summary>
+    public string[] OperatorKeys { get; set; } = [];
+
+    /// <summary>A command's timestamp may be this far from the robot's clock, seconds.</summary>
+    public double CommandWindowSeconds { get; set; } = 30;
+
+    /// <summary>Refuse checkpoints from disk that are not signed by an operator key.</summary>
+    public bool RequireSignedCheckpoints { get; set; }
 }
 
 public enum BusKind

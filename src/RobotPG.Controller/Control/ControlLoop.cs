@@ -87,6 +87,12 @@ public sealed class ControlLoop
 
     public SafetySupervisor Safety => _safety;
 
+    /// <summary>Where new policies (learner, operator push) wait for the next step.</summary>
+    public PolicyExchange Policies => _policies;
+
+    /// <summary>Operator commands, applied at the start of the next step.</summary>
+    public OperatorCommandQueue Commands { get; } = new();
+
     public long StepCount => Volatile.Read(ref _step);
 
     /// <summary>The last action sent to the motors (zeros while stopped).</summary>
@@ -221,6 +227,7 @@ public sealed class ControlLoop
 
     private void StepCore(long timestamp)
     {
+        Commands.Apply(_safety, _step);
         var policy = _policies.AcquireForStep();
         bool sensorsOk = ReadSensors();
         if (sensorsOk)

@@ -49,16 +49,25 @@ public sealed class ControlPolicy
     /// Loads a checkpoint's policy and observation normaliser; the layer sizes must match the task
     /// and the config. Throws <see cref="CheckpointException"/> with file and reason otherwise.
     /// </summary>
-    public static ControlPolicy Load(string path, int observationSize, int actionSize, ReadOnlySpan<int> hiddenSizes, bool deterministic)
+    public static ControlPolicy Load(string path, int observationSize, int actionSize, ReadOnlySpan<int> hiddenSizes, bool deterministic) =>
+        FromCheckpoint(path, CheckpointFile.ReadAllBytes(path), observationSize, actionSize, hiddenSizes, deterministic);
+
+    /// <summary>
+    /// Like <see cref="Load"/> from checkpoint bytes (a pushed or signed checkpoint); <paramref name="path"/> names the
+    /// source. Also refuses parameters or normaliser statistics that are not finite.
+    /// </summary>
+    public static ControlPolicy FromCheckpoint(string path, ReadOnlySpan<byte> bytes, int observationSize, int actionSize, ReadOnlySpan<int> hiddenSizes, bool deterministic)
     {
-        var info = CheckpointFile.ReadInfo(path);
+        var info = CheckpointFile.ReadInfo(path, bytes);
         if (info.PolicyObservationSize != observationSize || info.PolicyActionSize != actionSize)
             throw new CheckpointException(path, $"policy is {info.PolicyObservationSize} → {info.PolicyActionSize}, the task needs {observationSize} → {actionSize}");
         if (info.PolicyHiddenSizes is null || !info.PolicyHiddenSizes.AsSpan().SequenceEqual(hiddenSizes))
             throw new CheckpointException(path, $"hidden sizes [{string.Join(", ", info.PolicyHiddenSizes ?? [])}] differ from the config's [{string.Join(", ", hiddenSizes.ToArray())}]");
         var network = new GaussianPolicy(observationSize, actionSize, hiddenSizes, maxBatch: 1, seed: 1);
         var normalizer = info.ObservationNormalizerSize == observationSize ? new RunningMeanStd(observationSize) : null;
-        CheckpointFile.Load(path, new TrainingState { Policy = network, ObservationNormalizer = normalizer });
+        CheckpointFile.Deserialize(path, bytes, new TrainingState { Policy = network, ObservationNormalizer = normalizer });
+        foreach (float p in network.Parameters)
+            if (!float.IsFinite(p)) throw new CheckpointException(path, "policy parameters are not all finite");
         return FromNetwork(network, normalizer, deterministic, path);
     }
 

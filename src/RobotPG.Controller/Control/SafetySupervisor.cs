@@ -14,6 +14,8 @@ public enum SafetyCause
     /// <summary>The task or the policy threw.</summary>
     SoftwareFault,
     Shutdown,
+    /// <summary>An operator's signed stop command holds the motors off until a signed start.</summary>
+    OperatorHold,
 }
 
 /// <summary>
@@ -66,10 +68,13 @@ public sealed class SafetySupervisor
     /// <summary>Any thread (command topic, signal handler): motors off at the next step.</summary>
     public void RequestEmergencyStop() => _emergencyStop = true;
 
+    /// <summary>An e-stop was requested and not cleared (it trips the next step, or holds a trip).</summary>
+    public bool EmergencyStopRequested => _emergencyStop;
+
     /// <summary>
     /// The recovery policy: bus faults past their retries, NaN/∞ and software faults do not clear by
     /// themselves, so the loop ends and the process exits non-zero (systemd restarts it). Tilt and stale
-    /// sensor re-arm when clear; an e-stop holds until the controller is restarted.
+    /// sensor re-arm when clear; an e-stop holds until an operator's signed clear-estop (or a restart).
     /// </summary>
     public static bool IsFatal(SafetyCause cause) => cause is SafetyCause.BusFault or SafetyCause.NonFinite or SafetyCause.SoftwareFault;
 
@@ -82,15 +87,27 @@ public sealed class SafetySupervisor
     /// <summary>Re-arms so far (any thread may read).</summary>
     public long Rearms => Interlocked.Read(ref _rearms);
 
-    /// <summary>Clears a trip and the e-stop request; the next action slews up from zero.</summary>
+    /// <summary>
+    /// Clears a trip; the next action slews up from zero. An e-stop request stays pending unless the
+    /// e-stop is what is being cleared: a tilt re-arm must not swallow an e-stop that arrived meanwhile.
+    /// </summary>
     public void Rearm()
     {
-        _emergencyStop = false;
+        if (Tripped && Cause == SafetyCause.EmergencyStop)
+            _emergencyStop = false;
         Array.Clear(_previous);
         _unchangedPeriods = 0;
         _clearPeriods = 0;
         Interlocked.Increment(ref _rearms);
         Volatile.Write(ref _tripped, -1);
+    }
+
+    /// <summary>Control thread: an operator's clear-estop; drops the request and re-arms if the e-stop is what tripped.</summary>
+    public void ClearEmergencyStop()
+    {
+        _emergencyStop = false;
+        if (Tripped && Cause == SafetyCause.EmergencyStop)
+            Rearm();
     }
 
     public void Trip(SafetyCause cause)

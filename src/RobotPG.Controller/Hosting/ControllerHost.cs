@@ -6,7 +6,9 @@ using RobotPG.Controller.Logging;
 using RobotPG.Controller.Tasks;
 using RobotPG.Controller.Telemetry;
 using RobotPG.Learning.Checkpoints;
+using RobotPG.Controller.Remote;
 using RobotPG.Messaging;
+using RobotPG.Messaging.Security;
 
 namespace RobotPG.Controller.Hosting;
 
@@ -31,6 +33,9 @@ public sealed class ControllerHost : IDisposable
     private RobotConnection? _robot;
     private TrajectoryLogWriter? _logWriter;
     private TelemetryPublisher? _telemetry;
+    private RemoteOperation? _remote;
+    private SignatureVerifier? _verifier;
+    private Topics _topics = null!;
     private bool _stopped;
 
     private ControllerHost(RobotConfig config) => Config = config;
@@ -46,6 +51,9 @@ public sealed class ControllerHost : IDisposable
     public TrajectoryLogWriter LogWriter => _logWriter!;
 
     public TelemetryPublisher? Telemetry => _telemetry;
+
+    /// <summary>Signed commands, replies and the retained status (with telemetry on).</summary>
+    public RemoteOperation? Remote => _remote;
 
     public RobotConnection Robot => _robot!;
 
@@ -80,22 +88,36 @@ public sealed class ControllerHost : IDisposable
         }
     }
 
+    private string _configDirectory = ".";
     private SystemdNotifier? _notifier;
 
     private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
+        _configDirectory = configDirectory;
         var c = Config;
         var task = ControlTasks.Create(c);
         string? checkpoint = policyPath ?? (c.Policy.Checkpoint is { } p ? Path.Combine(configDirectory, p) : null);
         bool fleet = c.Learning is { Mode: "fleet" } fl && fl.Algorithm != "off";
         bool learning = !fleet && c.Learning is { } l && l.Algorithm != "off";
+        if (c.Security is { OperatorKeys.Length: > 0 } security)
+        {
+            try
+            {
+                _verifier = SignatureVerifier.FromFiles(security.OperatorKeys.Select(k => Path.Combine(configDirectory, k)),
+                    TimeSpan.FromSeconds(security.CommandWindowSeconds));
+            }
+            catch (System.Security.Cryptography.CryptographicException e)
+            {
+                throw new StartupException($"security.operatorKeys: {OneLine(e.Message)}", e);
+            }
+        }
         try
         {
             // A learning robot starts from the learner's parameters (built below, once the sim bus is up).
             if (!learning && !fleet)
                 Policy = checkpoint is null
                 ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
-                : ControlPolicy.Load(checkpoint, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
+                : ControlPolicy.FromCheckpoint(checkpoint, CheckpointFromDisk(checkpoint), task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
         }
         catch (CheckpointException e)
         {
@@ -103,6 +125,7 @@ public sealed class ControllerHost : IDisposable
         }
 
         var topics = new Topics(c.RobotId);
+        _topics = topics;
         ResilientMqttClient? simClient = null;
         if (c.Bus.Kind == BusKind.Sim)
         {
@@ -173,9 +196,12 @@ public sealed class ControllerHost : IDisposable
         {
             string broker = c.Telemetry.Broker ?? c.Bus.Broker!;
             var client = simClient is not null && broker == c.Bus.Broker ? simClient : Connect(broker, $"robotpg-{c.RobotId}-telemetry", waitForBroker: false);
-            client.SubscribeAsync(topics.Command("estop"), OnEmergencyStop).GetAwaiter().GetResult();
             _telemetry = new TelemetryPublisher(Loop, c.ControlRateHz, LogRing, _logWriter, client, topics, Policy.Source, c.Telemetry.RateHz);
             telemetryClient = client;
+            var exchange = policies;
+            _remote = new RemoteOperation(client, topics, Loop, _verifier,
+                () => (exchange.Current.Source, exchange.Current.Hash),
+                learning || fleet ? null : (bytes, signer) => InstallPolicy(bytes, signer, task, exchange));
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
@@ -184,21 +210,87 @@ public sealed class ControllerHost : IDisposable
         FleetLearning?.Start();
         Loop.Start(maxSteps);
         _telemetry?.Start();
+        _remote?.Start();
     }
 
-    private void OnEmergencyStop(string topic, in ReadOnlySequence<byte> payload) => Loop.Safety.RequestEmergencyStop();
+    /// <summary>
+    /// A checkpoint from disk: a signed envelope must carry an operator signature for this robot (its age does not
+    /// matter: files are not replayed commands); an unsigned file is refused when security.requireSignedCheckpoints is set.
+    /// </summary>
+    private byte[] CheckpointFromDisk(string path)
+    {
+        byte[] bytes = CheckpointFile.ReadAllBytes(path);
+        bool required = Config.Security?.RequireSignedCheckpoints == true;
+        if (!SignedMessage.IsEnvelope(bytes))
+            return required ? throw new CheckpointException(path, "is not signed by an operator key (security.requireSignedCheckpoints)") : bytes;
+        var message = SignedMessage.TryParseEnvelope(bytes, out _, out string? error)
+            ?? throw new CheckpointException(path, "signature envelope: " + error);
+        if (_verifier is null)
+            throw new CheckpointException(path, "is signed, but security.operatorKeys lists no key to check it with");
+        var verdict = _verifier.Verify(message, Config.RobotId, SignedMessage.PolicyPurpose, Freshness.NotChecked, out string? reason);
+        if (verdict != SignatureVerdict.Accepted)
+            throw new CheckpointException(path, $"signature refused ({verdict}): {reason}");
+        return message.Body.ToArray();
+    }
+
+    /// <summary>A verified pushed checkpoint: format, CRC, sizes, normaliser, finite parameters; then swapped in at the next step.</summary>
+    private string? InstallPolicy(ReadOnlyMemory<byte> bytes, string signer, IControlTask task, PolicyExchange exchange)
+    {
+        try
+        {
+            var next = ControlPolicy.FromCheckpoint($"pushed by {signer}", bytes.Span, task.ObservationSize, task.ActionSize, Config.Policy.HiddenSizes, Config.Policy.Deterministic);
+            exchange.Publish(next);
+            return null;
+        }
+        catch (CheckpointException e)
+        {
+            return OneLine(e.Message);
+        }
+    }
 
     private ResilientMqttClient Connect(string broker, string clientId, bool waitForBroker = true)
     {
         var endpoint = MqttEndpoint.TryParse(broker, clientId, out string? error)
             ?? throw new StartupException(error ?? $"broker '{broker}' is not an MQTT address");
-        var client = new ResilientMqttClient(endpoint);
+        endpoint = Secure(endpoint);
+        var options = new ResilientMqttClientOptions { KeepAlive = TimeSpan.FromSeconds(Config.Mqtt?.KeepAliveSeconds ?? 10) };
+        var client = new ResilientMqttClient(endpoint, options);
         _clients.Add(client);
         client.Start();
         // The simulator is unusable without its broker; telemetry reconnects by itself later.
         if (waitForBroker && !client.WaitConnectedAsync(BrokerTimeout).GetAwaiter().GetResult())
             throw new StartupException($"cannot reach the MQTT broker at {broker} within {BrokerTimeout.TotalSeconds:F0} s: {client.LastError ?? "no answer"}");
         return client;
+    }
+
+    /// <summary>The config's mqtt section applied to an address: TLS files, credentials, protocol, limits, and the last will.</summary>
+    private MqttEndpoint Secure(MqttEndpoint endpoint)
+    {
+        var m = Config.Mqtt;
+        string? Resolve(string? file) => file is null ? null : Path.Combine(_configDirectory, file);
+        string? user = null, password = null;
+        if (m?.CredentialsFile is { } credentials)
+        {
+            try
+            {
+                (user, password) = MqttCredentials.Load(Resolve(credentials)!);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new StartupException("mqtt.credentialsFile: " + OneLine(e.Message), e);
+            }
+        }
+        return endpoint with
+        {
+            UserName = user,
+            Password = password,
+            CaFile = Resolve(m?.CaFile),
+            ClientCertificateFile = Resolve(m?.ClientCertFile),
+            ClientKeyFile = Resolve(m?.ClientKeyFile),
+            Protocol = m?.ProtocolVersion == MqttProtocolVersion.V311 ? MqttProtocol.V311 : MqttProtocol.V5,
+            MaximumPacketSize = (uint)(m?.MaximumPacketSize ?? 1048576),
+            Will = new MqttLastWill(_topics.Status, RemoteOperation.OfflineStatus(Config.RobotId)),
+        };
     }
 
     /// <summary>Any thread (signal handler, test): the loop finishes its step, stops the motors and ends.</summary>
@@ -224,6 +316,7 @@ public sealed class ControllerHost : IDisposable
         FleetLearning?.Stop();
         _logWriter?.Flush(TimeSpan.FromSeconds(10));
         _telemetry?.Dispose();
+        _remote?.Dispose();
     }
 
     public void Dispose()
@@ -235,6 +328,8 @@ public sealed class ControllerHost : IDisposable
             Shutdown();
         }
         _telemetry?.Dispose();
+        _remote?.Dispose();
+        _verifier?.Dispose();
         Learning?.Dispose();
         FleetLearning?.Dispose();
         _logWriter?.Dispose();

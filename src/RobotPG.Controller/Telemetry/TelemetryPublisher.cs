@@ -138,6 +138,7 @@ public sealed class TelemetryPublisher : IDisposable
         SafetyCause.BusFault => "bus-fault",
         SafetyCause.EmergencyStop => "emergency-stop",
         SafetyCause.SoftwareFault => "software-fault",
+        SafetyCause.OperatorHold => "operator-hold",
         _ => "shutdown",
     };
 

@@ -137,9 +137,11 @@ public static class CheckpointFile
     }
 
     /// <summary>Reads what a checkpoint holds (sizes, tag, counters) without loading it, to build matching objects.</summary>
-    public static CheckpointInfo ReadInfo(string path)
+    public static CheckpointInfo ReadInfo(string path) => ReadInfo(path, ReadAllBytes(path));
+
+    /// <summary>Like <see cref="ReadInfo(string)"/> from bytes; <paramref name="path"/> only names the source in errors.</summary>
+    public static CheckpointInfo ReadInfo(string path, ReadOnlySpan<byte> bytes)
     {
-        byte[] bytes = ReadAllBytes(path);
         ReadOnlySpan<byte> payload = CheckEnvelope(path, bytes);
         var info = new CheckpointInfo();
         var sections = new SectionReader(path, payload);
@@ -180,7 +182,8 @@ public static class CheckpointFile
         return info;
     }
 
-    private static byte[] ReadAllBytes(string path)
+    /// <summary>The file's bytes; a missing or unreadable file is a <see cref="CheckpointException"/>.</summary>
+    public static byte[] ReadAllBytes(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         try
