@@ -20,6 +20,7 @@ public sealed class TrajectoryLogWriter : IDisposable
     private readonly string _robotId;
     private readonly ulong _policyHash;
     private readonly DateTimeOffset _startTime;
+    private readonly string _task;
     private readonly Thread _thread;
     private readonly byte[] _batch;
     private readonly object _flushGate = new();
@@ -35,8 +36,9 @@ public sealed class TrajectoryLogWriter : IDisposable
     private long _writeErrors;
     private string? _lastError;
 
-    public TrajectoryLogWriter(TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime)
+    public TrajectoryLogWriter(TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime, string task = "")
     {
+        _task = task;
         _ring = ring;
         _directory = directory;
         _rotateBytes = rotateBytes;
@@ -189,7 +191,7 @@ public sealed class TrajectoryLogWriter : IDisposable
         string path = Path.Combine(_directory, name);
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
         Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
-        TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex), header);
+        TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex, _task), header);
         file.Write(header);
         _file = file;
         _fileLength = TrajectoryLogFormat.HeaderSize;
