@@ -34,7 +34,8 @@ public static class TrajectoryMcapExport
             ["policy_hash"] = h.PolicyHash.ToString("x16", CultureInfo.InvariantCulture),
             ["file_index"] = h.FileIndex.ToString(CultureInfo.InvariantCulture),
         };
-        using var mcap = new McapWriter(output, library: "robotpg", leaveOpen: true);
+        // 256 KiB chunks: a reader seeking by time decodes little more than it needs; the index stays small.
+        using var mcap = new McapWriter(output, chunkSize: 256 << 10, library: "robotpg", leaveOpen: true);
         ushort Channel(string topic, string title, params (string Name, string Type)[] fields)
         {
             ushort schema = mcap.AddSchema("robotpg" + topic.Replace('/', '.'), "jsonschema", JsonSchema(title, fields));
