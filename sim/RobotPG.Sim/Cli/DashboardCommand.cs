@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using RobotPG.Messaging;
+using RobotPG.Messaging.Security;
 using RobotPG.Sim.Dashboard;
 
 namespace RobotPG.Sim.Cli;
@@ -17,8 +18,8 @@ public static class DashboardCommand
 
     public static Command Create()
     {
-        var broker = new Option<string>("--broker") { Description = "The MQTT broker the robots publish to: mqtt://host:port.", Required = true };
-        var credentials = new Option<string?>("--credentials") { Description = "File whose first line is USER:PASSWORD for the broker (kept out of configs and command lines)." };
+        var broker = new Option<string>("--broker") { Description = "The MQTT broker the robots publish to: mqtt://host:port or mqtts://host:port.", Required = true };
+        var credentials = new Option<string?>("--credentials") { Description = "Broker username and password file (username=…, password=… lines; chmod 600)." };
         var listen = new Option<string>("--listen") { Description = "Address the page is served on. Loopback unless you mean to show it to the network.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<string>("--port") { Description = "Port of the page; 0 takes a free one.", DefaultValueFactory = _ => DefaultPort.ToString(CultureInfo.InvariantCulture) };
         var command = new Command("dashboard", "Serve a live web dashboard of every robot on an MQTT broker: status, returns, episode lengths, learner diagnostics, loop timing, safety events, policy version.");
@@ -33,10 +34,15 @@ public static class DashboardCommand
             string? credentialsFile = parseResult.GetValue(credentials);
             if (credentialsFile is not null)
             {
-                var (user, password, why) = ReadCredentials(credentialsFile);
-                if (why is not null)
-                    return Usage(error, $"--credentials {credentialsFile}: {why}");
-                endpoint = endpoint with { UserName = user, Password = password };
+                try
+                {
+                    var (user, password) = MqttCredentials.Load(credentialsFile);
+                    endpoint = endpoint with { UserName = user, Password = password };
+                }
+                catch (InvalidDataException e)
+                {
+                    return Usage(error, $"--credentials: {e.Message}");
+                }
             }
             if (!IPAddress.TryParse(parseResult.GetValue(listen), out var address))
                 return Usage(error, $"--listen '{parseResult.GetValue(listen)}' is not an IP address");
@@ -51,25 +57,6 @@ public static class DashboardCommand
     {
         error.WriteLine($"robotpg-sim dashboard: {message}");
         return 2;
-    }
-
-    /// <summary>First line USER:PASSWORD; the password may hold ':'.</summary>
-    public static (string? User, string? Password, string? Problem) ReadCredentials(string path)
-    {
-        string? line;
-        try
-        {
-            using var reader = new StreamReader(path);
-            line = reader.ReadLine();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return (null, null, $"cannot read: {e.Message}");
-        }
-        int colon = line?.IndexOf(':') ?? -1;
-        if (line is null || colon <= 0)
-            return (null, null, "the first line must be USER:PASSWORD");
-        return (line[..colon], line[(colon + 1)..], null);
     }
 
     private static int Run(MqttEndpoint endpoint, IPAddress address, int port, TextWriter output, TextWriter error)

@@ -76,7 +76,7 @@ public sealed class LogCommandTests
     private static string WriteCartpoleLog(TempDirectory dir)
     {
         var ring = new TrajectoryRing(4, 1, 64);
-        using var writer = new TrajectoryLogWriter(ring, dir.Path, 1 << 20, "rail-1", 0xABCDEFUL, DateTimeOffset.UnixEpoch.AddSeconds(1), "cartpole-rail");
+        using var writer = new TrajectoryLogWriter(ring, dir.Path, 1 << 20, "rail-1", 0xABCDEFUL, DateTimeOffset.UnixEpoch.AddSeconds(1), task: "cartpole-rail");
         TransitionFlags[] flags =
         [
             TransitionFlags.None, TransitionFlags.None, TransitionFlags.None, TransitionFlags.Terminated,

@@ -93,7 +93,7 @@ public sealed class DashboardHubTests
     }
 
     [Theory]
-    [InlineData(new[] { "--broker", "ws://x:1" }, "robotpg-sim dashboard: --broker: broker 'ws://x:1': only mqtt://host:port is supported")]
+    [InlineData(new[] { "--broker", "ws://x:1" }, "robotpg-sim dashboard: --broker: broker 'ws://x:1': only mqtt://host:port and mqtts://host:port are supported")]
     [InlineData(new[] { "--broker", "mqtt://h:1", "--listen", "localhost" }, "robotpg-sim dashboard: --listen 'localhost' is not an IP address")]
     [InlineData(new[] { "--broker", "mqtt://h:1", "--port", "70000" }, "robotpg-sim dashboard: --port must be 0–65535")]
     public void Bad_options_are_one_line_and_exit_code_2(string[] args, string message)
@@ -104,18 +104,16 @@ public sealed class DashboardHubTests
     }
 
     [Fact]
-    public void Credentials_file_is_user_colon_password_on_its_first_line()
+    public void A_credentials_file_others_can_read_is_refused_in_one_line_that_shows_no_secret()
     {
         string dir = CliTestRun.TempDirectory();
-        string good = Path.Combine(dir, "good"), bad = Path.Combine(dir, "bad");
-        File.WriteAllText(good, "viewer:pa:ss\nignored\n");
-        File.WriteAllText(bad, "no colon here\n");
-        Assert.Equal(("viewer", "pa:ss", (string?)null), DashboardCommand.ReadCredentials(good));
-        Assert.Equal("the first line must be USER:PASSWORD", DashboardCommand.ReadCredentials(bad).Problem);
-        var (exit, _, stderr) = CliTestRun.Invoke(DashboardCommand.Create(), "--broker", "mqtt://h:1", "--credentials", bad);
+        string file = Path.Combine(dir, "dashboard.cred");
+        File.WriteAllText(file, "username=viewer\npassword=s3cret\n");
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var (exit, _, stderr) = CliTestRun.Invoke(DashboardCommand.Create(), "--broker", "mqtt://h:1", "--credentials", file);
         Assert.Equal(2, exit);
-        // The message names the file, never its content.
-        Assert.Equal($"robotpg-sim dashboard: --credentials {bad}: the first line must be USER:PASSWORD", stderr.TrimEnd());
+        Assert.Equal($"robotpg-sim dashboard: --credentials: {file}: credentials file is readable by group or others (chmod 600 it)", stderr.TrimEnd());
+        Assert.DoesNotContain("s3cret", stderr);
         Directory.Delete(dir, recursive: true);
     }
 
