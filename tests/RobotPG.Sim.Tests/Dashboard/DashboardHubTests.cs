@@ -104,6 +104,7 @@ public sealed class DashboardHubTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void A_credentials_file_others_can_read_is_refused_in_one_line_that_shows_no_secret()
     {
         string dir = CliTestRun.TempDirectory();
