@@ -22,9 +22,10 @@ public static class DemoCommand
         var clock = new Option<string>("--clock") { Description = "realtime (the robot's own pace) or lockstep (as fast as the machine goes, deterministic).", DefaultValueFactory = _ => "realtime" };
         var json = new Option<bool>("--json") { Description = "One JSON object per update, and a final one with \"final\": true." };
         var output = new Option<string>("--out") { Description = "Directory for the config, trajectory log, checkpoints and learning curve.", DefaultValueFactory = _ => "robotpg-demo" };
+        var brokerPort = new Option<string?>("--broker-port") { Description = "Use the MQTT broker already listening on 127.0.0.1 at this port (e.g. mosquitto, for a dashboard) instead of hosting one." };
         var fromScratch = new Option<bool>("--from-scratch") { Description = "Skip the in-process pre-training: the robot learns from an untrained policy (give it --duration 600)." };
         var command = new Command("demo", "Learn to balance on a simulated robot over MQTT, exactly as on hardware: pre-train in process, then fine-tune on the randomised robot.");
-        foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch }) command.Options.Add(o);
+        foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch, brokerPort }) command.Options.Add(o);
         command.SetAction(parseResult =>
         {
             var error = parseResult.InvocationConfiguration.Error;
@@ -55,8 +56,19 @@ public static class DemoCommand
                 error.WriteLine("robotpg-sim demo: --clock must be realtime or lockstep");
                 return 2;
             }
+            int? externalPort = null;
+            if (parseResult.GetValue(brokerPort) is string portText)
+            {
+                if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int p) || p < 1 || p > 65535)
+                {
+                    error.WriteLine("robotpg-sim demo: --broker-port must be 1–65535");
+                    return 2;
+                }
+                externalPort = p;
+            }
             var run = new DemoRun(new DemoOptions
             {
+                BrokerPort = externalPort,
                 DurationSeconds = seconds,
                 Algorithm = algorithm,
                 Seed = seedValue,

@@ -33,6 +33,9 @@ public sealed record DemoOptions
     /// <summary>Folder of the physics files; null = robots/ next to the executable.</summary>
     public string? PhysicsDirectory { get; init; }
 
+    /// <summary>A broker already listening on 127.0.0.1 at this port (one a dashboard watches, say); null hosts the embedded broker.</summary>
+    public int? BrokerPort { get; init; }
+
     /// <summary>In-process pre-training stops here even if the robot does not balance yet.</summary>
     public long MaxPretrainSteps { get; init; } = 200_000;
 }
@@ -133,6 +136,7 @@ public sealed class DemoRun
             Seed = _options.Seed,
             Clock = _options.Clock,
             EmbeddedPort = 0,
+            Broker = _options.BrokerPort is int external ? new MqttEndpoint("127.0.0.1", external, "robotpg-sim-balance-bot") : null,
             RandomizeOnReset = true,
             PhysicsDirectory = physicsDir,
             ControlRateHz = ControlRateHz,

@@ -2,10 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using RobotPG.Controller.Logging;
+using RobotPG.Controller.Logging.Mcap;
+using RobotPG.Controller.Tasks;
 
 namespace RobotPG.Controller.Cli;
 
-/// <summary><c>robotpg log info FILE</c> and <c>robotpg log export FILE --csv OUT</c>.</summary>
+/// <summary><c>robotpg log info FILE</c> and <c>robotpg log export FILE [--csv OUT] [--mcap OUT]</c>.</summary>
 public static class LogCommand
 {
     public static Command Create()
@@ -29,12 +31,30 @@ public static class LogCommand
     private static Command CreateExport()
     {
         var file = new Argument<string>("file") { Description = "Trajectory log (.rpglog)." };
-        var csv = new Option<string>("--csv") { Description = "CSV file to write.", Required = true };
-        var command = new Command("export", "Write every valid record of a log as CSV.");
+        var csv = new Option<string>("--csv") { Description = "CSV file to write (named columns)." };
+        var mcap = new Option<string>("--mcap") { Description = "MCAP file to write (for Foxglove and PlotJuggler)." };
+        var command = new Command("export", "Write every valid record of a log as CSV and/or MCAP.");
         command.Arguments.Add(file);
         command.Options.Add(csv);
+        command.Options.Add(mcap);
         command.SetAction(parseResult =>
-            ExportCsv(parseResult.GetValue(file)!, parseResult.GetValue(csv)!, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
+        {
+            string path = parseResult.GetValue(file)!;
+            string? csvPath = parseResult.GetValue(csv), mcapPath = parseResult.GetValue(mcap);
+            var output = parseResult.InvocationConfiguration.Output;
+            var error = parseResult.InvocationConfiguration.Error;
+            if (csvPath is null && mcapPath is null)
+            {
+                error.WriteLine("robotpg log export: give --csv OUT and/or --mcap OUT");
+                return RobotPgCli.ExitUsage;
+            }
+            int status = RobotPgCli.ExitOk;
+            if (csvPath is not null)
+                status = ExportCsv(path, csvPath, output, error);
+            if (status == RobotPgCli.ExitOk && mcapPath is not null)
+                status = ExportMcap(path, mcapPath, output, error);
+            return status;
+        });
         return command;
     }
 
@@ -44,13 +64,21 @@ public static class LogCommand
             return RobotPgCli.ExitUsage;
         using (reader)
         {
-            long first = -1, last = -1, episodes = 0, safetySteps = 0, lastTimeNs = 0;
+            long first = -1, last = -1, episodes = 0, safetySteps = 0, safetyStops = 0, firstTimeNs = 0, lastTimeNs = 0;
+            bool stopped = false;
             while (reader.TryReadNext(out var r))
             {
                 if (first < 0)
+                {
                     first = r.Step;
+                    firstTimeNs = r.TimeNs;
+                }
                 last = r.Step;
                 lastTimeNs = r.TimeNs;
+                bool stop = (r.Flags & TransitionFlags.SafetyStop) != 0;
+                if (stop && !stopped)
+                    safetyStops++;
+                stopped = stop;
                 if ((r.Flags & (TransitionFlags.Terminated | TransitionFlags.Truncated)) != 0)
                     episodes++;
                 if ((r.Flags & TransitionFlags.SafetyStop) != 0)
@@ -60,6 +88,7 @@ public static class LogCommand
             var inv = CultureInfo.InvariantCulture;
             output.WriteLine(string.Create(inv, $"file: {path}"));
             output.WriteLine(string.Create(inv, $"robot: {h.RobotId}"));
+            output.WriteLine(string.Create(inv, $"task: {(h.Task.Length > 0 ? h.Task : "unknown")}"));
             output.WriteLine(string.Create(inv, $"file index: {h.FileIndex}"));
             output.WriteLine(string.Create(inv, $"started: {h.StartTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}"));
             output.WriteLine(string.Create(inv, $"policy hash: {h.PolicyHash:x16}"));
@@ -68,8 +97,13 @@ public static class LogCommand
             output.WriteLine(string.Create(inv, $"corrupt records: {reader.CorruptRecords}"));
             output.WriteLine(string.Create(inv, $"torn tail: {reader.TornTailBytes} bytes"));
             if (first >= 0)
+            {
                 output.WriteLine(string.Create(inv, $"steps: {first}..{last}, last at {lastTimeNs / 1e9:F3} s"));
-            output.WriteLine(string.Create(inv, $"episode ends: {episodes}, steps under safety stop: {safetySteps}"));
+                // Unix ns, as the MCAP export stamps its messages.
+                long startNs = (h.StartTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+                output.WriteLine(string.Create(inv, $"log time: {startNs + firstTimeNs}..{startNs + lastTimeNs} ns"));
+            }
+            output.WriteLine(string.Create(inv, $"episode ends: {episodes}, steps under safety stop: {safetySteps}, safety stops: {safetyStops}"));
             return RobotPgCli.ExitOk;
         }
     }
@@ -92,6 +126,29 @@ public static class LogCommand
             }
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{csvPath}: {reader.ValidRecords} records ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
+            return RobotPgCli.ExitOk;
+        }
+    }
+
+    public static int ExportMcap(string path, string mcapPath, TextWriter output, TextWriter error)
+    {
+        if (Open(path, error) is not { } reader)
+            return RobotPgCli.ExitUsage;
+        using (reader)
+        {
+            McapExportCounts counts;
+            try
+            {
+                using var file = new FileStream(mcapPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                counts = TrajectoryMcapExport.Write(reader, file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"{mcapPath}: cannot write: {e.Message}");
+                return RobotPgCli.ExitFailure;
+            }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{mcapPath}: {counts.Observations} steps, {counts.Episodes} episode ends, {counts.SafetyStops} safety stops ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
             return RobotPgCli.ExitOk;
         }
     }
@@ -119,15 +176,18 @@ public static class LogCommand
         }
     }
 
-    /// <summary>One header row, then one row per valid record: step, time_s, obs_i, action_j, log_prob, reward, flag columns.</summary>
+    /// <summary>
+    /// One header row, then one row per valid record: step, time_s, the observation named from the task
+    /// (obs0.. if the log does not name its task), the motor duties, log_prob, reward, flag columns.
+    /// </summary>
     public static void WriteCsv(TrajectoryLogReader reader, TextWriter csv)
     {
         var inv = CultureInfo.InvariantCulture;
         var line = new StringBuilder("step,time_s");
-        for (int i = 0; i < reader.Header.ObservationSize; i++)
-            line.Append(inv, $",obs{i}");
-        for (int j = 0; j < reader.Header.ActionSize; j++)
-            line.Append(inv, $",action{j}");
+        foreach (string name in TaskShapes.ObservationNames(reader.Header.Task, reader.Header.ObservationSize))
+            line.Append(',').Append(name);
+        foreach (string name in TaskShapes.ActionNames(reader.Header.ActionSize))
+            line.Append(',').Append(name);
         line.Append(",log_prob,reward,terminated,truncated,safety_stop,idle");
         csv.WriteLine(line);
         while (reader.TryReadNext(out var r))

@@ -181,7 +181,7 @@ public sealed class ControllerHost : IDisposable
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
-            new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs));
+            new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);

@@ -26,14 +26,16 @@ public sealed record TrajectoryLogHeader(
     string RobotId,
     ulong PolicyHash,
     DateTimeOffset StartTime,
-    int FileIndex);
+    int FileIndex,
+    string Task = "");
 
 /// <summary>
 /// Byte layout of a trajectory log (all little-endian).
 /// Header, 128 bytes: 0 magic "RPGTRAJ\0"; 8 u16 version; 10 u16 observation size n; 12 u16 action
 /// size m; 14 u16 zero; 16 u32 record size; 20 u32 file index (0, 1, … across rotation); 24 i64
 /// start time (Unix ns, UTC); 32 u64 policy hash; 40 u8 robot id length; 41..104 robot id (UTF-8,
-/// zero padded); 124 u32 CRC32 of bytes 0..123.
+/// zero padded); 105..123 task name (UTF-8, zero padded, all zero when unknown: it names the
+/// observation columns on export); 124 u32 CRC32 of bytes 0..123.
 /// Record, 32 + 4(n + m) bytes: 0 i64 step; 8 i64 time since the loop started, ns; 16 n × f32
 /// observation (normalised input of the policy); m × f32 action (as sent, after the safety filter);
 /// f32 log-probability of the sampled action; f32 reward; u32 <see cref="TransitionFlags"/>;
@@ -49,6 +51,8 @@ public static class TrajectoryLogFormat
     public const int Version = 1;
     public const int HeaderSize = 128;
     public const int MaxRobotIdBytes = 64;
+    public const int TaskOffset = 105;
+    public const int MaxTaskBytes = 124 - TaskOffset;
     public static ReadOnlySpan<byte> Magic => "RPGTRAJ\0"u8;
 
     public const int StepOffset = 0;
@@ -81,6 +85,9 @@ public static class TrajectoryLogFormat
         BinaryPrimitives.WriteUInt64LittleEndian(destination[32..], header.PolicyHash);
         int idBytes = Encoding.UTF8.GetBytes(header.RobotId, destination.Slice(41, MaxRobotIdBytes));
         destination[40] = (byte)idBytes;
+        if (Encoding.UTF8.GetByteCount(header.Task) > MaxTaskBytes)
+            throw new ArgumentException($"task name '{header.Task}' is longer than {MaxTaskBytes} bytes", nameof(header));
+        Encoding.UTF8.GetBytes(header.Task, destination.Slice(TaskOffset, MaxTaskBytes));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[124..], Crc32.HashToUInt32(destination[..124]));
     }
 
@@ -110,6 +117,7 @@ public static class TrajectoryLogFormat
             Encoding.UTF8.GetString(source.Slice(41, idLength)),
             BinaryPrimitives.ReadUInt64LittleEndian(source[32..]),
             new DateTimeOffset(DateTimeOffset.UnixEpoch.UtcTicks + unixNs / 100, TimeSpan.Zero),
-            (int)BinaryPrimitives.ReadUInt32LittleEndian(source[20..]));
+            (int)BinaryPrimitives.ReadUInt32LittleEndian(source[20..]),
+            Encoding.UTF8.GetString(source.Slice(TaskOffset, MaxTaskBytes).TrimEnd((byte)0)));
     }
 }

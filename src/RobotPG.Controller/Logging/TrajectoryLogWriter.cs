@@ -20,6 +20,7 @@ public sealed class TrajectoryLogWriter : IDisposable
     private readonly string _robotId;
     private readonly ulong _policyHash;
     private readonly DateTimeOffset _startTime;
+    private readonly string _task;
     private readonly Thread _thread;
     private readonly byte[] _batch;
     private readonly object _flushGate = new();
@@ -40,6 +41,7 @@ public sealed class TrajectoryLogWriter : IDisposable
     private long _writeErrors;
     private string? _lastError;
 
+    /// <param name="task">The task's name for the header (names the observation columns on export); "" if unknown.</param>
     /// <param name="sync">When records are fsynced besides rotation, flush and stop (default: never, <see cref="LogSyncPolicy.None"/>).</param>
     /// <param name="openFile">
     /// Opens a new log file (default: a <see cref="FileStream"/> on disk). Tests put a fault layer here (disk full,
@@ -48,8 +50,9 @@ public sealed class TrajectoryLogWriter : IDisposable
     /// </param>
     public TrajectoryLogWriter(
         TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime,
-        LogSyncPolicy? sync = null, Func<string, Stream>? openFile = null)
+        LogSyncPolicy? sync = null, Func<string, Stream>? openFile = null, string task = "")
     {
+        _task = task;
         _sync = sync ?? LogSyncPolicy.None;
         _openFile = openFile ?? OpenOnDisk;
         _ring = ring;
@@ -215,7 +218,7 @@ public sealed class TrajectoryLogWriter : IDisposable
         try
         {
             Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
-            TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex + 1), header);
+            TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex + 1, _task), header);
             file.Write(header);
         }
         catch
