@@ -34,7 +34,20 @@ public sealed record TrainingLine(
     double Sps,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Final = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalReturn = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? FinalEvalReturn = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? BestSteps = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BestFile = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FinalFile = null);
+
+/// <summary>
+/// The two policies a run saves: the best one (whose evaluation return is the run's eval_return) and the last one.
+/// </summary>
+/// <param name="FinalReturn">Deterministic evaluation return of the last update's policy.</param>
+/// <param name="BestSteps">Training steps at which the best policy was chosen.</param>
+/// <param name="BestFile">File name of the best policy.</param>
+/// <param name="FinalFile">File name of the last policy.</param>
+public sealed record FinalPolicies(double FinalReturn, long BestSteps, string BestFile, string FinalFile);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TrainingLine))]
@@ -78,12 +91,25 @@ public sealed class ProgressDisplay
         _out.Flush();
     }
 
-    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds)
+    /// <summary>
+    /// The run's last report. <paramref name="evalReturn"/> is that of the saved policy: with <paramref name="policies"/>
+    /// the best one, and the last one's return is reported beside it.
+    /// </summary>
+    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, FinalPolicies? policies = null)
     {
         if (_style == ProgressStyle.Json)
         {
-            TrainingLine line = ToLine(last) with { Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds };
+            TrainingLine line = ToLine(last) with
+            {
+                Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, FinalEvalReturn = policies?.FinalReturn,
+                BestSteps = policies?.BestSteps, BestFile = policies?.BestFile, FinalFile = policies?.FinalFile,
+            };
             _out.WriteLine(JsonSerializer.Serialize(line, TrainingJsonContext.Default.TrainingLine));
+        }
+        else if (policies is not null)
+        {
+            _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return (10 episodes): best {evalReturn:F2} (policy of step {policies.BestSteps}, saved as {policies.BestFile}), final {policies.FinalReturn:F2} (saved as {policies.FinalFile})"));
         }
         else
         {
