@@ -11,6 +11,9 @@ public enum RollbackCause
 
     /// <summary>The new policy's evaluation return fell beyond <see cref="LearningOptions.ReturnDropMargin"/>.</summary>
     ReturnDrop,
+
+    /// <summary>An operator asked for the best policy so far; the value is its evaluation return.</summary>
+    ToBest,
 }
 
 /// <summary>One update as telemetry sees it (learning curves).</summary>

@@ -133,4 +133,39 @@ public class TrainCommandTests
         Assert.Equal(2, exit);
         Assert.Contains("takes 3 observations", stderr);
     }
+
+    [Fact]
+    public void ReinforceOnCartpoleSavesTheBestPolicyNotTheCollapsedFinalOne()
+    {
+        // Seed 1 reaches 500 by about 45k steps and collapses after about 190k (README); 300k steps take a few seconds.
+        string dir = CliTestRun.TempDirectory();
+        var (exit, stdout, stderr) = CliTestRun.Invoke(TrainCommand.Create(),
+            "--env", "cartpole", "--algo", "reinforce", "--steps", "300000", "--seed", "1", "--out", dir, "--json");
+        Assert.True(exit == 0, stderr);
+        using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        JsonElement root = last.RootElement;
+        double best = root.GetProperty("eval_return").GetDouble(), final = root.GetProperty("final_eval_return").GetDouble();
+        Assert.Equal(TrainCommand.CheckpointFileName, root.GetProperty("best_file").GetString());
+        Assert.Equal(TrainCommand.FinalCheckpointFileName, root.GetProperty("final_file").GetString());
+        Assert.True(best >= 475, $"best {best}");
+        Assert.True(final < 475, $"final {final}: the run no longer collapses, so this test no longer tests keep-best");
+        Assert.InRange(root.GetProperty("best_steps").GetInt64(), 1, 299_008 - 1);
+
+        // Each file holds what the report says: its evaluation on the report's seeds gives the reported return.
+        ulong evalSeed = 1 + TrainCommand.EvaluationSeedOffset;
+        Assert.Equal(best, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.CheckpointFileName)),
+            EnvironmentCatalog.Create("cartpole"), TrainCommand.EvaluationEpisodes, evalSeed));
+        Assert.Equal(final, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.FinalCheckpointFileName)),
+            EnvironmentCatalog.Create("cartpole"), TrainCommand.EvaluationEpisodes, evalSeed));
+    }
+
+    [Fact]
+    public void PlainOutputSaysWhichPolicyWasSavedWhere()
+    {
+        (_, string stdout) = TrainShort();
+        string done = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.Contains("saved as policy.rpgp", done);
+        Assert.Contains("saved as policy.final.rpgp", done);
+        Assert.Matches(@"best -?\d+\.\d\d \(policy of step \d+, saved as policy.rpgp\), final -?\d+\.\d\d", done);
+    }
 }
