@@ -9,6 +9,7 @@ root.Subcommands.Add(RobotPG.Sim.Cli.RolloutCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.CompareCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.ServeCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.DemoCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.RobotSecondsCommand.Create());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
