@@ -26,16 +26,20 @@ public static class RobotSecondsCommand
         var batch = new Option<string>("--batch") { Description = "Transitions per update on the robot (≥ 64).", DefaultValueFactory = _ => "1024" };
         var lr = new Option<string?>("--learning-rate") { Description = "Policy learning rate on the robot (default: the algorithm's preset)." };
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
+        var pretrainRandomization = new Option<string?>("--pretrain-randomization")
+        {
+            Description = "Pre-train with mass and motor constants drawn within ±this fraction at every reset (default: the nominal body).",
+        };
         var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
         var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
-        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, output]) command.Options.Add(option);
+        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, output]) command.Options.Add(option);
         command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(budget),
-            p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+            p.GetValue(pretrainRandomization), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return command;
     }
 
     public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? budgetText,
-        string? outDir, TextWriter output, TextWriter error)
+        string? pretrainRandomizationText, string? outDir, TextWriter output, TextWriter error)
     {
         RobotSecondsSettings settings;
         int seedCount;
@@ -57,7 +61,10 @@ public static class RobotSecondsCommand
                 BatchSteps = (int)batch,
                 LearningRate = lrText is null ? null : CommandArguments.PositiveDouble(lrText, "--learning-rate"),
                 BudgetSteps = CommandArguments.PositiveInt64(budgetText, "--budget-steps"),
+                PretrainRandomization = pretrainRandomizationText is null ? null : CommandArguments.PositiveDouble(pretrainRandomizationText, "--pretrain-randomization"),
             };
+            if (settings.PretrainRandomization is >= 1)
+                throw new UsageException($"--pretrain-randomization: {settings.PretrainRandomization} must be below 1");
             directory = temporary
                 ? Directory.CreateTempSubdirectory("robotpg-robot-seconds-").FullName
                 : CommandArguments.WritableDirectory(outDir, "--out");

@@ -27,6 +27,12 @@ public sealed record RobotSecondsSettings
 
     /// <summary>The motors' deadband duty (fraction of full PWM) of the second changed body; nominal 0.03.</summary>
     public double ChangedDeadbandDuty { get; init; } = 0.15;
+
+    /// <summary>
+    /// Domain randomisation of the pre-training: null = the nominal body at every reset; f = mass, motor torque
+    /// constant and resistance drawn within ±f at every reset (friction as configured).
+    /// </summary>
+    public double? PretrainRandomization { get; init; }
 }
 
 /// <summary>One run of one scenario.</summary>
@@ -66,7 +72,9 @@ public static class RobotSecondsBenchmark
         Directory.CreateDirectory(pretrainDir);
         var pretrainConfig = DemoRun.ParseConfig(Json(seed, new RobotSecondsSettings { Algorithm = settings.Algorithm }, null), pretrainDir);
         double nominalReturn;
-        using (var pretrain = new InProcessTraining(pretrainConfig, nominal, seed, randomizeOnReset: false, pretrainDir, TextWriter.Null))
+        RobotPhysicsConfig pretrainBody = settings.PretrainRandomization is double f ? Randomized(physicsDirectory, f) : nominal;
+        using (var pretrain = new InProcessTraining(pretrainConfig, pretrainBody, seed, randomizeOnReset: settings.PretrainRandomization is not null,
+            pretrainDir, TextWriter.Null))
         {
             pretrain.Run(settings.BudgetSteps * 4, t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps);
             nominalReturn = pretrain.Learner.MeanReturn;
@@ -96,6 +104,15 @@ public static class RobotSecondsBenchmark
             default:
                 throw new ArgumentException($"unknown scenario '{scenario}' (one of {string.Join(", ", Scenarios)})", nameof(scenario));
         }
+        return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
+    }
+
+    private static RobotPhysicsConfig Randomized(string physicsDirectory, double fraction)
+    {
+        string path = Path.Combine(physicsDirectory, "balance-bot.physics.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["randomization"]!["mass"] = fraction;
+        json["randomization"]!["motor"] = fraction;
         return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
     }
 
@@ -155,7 +172,7 @@ public static class RobotSecondsBenchmark
                 $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
                 $"{Median(rows.Select(r => r.ReturnBefore)):F1} → {Median(rows.Select(r => r.ReturnAfterChange)):F1} → {Median(rows.Select(r => r.ReturnReached)):F1} |");
         }
-        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
+        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}, pre-training {(settings.PretrainRandomization is double f ? $"randomised ±{f.ToString(inv)} (mass, motor)" : "on the nominal body")}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
         return text.ToString();
     }
 
