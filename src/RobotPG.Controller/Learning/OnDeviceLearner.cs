@@ -31,6 +31,9 @@ public sealed class OnDeviceLearner : IDisposable
 {
     private const int ReturnWindow = 10;
 
+    /// <summary>The best policy's checkpoint, next to the learner's latest and previous ones (a policy.checkpoint for a later run).</summary>
+    public const string BestCheckpointName = "learner-best.ckpt";
+
     private readonly IPolicyGradientAlgorithm _algorithm;
     private readonly ActorCritic _agent;
     private readonly TrajectoryRing _ring;
@@ -542,6 +545,12 @@ public sealed class OnDeviceLearner : IDisposable
         try
         {
             _checkpoints.Save(CheckpointState());
+            if (_best.HasBest)
+            {
+                TrainingState best = _best.ToTrainingState("on-device learner, best evaluated policy");
+                best.StepCount = _best.BestSteps;
+                CheckpointFile.Save(Path.Combine(_checkpoints.Directory, BestCheckpointName), best);
+            }
         }
         catch (CheckpointException e)
         {

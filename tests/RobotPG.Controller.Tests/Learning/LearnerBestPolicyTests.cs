@@ -1,6 +1,7 @@
 using RobotPG.Controller.Control;
 using RobotPG.Controller.Learning;
 using RobotPG.Controller.Logging;
+using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Networks;
 using RobotPG.Numerics;
 using Xunit;
@@ -19,8 +20,9 @@ public sealed class LearnerBestPolicyTests
         var algorithm = new ScriptedAlgorithm(Batch);
         var ring = new TrajectoryRing(4, 2, 4096);
         var events = new LearningEventQueue();
+        string checkpoints = Path.Combine(Path.GetTempPath(), "robotpg-best-" + Guid.NewGuid().ToString("N"));
         var learner = new OnDeviceLearner(algorithm, ring,
-            new LearningOptions { BatchSteps = Batch, EvaluationEpisodes = 2, ReturnDropMargin = 0.5 }, events);
+            new LearningOptions { BatchSteps = Batch, EvaluationEpisodes = 2, ReturnDropMargin = 0.5 }, events, new LearnerCheckpoints(checkpoints));
         var exchange = new PolicyExchange(learner.InitialPolicy);
         learner.Attach(exchange);
         float[] initial = algorithm.Agent.Policy.Parameters.ToArray();
@@ -53,6 +55,14 @@ public sealed class LearnerBestPolicyTests
         Assert.Equal(30.0, learner.BestReturn, 9);
         Assert.All(algorithm.Agent.Policy.LogStd.ToArray(), s => Assert.Equal(-0.02f, s));
         ControlPolicy onRobotB = exchange.AcquireForStep();
+
+        // A checkpoint now: latest holds B (on the robot), learner-best.ckpt holds A.
+        learner.SaveCheckpoint();
+        float[] expectedB = (float[])initial.Clone();
+        expectedB.AsSpan(algorithm.Agent.Policy.MeanParameterCount).Fill(-0.02f);
+        Assert.Equal(expectedB, ActorCritic.Load(Path.Combine(checkpoints, LearnerCheckpoints.LatestName)).Policy.Parameters.ToArray());
+        Assert.Equal(policyA, ActorCritic.Load(Path.Combine(checkpoints, OnDeviceLearner.BestCheckpointName)).Policy.Parameters.ToArray());
+        Directory.Delete(checkpoints, recursive: true);
 
         learner.RequestRollbackToBest();
         learner.Pump();

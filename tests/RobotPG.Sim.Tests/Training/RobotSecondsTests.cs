@@ -12,8 +12,8 @@ public class RobotSecondsTests
     public void A_pretrained_policy_moved_to_a_heavier_weaker_body_falls_and_fine_tuning_recovers_its_return()
     {
         // The controller's loop, task, safety filter and on-device learner stepped in lockstep with the simulated
-        // balance-bot (no MQTT), small batches; seed 1 recovers in about 300 robot s, the budget allows 800.
-        var settings = new RobotSecondsSettings { BatchSteps = 256, BudgetSteps = 40_000 };
+        // balance-bot (no MQTT), batches of 256 at lr 1e-3; seed 1 recovers in a few hundred robot s, the budget allows 800.
+        var settings = new RobotSecondsSettings { BatchSteps = 256, LearningRate = 1e-3, BudgetSteps = 40_000 };
         string dir = CliTestRun.TempDirectory();
         RobotSecondsRun run = RobotSecondsBenchmark.Run("body", 1, settings, RobotPhysicsConfigLoader.DefaultDirectory, dir);
 
