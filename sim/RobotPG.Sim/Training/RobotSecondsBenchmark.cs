@@ -170,7 +170,7 @@ public static class RobotSecondsBenchmark
             string seeds = string.Join(" ", rows.Select(r => r.Seed.ToString(inv)));
             text.AppendLine(inv,
                 $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
-                $"{Median(rows.Select(r => r.ReturnBefore)):F1} → {Median(rows.Select(r => r.ReturnAfterChange)):F1} → {Median(rows.Select(r => r.ReturnReached)):F1} |");
+                $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
         }
         text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}, pre-training {(settings.PretrainRandomization is double f ? $"randomised ±{f.ToString(inv)} (mass, motor)" : "on the nominal body")}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
         return text.ToString();
@@ -183,6 +183,9 @@ public static class RobotSecondsBenchmark
         int m = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
+
+    // Scratch runs have no return after a change: "–".
+    private static string Return(double value) => double.IsNaN(value) ? "–" : value.ToString("F1", CultureInfo.InvariantCulture);
 
     private static string Shown(double seconds) => double.IsPositiveInfinity(seconds) ? "∞" : seconds.ToString("F1", CultureInfo.InvariantCulture);
 }
