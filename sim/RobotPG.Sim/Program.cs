@@ -10,6 +10,8 @@ root.Subcommands.Add(RobotPG.Sim.Cli.CompareCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.ServeCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.DemoCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.RobotSecondsCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.KeyCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.PolicyCommand.Create());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

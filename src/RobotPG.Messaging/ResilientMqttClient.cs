@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using MQTTnet;
 using MQTTnet.Protocol;
+using RobotPG.Messaging.Security;
 
 namespace RobotPG.Messaging;
 
@@ -44,7 +45,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         public readonly MqttApplicationMessage Message = new();
     }
 
-    private readonly record struct Subscription(string Filter, MqttMessageHandler Handler);
+    private readonly record struct Subscription(string Filter, MqttMessageHandler Handler, MqttQualityOfServiceLevel Qos);
 
     private readonly MqttEndpoint _endpoint;
     private readonly ResilientMqttClientOptions _options;
@@ -69,15 +70,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.QueueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxPayloadLength, 1);
 
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(endpoint.Host, endpoint.Port)
-            .WithClientId(endpoint.ClientId)
-            .WithCleanSession(true)
-            .WithKeepAlivePeriod(_options.KeepAlive)
-            .WithTimeout(_options.ConnectTimeout)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V311);
-        if (endpoint.UserName is not null) builder = builder.WithCredentials(endpoint.UserName, endpoint.Password);
-        _clientOptions = builder.Build();
+        _clientOptions = BuildClientOptions(endpoint, _options);
 
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -89,6 +82,27 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     }
 
     public MqttEndpoint Endpoint => _endpoint;
+
+    /// <summary>MQTTnet options for <paramref name="endpoint"/>: TLS trust and client certificate, credentials, protocol, will.</summary>
+    internal static MqttClientOptions BuildClientOptions(MqttEndpoint endpoint, ResilientMqttClientOptions options)
+    {
+        var builder = new MqttClientOptionsBuilder()
+            .WithTcpServer(endpoint.Host, endpoint.Port)
+            .WithClientId(endpoint.ClientId)
+            .WithCleanSession(true)
+            .WithKeepAlivePeriod(options.KeepAlive)
+            .WithTimeout(options.ConnectTimeout)
+            .WithProtocolVersion(endpoint.Protocol == MqttProtocol.V311 ? MQTTnet.Formatter.MqttProtocolVersion.V311 : MQTTnet.Formatter.MqttProtocolVersion.V500);
+        if (endpoint.UserName is not null) builder = builder.WithCredentials(endpoint.UserName, endpoint.Password);
+        if (endpoint.MaximumPacketSize > 0 && endpoint.Protocol == MqttProtocol.V5) builder = builder.WithMaximumPacketSize(endpoint.MaximumPacketSize);
+        if (endpoint.Will is { } will)
+        {
+            builder = builder.WithWillTopic(will.Topic).WithWillPayload(will.Payload).WithWillRetain(true)
+                .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+        if (endpoint.UseTls) builder = builder.WithTlsOptions(TlsTrust.ClientOptions(endpoint));
+        return builder.Build();
+    }
 
     public bool IsConnected => _client.IsConnected;
 
@@ -134,17 +148,18 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adds a subscription (QoS 0); it is renewed after every reconnect. When connected, the returned
-    /// task completes once the broker acknowledged it.
+    /// Adds a subscription (QoS 0 unless told; fleet rollouts and policies use 1); it is renewed after every
+    /// reconnect. When connected, the returned task completes once the broker acknowledged it.
+    /// A shared subscription (<c>$share/group/filter</c>) is matched on its filter part.
     /// </summary>
-    public async Task SubscribeAsync(string topicFilter, MqttMessageHandler handler)
+    public async Task SubscribeAsync(string topicFilter, MqttMessageHandler handler, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtMostOnce)
     {
         ArgumentException.ThrowIfNullOrEmpty(topicFilter);
         ArgumentNullException.ThrowIfNull(handler);
-        lock (_subscriptionLock) _subscriptions = [.. _subscriptions, new Subscription(topicFilter, handler)];
+        lock (_subscriptionLock) _subscriptions = [.. _subscriptions, new Subscription(topicFilter, handler, qos)];
         if (_client.IsConnected)
         {
-            var options = new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, MqttQualityOfServiceLevel.AtMostOnce).Build();
+            var options = new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, qos).Build();
             await _client.SubscribeAsync(options, _stop.Token).ConfigureAwait(false);
         }
     }
@@ -225,13 +240,13 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                 {
                     var result = await _client.ConnectAsync(_clientOptions, token).ConfigureAwait(false);
                     if (result.ResultCode != MqttClientConnectResultCode.Success)
-                        throw new IOException($"broker {_endpoint.Host}:{_endpoint.Port} refused the connection: {result.ResultCode}");
+                        throw new IOException($"broker {_endpoint} refused the connection: {result.ResultCode}");
                     Subscription[] subscriptions;
                     lock (_subscriptionLock) subscriptions = _subscriptions;
                     if (subscriptions.Length > 0)
                     {
                         var builder = new MqttClientSubscribeOptionsBuilder();
-                        foreach (var s in subscriptions) builder = builder.WithTopicFilter(s.Filter, MqttQualityOfServiceLevel.AtMostOnce);
+                        foreach (var s in subscriptions) builder = builder.WithTopicFilter(s.Filter, s.Qos);
                         await _client.SubscribeAsync(builder.Build(), token).ConfigureAwait(false);
                     }
                     long connects = Interlocked.Increment(ref _connects);
@@ -250,7 +265,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Volatile.Write(ref _lastError, $"connecting to {_endpoint.Host}:{_endpoint.Port}: {ex.Message}");
+                Volatile.Write(ref _lastError, $"connecting to {_endpoint}: {ex.Message}");
                 try
                 {
                     await Task.Delay(delay, token).ConfigureAwait(false);
@@ -266,7 +281,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
     {
-        if (args.Exception is not null) Volatile.Write(ref _lastError, $"disconnected from {_endpoint.Host}:{_endpoint.Port}: {args.Exception.Message}");
+        if (args.Exception is not null) Volatile.Write(ref _lastError, $"disconnected from {_endpoint}: {args.Exception.Message}");
         SignalDisconnected();
         return Task.CompletedTask;
     }
@@ -293,7 +308,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         var subscriptions = Volatile.Read(ref _subscriptions);
         foreach (var s in subscriptions)
         {
-            if (!Topics.Matches(s.Filter, message.Topic)) continue;
+            if (!Topics.Matches(Topics.WithoutShare(s.Filter), message.Topic)) continue;
             try
             {
                 s.Handler(message.Topic, message.Payload);

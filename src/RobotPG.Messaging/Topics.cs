@@ -21,6 +21,23 @@ public sealed class Topics
         CommandAll = Prefix + "cmd/#";
         CommandReset = Command(CommandNames.Reset);
         CommandRandomize = Command(CommandNames.Randomize);
+        Rollout = Prefix + "rollout";
+    }
+
+    /// <summary>Robot → fleet learners, binary <see cref="RolloutBatch"/>, QoS 1.</summary>
+    public string Rollout { get; }
+
+    /// <summary>The shared subscription through which fleet learners split every robot's rollouts.</summary>
+    public const string LearnerGroup = "learners";
+
+    /// <summary><c>$share/{group}/robotpg/+/rollout</c>: the broker hands each batch to one learner of the group.</summary>
+    public static string SharedRolloutFilter(string group = LearnerGroup) => $"$share/{group}/{Root}/+/rollout";
+
+    /// <summary><c>robotpg/fleet/{fleet}/policy</c>: the fleet's current policy, signed, retained, QoS 1.</summary>
+    public static string FleetPolicy(string fleet)
+    {
+        if (ValidateRobotId(fleet) is string problem) throw new ArgumentException(problem.Replace("robot id", "fleet name", StringComparison.Ordinal), nameof(fleet));
+        return $"{Root}/fleet/{fleet}/policy";
     }
 
     public string RobotId { get; }
@@ -64,6 +81,14 @@ public sealed class Topics
             if (!ok) return $"robot id '{robotId}' may only hold letters, digits, '-', '_' and '.' (it is one MQTT topic level)";
         }
         return null;
+    }
+
+    /// <summary>The filter part of a shared subscription <c>$share/{group}/{filter}</c>; any other filter unchanged.</summary>
+    public static ReadOnlySpan<char> WithoutShare(string filter)
+    {
+        if (!filter.StartsWith("$share/", StringComparison.Ordinal)) return filter;
+        int slash = filter.IndexOf('/', 7);
+        return slash < 0 ? ReadOnlySpan<char>.Empty : filter.AsSpan(slash + 1);
     }
 
     /// <summary>MQTT topic filter matching with '+' (one level) and '#' (the rest, including the parent level).</summary>

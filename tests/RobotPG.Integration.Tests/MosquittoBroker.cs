@@ -24,6 +24,16 @@ internal sealed class MosquittoBroker : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>Kills the broker at once, as a crash would (no clean disconnects, wills are not sent by a dead broker).</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
     public static string? FindExecutable(string name)
     {
         foreach (var dir in new[] { "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin" })
@@ -34,13 +44,19 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         return null;
     }
 
-    public static async Task<MosquittoBroker> StartAsync(TimeSpan timeout)
+    public static Task<MosquittoBroker> StartAsync(TimeSpan timeout) => StartAsync(timeout, "allow_anonymous true\n");
+
+    /// <summary>
+    /// Starts mosquitto with a listener on 127.0.0.1:<paramref name="port"/> (0: a free one) followed by
+    /// <paramref name="settings"/> (TLS files, password file, ACL, ...).
+    /// </summary>
+    public static async Task<MosquittoBroker> StartAsync(TimeSpan timeout, string settings, int port = 0)
     {
         string executable = FindExecutable("mosquitto")
             ?? throw new InvalidOperationException("mosquitto is not installed: apt-get install -y mosquitto mosquitto-clients (.ci/run does)");
-        int port = FreePort();
-        string config = Path.Combine(Path.GetTempPath(), $"robotpg-mosquitto-{port}.conf");
-        await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nlog_type all\n");
+        if (port == 0) port = FreePort();
+        string config = Path.Combine(Path.GetTempPath(), $"robotpg-mosquitto-{port}-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\n{settings}log_dest stderr\nlog_type all\n");
         var info = new ProcessStartInfo(executable, ["-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -26,6 +26,15 @@ public static class RunCommand
         return command;
     }
 
+    /// <summary>
+    /// The option/config combinations <c>run</c> refuses before touching the robot (exit 2), or null.
+    /// The service unit's command line with the shipped config must pass this (tested).
+    /// </summary>
+    public static string? Preflight(RobotConfig config, string configPath, bool resume) =>
+        resume && config.Learning is not { Algorithm: not "off" }
+            ? $"--resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)"
+            : null;
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
@@ -37,9 +46,9 @@ public static class RunCommand
         if (!loaded.Ok)
             return CheckConfigCommand.Report(loaded, output, error);
         string configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".";
-        if (resume && loaded.Config!.Learning is not { Algorithm: not "off" })
+        if (Preflight(loaded.Config!, configPath, resume) is { } refused)
         {
-            error.WriteLine($"robotpg: --resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)");
+            error.WriteLine($"robotpg: {refused}");
             return RobotPgCli.ExitUsage;
         }
 

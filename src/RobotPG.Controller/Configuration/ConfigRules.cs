@@ -27,6 +27,19 @@ public static class ConfigRules
         CheckLimits(c, errors);
         CheckSizes(c, errors);
         CheckFiles(c, baseDirectory, errors);
+        CheckFleet(c, errors);
+    }
+
+    private static void CheckFleet(RobotConfig c, List<ConfigError> errors)
+    {
+        if (c.Learning is not { } l) return;
+        bool fleet = l.Mode == "fleet";
+        if (fleet && l.Fleet is null)
+            errors.Add(new("$.learning.fleet", "required when learning.mode is \"fleet\""));
+        if (!fleet && l.Fleet is not null)
+            errors.Add(new("$.learning.fleet", "only allowed when learning.mode is \"fleet\""));
+        if (fleet && l.Algorithm != "ppo")
+            errors.Add(new("$.learning.algorithm", $"\"{l.Algorithm}\": the fleet learners run ppo (its ratio corrects rollouts of older policies)"));
     }
 
     private static void CheckBus(RobotConfig c, List<ConfigError> errors)

@@ -253,6 +253,12 @@ public sealed class LogConfig
 
     /// <summary>Records the writer ring holds; the loop drops (and counts) records when it is full.</summary>
     public required int RingRecords { get; init; }
+
+    /// <summary>fsync after this many records (0: not on this rule).</summary>
+    public int SyncEveryRecords { get; set; } = 200;
+
+    /// <summary>fsync once this many milliseconds passed since the last one (0: not on this rule).</summary>
+    public int SyncEveryMs { get; set; } = 1000;
 }
 
 public sealed class TelemetryConfig
@@ -305,6 +311,31 @@ public sealed class LearningConfig
 
     /// <summary>Reset condition: held this long, seconds (0 in the simulator, which resets the robot itself).</summary>
     public double? ResetHoldSeconds { get; init; }
+
+    /// <summary>local (default): learn on the robot; fleet: publish rollouts to the fleet learners and run their policies.</summary>
+    public string? Mode { get; init; }
+
+    /// <summary>The fleet's broker, name and guards (mode fleet).</summary>
+    public FleetConfig? Fleet { get; init; }
+}
+
+/// <summary>Fleet learning (learning.mode fleet): where rollouts go and which broadcast policies the robot takes.</summary>
+public sealed class FleetConfig
+{
+    /// <summary>mqtt://host:port of the fleet's broker (cluster).</summary>
+    public required string Broker { get; init; }
+
+    /// <summary>Fleet name: the policy topic is robotpg/fleet/{name}/policy.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Operator public key (PEM) that must have signed a broadcast policy; relative to the config.</summary>
+    public required string OperatorPublicKey { get; init; }
+
+    /// <summary>Transitions per published rollout batch.</summary>
+    public int? BatchTransitions { get; init; }
+
+    /// <summary>Guard: a broadcast policy further than this mean KL from the running one is refused.</summary>
+    public double? MaxKl { get; init; }
 }
 
 // Properties with a default are `set`, not `init`: the source generator builds objects that have

@@ -48,6 +48,9 @@ public sealed class ControllerHost : IDisposable
     /// <summary>The learner side of the run when the config has a learning section (issue 7).</summary>
     public OnDeviceLearning? Learning { get; private set; }
 
+    /// <summary>The fleet side of the run when learning.mode is fleet.</summary>
+    public Fleet.FleetLearning? FleetLearning { get; private set; }
+
     /// <summary>
     /// Builds everything and starts the loop thread. <paramref name="configDirectory"/> anchors the
     /// config's relative paths; <paramref name="policyPath"/> overrides policy.checkpoint. Throws
@@ -78,11 +81,12 @@ public sealed class ControllerHost : IDisposable
         var c = Config;
         var task = ControlTasks.Create(c);
         string? checkpoint = policyPath ?? (c.Policy.Checkpoint is { } p ? Path.Combine(configDirectory, p) : null);
-        bool learning = c.Learning is { } l && l.Algorithm != "off";
+        bool fleet = c.Learning is { Mode: "fleet" } fl && fl.Algorithm != "off";
+        bool learning = !fleet && c.Learning is { } l && l.Algorithm != "off";
         try
         {
             // A learning robot starts from the learner's parameters (built below, once the sim bus is up).
-            if (!learning)
+            if (!learning && !fleet)
                 Policy = checkpoint is null
                 ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
                 : ControlPolicy.Load(checkpoint, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
@@ -123,16 +127,30 @@ public sealed class ControllerHost : IDisposable
             }
             Policy = Learning.Learner.InitialPolicy;
         }
+        if (fleet)
+        {
+            try
+            {
+                FleetLearning = Fleet.FleetLearning.Create(c, configDirectory, task, checkpoint, simClient, output);
+            }
+            catch (Exception e) when (e is ArgumentException or CheckpointException)
+            {
+                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+            }
+            Policy = FleetLearning.InitialPolicy;
+        }
 
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
-        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow);
+        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
+            new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs));
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
+        FleetLearning?.Attach(policies);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing, _robot.Clock, Learning?.Reset);
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset);
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
@@ -147,6 +165,7 @@ public sealed class ControllerHost : IDisposable
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
         long maxSteps = durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
         Learning?.Start(telemetryClient);
+        FleetLearning?.Start();
         Loop.Start(maxSteps);
         _telemetry?.Start();
     }
@@ -186,6 +205,7 @@ public sealed class ControllerHost : IDisposable
         _stopped = true;
         _robot?.FlushActuators();
         Learning?.Stop();
+        FleetLearning?.Stop();
         _logWriter?.Flush(TimeSpan.FromSeconds(10));
         _telemetry?.Dispose();
     }
@@ -200,6 +220,7 @@ public sealed class ControllerHost : IDisposable
         }
         _telemetry?.Dispose();
         Learning?.Dispose();
+        FleetLearning?.Dispose();
         _logWriter?.Dispose();
         _robot?.Dispose();
         foreach (var client in _clients)

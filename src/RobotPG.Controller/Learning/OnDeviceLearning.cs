@@ -89,11 +89,7 @@ public sealed class OnDeviceLearning : IDisposable
         events ??= new LearningEventQueue();
         var checkpoints = new LearnerCheckpoints(options.CheckpointDirectory);
         var learner = new OnDeviceLearner(algorithm, ring, options, events, checkpoints);
-        UprightResetCondition? reset = config.Imu is { } imu
-            ? new UprightResetCondition(imu.Mounting, learning.ResetUprightDeg ?? DefaultResetUprightDeg, learning.ResetStillRadPerS ?? DefaultResetStillRadPerS,
-                (int)Math.Round((learning.ResetHoldSeconds ?? DefaultResetHoldSeconds) * config.ControlRateHz),
-                retrySteps: (int)Math.Max(1, Math.Round(ResetRetrySeconds * config.ControlRateHz)))
-            : null;
+        var reset = CreateResetCondition(config, learning);
         var result = new OnDeviceLearning(options, learner, ring, reset, events, simClient, new Topics(config.RobotId), output);
         if (resume)
         {
@@ -105,6 +101,13 @@ public sealed class OnDeviceLearning : IDisposable
             learner.LoadPretrained(initialCheckpoint);
         return result;
     }
+
+    /// <summary>The reset condition between episodes from the learning section (null for a robot without an IMU).</summary>
+    public static UprightResetCondition? CreateResetCondition(RobotConfig config, LearningConfig learning) => config.Imu is { } imu
+        ? new UprightResetCondition(imu.Mounting, learning.ResetUprightDeg ?? DefaultResetUprightDeg, learning.ResetStillRadPerS ?? DefaultResetStillRadPerS,
+            (int)Math.Round((learning.ResetHoldSeconds ?? DefaultResetHoldSeconds) * config.ControlRateHz),
+            retrySteps: (int)Math.Max(1, Math.Round(ResetRetrySeconds * config.ControlRateHz)))
+        : null;
 
     /// <summary>Starts the learner, the learning telemetry (on <paramref name="telemetryClient"/>; null: warnings only) and, in the simulator, the reset sender.</summary>
     public void Start(ResilientMqttClient? telemetryClient)

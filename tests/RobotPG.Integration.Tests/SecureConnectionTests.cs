@@ -1,0 +1,123 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MQTTnet.Protocol;
+using RobotPG.Messaging;
+using RobotPG.Messaging.Security;
+using Xunit;
+
+namespace RobotPG.Integration.Tests;
+
+/// <summary>
+/// A real mosquitto with TLS (CA, server and client certificates made in the test), mutual TLS, a password
+/// file made by mosquitto_passwd, and the ACL shipped in firmware-config/mosquitto/acl.
+/// </summary>
+[Collection("mosquitto")]
+public sealed class SecureConnectionTests
+{
+    internal static string ShippedAcl([CallerFilePath] string here = "")
+    {
+        var dir = new DirectoryInfo(Path.GetDirectoryName(here)!);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RobotPG.sln"))) dir = dir.Parent;
+        return Path.Combine(dir!.FullName, "firmware-config", "mosquitto", "acl");
+    }
+
+    internal static string SecureSettings(TestPki pki, string passwordFile) =>
+        $"cafile {pki.CaFile}\ncertfile {pki.ServerCertFile}\nkeyfile {pki.ServerKeyFile}\nrequire_certificate true\n"
+        + $"allow_anonymous false\npassword_file {passwordFile}\nacl_file {ShippedAcl()}\nuser root\n";
+
+    internal static MqttEndpoint Endpoint(TestPki pki, int port, string clientId, string? credentials, (string Cert, string Key)? client, MqttProtocol protocol = MqttProtocol.V5)
+    {
+        var (user, password) = credentials is null ? ((string?)null, (string?)null) : MqttCredentials.Load(credentials);
+        return new MqttEndpoint("127.0.0.1", port, clientId, user, password)
+        {
+            UseTls = true,
+            CaFile = pki.CaFile,
+            ClientCertificateFile = client?.Cert,
+            ClientKeyFile = client?.Key,
+            Protocol = protocol,
+        };
+    }
+
+    private static readonly ResilientMqttClientOptions Quick = new()
+    {
+        MinReconnectDelay = TimeSpan.FromMilliseconds(50),
+        MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+        KeepAlive = TimeSpan.FromSeconds(2),
+    };
+
+    [Fact]
+    public async Task Anonymous_and_untrusted_clients_are_refused_and_the_acl_limits_what_credentials_may_publish()
+    {
+        using var pki = new TestPki();
+        string passwd = pki.PasswordFile(("operator", "op-secret"), ("bb-1", "robot-secret"));
+        var client = pki.Issue("client");
+        string operatorCredentials = pki.CredentialsFile("operator.credentials", "operator", "op-secret");
+        string robotCredentials = pki.CredentialsFile("bb-1.credentials", "bb-1", "robot-secret");
+        await using var broker = await MosquittoBroker.StartAsync(TimeSpan.FromSeconds(10), SecureSettings(pki, passwd));
+
+        // No credentials (but a valid certificate): refused by allow_anonymous false.
+        await using (var anonymous = new ResilientMqttClient(Endpoint(pki, broker.Port, "anon", null, (client.CertFile, client.KeyFile)), Quick))
+        {
+            anonymous.Start();
+            Assert.False(await anonymous.WaitConnectedAsync(TimeSpan.FromSeconds(6)));
+            Assert.True(anonymous.LastError?.Contains("NotAuthorized") == true, anonymous.LastError);
+        }
+        // Credentials but no client certificate: mutual TLS refuses the handshake.
+        await using (var noCert = new ResilientMqttClient(Endpoint(pki, broker.Port, "nocert", operatorCredentials, null), Quick))
+        {
+            noCert.Start();
+            Assert.False(await noCert.WaitConnectedAsync(TimeSpan.FromSeconds(2)));
+        }
+        // A broker certificate from another CA is not trusted by the client.
+        using (var other = new TestPki())
+        await using (var wrongCa = new ResilientMqttClient(Endpoint(other, broker.Port, "wrongca", operatorCredentials, (client.CertFile, client.KeyFile)), Quick))
+        {
+            wrongCa.Start();
+            Assert.False(await wrongCa.WaitConnectedAsync(TimeSpan.FromSeconds(2)));
+        }
+
+        // The robot (user bb-1) reads its commands and its actuator topic is written only by itself.
+        var received = new List<string>();
+        var sentinel = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var robot = new ResilientMqttClient(Endpoint(pki, broker.Port, "bb-1", robotCredentials, (client.CertFile, client.KeyFile)), Quick);
+        await robot.SubscribeAsync("robotpg/bb-1/cmd/#", Record, MqttQualityOfServiceLevel.AtLeastOnce);
+        robot.Start();
+        Assert.True(await robot.WaitConnectedAsync(TimeSpan.FromSeconds(10)), robot.LastError);
+
+        // 3.1.1 works too, with the same credentials.
+        await using var op = new ResilientMqttClient(Endpoint(pki, broker.Port, "operator-1", operatorCredentials, (client.CertFile, client.KeyFile), MqttProtocol.V311), Quick);
+        op.Start();
+        Assert.True(await op.WaitConnectedAsync(TimeSpan.FromSeconds(10)), op.LastError);
+        // The operator may not forge actuator frames or another robot's status; then a command it may send.
+        Assert.True(op.TryPublish("robotpg/bb-1/sim/actuators", "forged"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(op.TryPublish("robotpg/bb-1/cmd/estop", "{}"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        await sentinel.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        lock (received) Assert.Equal(["robotpg/bb-1/cmd/estop"], received);
+
+        // The robot itself may not publish commands (to itself or others): only the operator's arrive.
+        await using var watcher = new ResilientMqttClient(Endpoint(pki, broker.Port, "bb-2", pki.CredentialsFile("w", "operator", "op-secret"), (client.CertFile, client.KeyFile)), Quick);
+        var watched = new List<string>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await watcher.SubscribeAsync("robotpg/+/status", (string topic, in ReadOnlySequence<byte> p) =>
+        {
+            lock (watched) watched.Add(topic + "=" + Encoding.UTF8.GetString(p));
+            if (topic == "robotpg/bb-1/status") done.TrySetResult();
+        }, MqttQualityOfServiceLevel.AtLeastOnce);
+        watcher.Start();
+        Assert.True(await watcher.WaitConnectedAsync(TimeSpan.FromSeconds(10)), watcher.LastError);
+        Assert.True(robot.TryPublish("robotpg/bb-2/status", "fake"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(robot.TryPublish("robotpg/bb-1/status", "mine"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        lock (watched) Assert.Equal(["robotpg/bb-1/status=mine"], watched);
+
+        void Record(string topic, in ReadOnlySequence<byte> payload)
+        {
+            lock (received) received.Add(topic);
+            if (topic.EndsWith("/estop", StringComparison.Ordinal)) sentinel.TrySetResult();
+        }
+    }
+}
+
+[CollectionDefinition("mosquitto")]
+public sealed class MosquittoCollection;
