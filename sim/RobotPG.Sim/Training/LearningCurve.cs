@@ -13,7 +13,7 @@ public sealed class LearningCurve
 
     public void Add(in TrainingProgress progress) => _points.Add(progress);
 
-    public const string CsvHeader = "iteration,steps,episodes,mean_return,policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,learning_rate,epochs,update_ms,sps";
+    public const string CsvHeader = "iteration,steps,episodes,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,explained_variance,learning_rate,epochs,update_ms,sps";
 
     public string ToCsv()
     {

@@ -18,13 +18,13 @@ public enum ProgressStyle
     Json,
 }
 
-/// <summary>Per-iteration JSON record (snake_case, source-generated; NaN becomes null).</summary>
+/// <summary>Per-iteration JSON record (camelCase like all RobotPG JSON, source-generated; NaN becomes null).</summary>
 public sealed record TrainingLine(
     long Steps,
     int Episodes,
     double? MeanReturn,
     double? ApproxKl,
-    double? Clipfrac,
+    double? ClipFraction,
     double? ExplainedVariance,
     double? Entropy,
     double? PolicyLoss,
@@ -35,6 +35,8 @@ public sealed record TrainingLine(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Final = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalReturn = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ulong? EvalSeed = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? Files = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? FinalEvalReturn = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? BestSteps = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BestFile = null,
@@ -49,8 +51,9 @@ public sealed record TrainingLine(
 /// <param name="FinalFile">File name of the last policy.</param>
 public sealed record FinalPolicies(double FinalReturn, long BestSteps, string BestFile, string FinalFile);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(TrainingLine))]
+[JsonSerializable(typeof(string[]))]
 public sealed partial class TrainingJsonContext : JsonSerializerContext;
 
 /// <summary>Writes a run's progress: a live bar on a terminal, plain lines when redirected, or JSON lines.</summary>
@@ -92,29 +95,31 @@ public sealed class ProgressDisplay
     }
 
     /// <summary>
-    /// The run's last report. <paramref name="evalReturn"/> is that of the saved policy: with <paramref name="policies"/>
-    /// the best one, and the last one's return is reported beside it.
+    /// The last report: the evaluation with the seed it used (so <c>robotpg-sim eval --seed</c> reproduces
+    /// the number) and every file written, full paths. <paramref name="evalReturn"/> is that of the saved policy:
+    /// with <paramref name="policies"/> the best one, and the last one's return is reported beside it.
     /// </summary>
-    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, FinalPolicies? policies = null)
+    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, int evalEpisodes, ulong evalSeed, IReadOnlyList<string> files,
+        FinalPolicies? policies = null)
     {
+        ArgumentNullException.ThrowIfNull(files);
         if (_style == ProgressStyle.Json)
         {
             TrainingLine line = ToLine(last) with
             {
-                Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, FinalEvalReturn = policies?.FinalReturn,
-                BestSteps = policies?.BestSteps, BestFile = policies?.BestFile, FinalFile = policies?.FinalFile,
+                Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, EvalSeed = evalSeed, Files = [.. files],
+                FinalEvalReturn = policies?.FinalReturn, BestSteps = policies?.BestSteps, BestFile = policies?.BestFile, FinalFile = policies?.FinalFile,
             };
             _out.WriteLine(JsonSerializer.Serialize(line, TrainingJsonContext.Default.TrainingLine));
         }
-        else if (policies is not null)
-        {
-            _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return (10 episodes): best {evalReturn:F2} (policy of step {policies.BestSteps}, saved as {policies.BestFile}), final {policies.FinalReturn:F2} (saved as {policies.FinalFile})"));
-        }
         else
         {
-            _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} (10 episodes)"));
+            _out.WriteLine(policies is null
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same)")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same) of the best policy (step {policies.BestSteps}, saved as {policies.BestFile}); the final policy returns {policies.FinalReturn:F2} (saved as {policies.FinalFile})"));
+            foreach (string file in files) _out.WriteLine($"wrote {file}");
         }
         _out.Flush();
     }

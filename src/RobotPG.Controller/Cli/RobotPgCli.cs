@@ -30,7 +30,7 @@ public static class RobotPgCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            error.WriteLine($"robotpg: {parsed.Errors[0].Message} (see robotpg --help)");
+            error.WriteLine(UsageErrors.Describe(parsed, "robotpg"));
             return ExitUsage;
         }
         var configuration = new InvocationConfiguration { Output = output, Error = error };

@@ -60,7 +60,7 @@ public static class RunCommand
         catch (StartupException e)
         {
             error.WriteLine($"robotpg: {e.Message}");
-            return RobotPgCli.ExitFailure;
+            return e.ExitCode;
         }
 
         using (host)

@@ -11,7 +11,11 @@ using RobotPG.Messaging;
 namespace RobotPG.Controller.Hosting;
 
 /// <summary>A start-up failure after the config was accepted (checkpoint, broker, chips): one line, exit code 1.</summary>
-public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StartupException(string message, Exception? inner = null, int exitCode = 1) : Exception(message, inner)
+{
+    /// <summary>2 when the input (a checkpoint file) is bad, 1 when the machine or the network is (the CLI's convention).</summary>
+    public int ExitCode { get; } = exitCode;
+}
 
 /// <summary>
 /// One run of the controller: policy, robot connection, trajectory log, control loop, telemetry,
@@ -93,7 +97,7 @@ public sealed class ControllerHost : IDisposable
         }
         catch (CheckpointException e)
         {
-            throw new StartupException($"policy: {OneLine(e.Message)}", e);
+            throw new StartupException($"policy: {OneLine(e.Message)}", e, exitCode: 2);
         }
 
         var topics = new Topics(c.RobotId);
@@ -112,7 +116,16 @@ public sealed class ControllerHost : IDisposable
         }
         else
         {
-            _robot = new PiRobotConnection(c);
+            try
+            {
+                _robot = new PiRobotConnection(c);
+            }
+            catch (Exception e) when (e is PlatformNotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                // System.Device.Gpio's own words name libgpiod; say what the user can do instead.
+                throw new StartupException(
+                    $"this machine has no GPIO/I2C for bus.kind \"pi\" ({OneLine(e.Message)}); run it on the Raspberry Pi, or use a config with bus.kind \"sim\" against robotpg-sim serve", e);
+            }
         }
 
         if (learning)
@@ -123,7 +136,7 @@ public sealed class ControllerHost : IDisposable
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
-                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+                throw new StartupException($"learning: {OneLine(e.Message)}", e, exitCode: e is CheckpointException ? 2 : 1);
             }
             Policy = Learning.Learner.InitialPolicy;
         }

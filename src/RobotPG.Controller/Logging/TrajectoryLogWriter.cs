@@ -209,7 +209,7 @@ public sealed class TrajectoryLogWriter : IDisposable
             try { Sync(previous); }
             finally { previous.Dispose(); }
         }
-        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex + 1:D4}.rpglog");
+        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex + 1:D4}{TrajectoryLogFormat.FileExtension}");
         string path = Path.Combine(_directory, name);
         var file = _openFile(path);
         try
