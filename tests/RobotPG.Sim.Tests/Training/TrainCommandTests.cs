@@ -144,12 +144,12 @@ public class TrainCommandTests
         Assert.True(exit == 0, stderr);
         using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
         JsonElement root = last.RootElement;
-        double best = root.GetProperty("eval_return").GetDouble(), final = root.GetProperty("final_eval_return").GetDouble();
-        Assert.Equal(TrainCommand.CheckpointFileName, root.GetProperty("best_file").GetString());
-        Assert.Equal(TrainCommand.FinalCheckpointFileName, root.GetProperty("final_file").GetString());
+        double best = root.GetProperty("evalReturn").GetDouble(), final = root.GetProperty("finalEvalReturn").GetDouble();
+        Assert.Equal(TrainCommand.CheckpointFileName, root.GetProperty("bestFile").GetString());
+        Assert.Equal(TrainCommand.FinalCheckpointFileName, root.GetProperty("finalFile").GetString());
         Assert.True(best >= 475, $"best {best}");
         Assert.True(final < 475, $"final {final}: the run no longer collapses, so this test no longer tests keep-best");
-        Assert.InRange(root.GetProperty("best_steps").GetInt64(), 1, 299_008 - 1);
+        Assert.InRange(root.GetProperty("bestSteps").GetInt64(), 1, 299_008 - 1);
 
         // Each file holds what the report says: its evaluation on the report's seeds gives the reported return.
         ulong evalSeed = 2 + TrainCommand.EvaluationSeedOffset;
