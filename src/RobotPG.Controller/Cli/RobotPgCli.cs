@@ -9,6 +9,9 @@ public static class RobotPgCli
     public const int ExitFailure = 1;
     public const int ExitUsage = 2;
 
+    /// <summary>The loop stopped the motors on a fault that does not clear by itself: systemd restarts the controller.</summary>
+    public const int ExitFault = 3;
+
     public static RootCommand Build()
     {
         var root = new RootCommand("robotpg: the RobotPG robot controller (fixed-rate policy loop, safety supervisor, trajectory log, telemetry).");

@@ -78,7 +78,16 @@ public static class RunCommand
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
             }
+            if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
+            if (loop.FatalCause is { } fatal)
+            {
+                error.WriteLine($"robotpg: motors off after a {Telemetry.TelemetryPublisher.CauseName(fatal)} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller");
+                return RobotPgCli.ExitFault;
+            }
             return RobotPgCli.ExitOk;
+
+            static string? learningStopped(ControllerHost h) =>
+                h.Learning?.Learner is { LearningStopped: true } l ? $"robotpg: learning stopped after {l.Faults} learner faults ({l.LastFailure}); the robot ran its last good policy" : null;
 
             void OnSignal(PosixSignalContext context)
             {

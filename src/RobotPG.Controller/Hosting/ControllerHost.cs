@@ -80,6 +80,8 @@ public sealed class ControllerHost : IDisposable
         }
     }
 
+    private SystemdNotifier? _notifier;
+
     private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
         var c = Config;
@@ -162,8 +164,9 @@ public sealed class ControllerHost : IDisposable
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
         FleetLearning?.Attach(policies);
+        _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset);
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset) { Notifier = _notifier };
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
@@ -239,6 +242,7 @@ public sealed class ControllerHost : IDisposable
         foreach (var client in _clients)
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _clients.Clear();
+        _notifier?.Dispose();
     }
 
     private static string OneLine(string message)

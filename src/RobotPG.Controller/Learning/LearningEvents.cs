@@ -14,6 +14,9 @@ public enum RollbackCause
 
     /// <summary>An operator asked for the best policy so far; the value is its evaluation return.</summary>
     ToBest,
+
+    /// <summary>The algorithm's update threw (any exception): the half-updated agent is restored.</summary>
+    Exception,
 }
 
 /// <summary>One update as telemetry sees it (learning curves).</summary>

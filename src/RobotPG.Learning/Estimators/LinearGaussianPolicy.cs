@@ -1,3 +1,4 @@
+using RobotPG.Learning.Networks;
 using RobotPG.Numerics;
 
 namespace RobotPG.Learning.Estimators;
@@ -11,7 +12,6 @@ namespace RobotPG.Learning.Estimators;
 /// </summary>
 public sealed class LinearGaussianPolicy
 {
-    private static readonly double HalfLogTwoPi = 0.5 * Math.Log(2 * Math.PI);
     private readonly double[] _parameters;
     private readonly double[] _mean;
 
@@ -69,11 +69,7 @@ public sealed class LinearGaussianPolicy
         Mean(parameters, observation, _mean);
         ReadOnlySpan<double> logStd = parameters.Slice(ActionSize * (ObservationSize + 1), ActionSize);
         double sum = 0;
-        for (int i = 0; i < ActionSize; i++)
-        {
-            double z = (action[i] - _mean[i]) * Math.Exp(-logStd[i]);
-            sum += -0.5 * z * z - logStd[i] - HalfLogTwoPi;
-        }
+        for (int i = 0; i < ActionSize; i++) sum += DiagonalGaussian.LogDensity(action[i] - _mean[i], logStd[i]);
         return sum;
     }
 
@@ -85,12 +81,11 @@ public sealed class LinearGaussianPolicy
         ReadOnlySpan<double> logStd = LogStd;
         for (int i = 0; i < k; i++)
         {
-            double inverseVariance = Math.Exp(-2 * logStd[i]);
             double diff = action[i] - _mean[i];
-            double dMean = weight * diff * inverseVariance;
+            double dMean = weight * DiagonalGaussian.MeanScore(diff, logStd[i]);
             for (int j = 0; j < o; j++) gradient[i * o + j] += dMean * observation[j];
             gradient[k * o + i] += dMean;
-            gradient[k * (o + 1) + i] += weight * (diff * diff * inverseVariance - 1);
+            gradient[k * (o + 1) + i] += weight * DiagonalGaussian.LogStdScore(diff, logStd[i]);
         }
     }
 }

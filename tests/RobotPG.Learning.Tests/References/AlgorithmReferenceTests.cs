@@ -241,17 +241,23 @@ public class AlgorithmReferenceTests
 
     private static readonly double[] BehaviourOffsets = [0.1, -0.2, 0.15, 0.05, -0.1, 0.2, -0.05, 0.1];
 
-    [Fact]
-    public void Off_policy_per_decision_weights_match_the_ratio_products()
+    /// <summary>One off-policy update on the rollout with behaviour log-probs offset from θ₀; returns the policy, θ₀ and the behaviour log-probs.</summary>
+    private static (RobotPG.Learning.Networks.GaussianPolicy Policy, double[] Theta, double[] Behaviour) UpdateOffPolicy(EstimatorHyperparameters h)
     {
-        var h = Small with { PerDecisionImportance = true };
         var algorithm = EstimatorAlgorithms.Create(EstimatorAlgorithms.OffPolicy, h, Context);
         var policy = algorithm.Agent.Policy;
         double[] theta = Theta(policy);
         RolloutBuffer rollout = Build(policy, Values, BehaviourOffsets);
-        var behaviour = new double[Count];
-        for (int i = 0; i < Count; i++) behaviour[i] = rollout.LogProbs[i];
+        double[] behaviour = ReferenceNetworks.ToDouble(rollout.LogProbs);
         algorithm.Update(rollout, 1, 1);
+        return (policy, theta, behaviour);
+    }
+
+    [Fact]
+    public void Off_policy_per_decision_weights_match_the_ratio_products()
+    {
+        var h = Small with { PerDecisionImportance = true };
+        var (policy, theta, behaviour) = UpdateOffPolicy(h);
 
         // Note 001 item 4 with each ratio counted once: wₜ = Π_{t'≤t} ρ_{t'} · Σ_{t'≥t} γ^{t'−t} r'_{t'} Π_{t''=t+1}^{t'} ρ_{t''},
         // r' the rewards with γ·bootstrap added on a run's last step.
@@ -285,13 +291,7 @@ public class AlgorithmReferenceTests
     public void Off_policy_marginal_gradient_is_the_importance_surrogate_gradient(bool normalize)
     {
         var h = Small with { PerDecisionImportance = false, NormalizeAdvantages = normalize };
-        var algorithm = EstimatorAlgorithms.Create(EstimatorAlgorithms.OffPolicy, h, Context);
-        var policy = algorithm.Agent.Policy;
-        double[] theta = Theta(policy);
-        RolloutBuffer rollout = Build(policy, Values, BehaviourOffsets);
-        var behaviour = new double[Count];
-        for (int i = 0; i < Count; i++) behaviour[i] = rollout.LogProbs[i];
-        algorithm.Update(rollout, 1, 1);
+        var (policy, theta, behaviour) = UpdateOffPolicy(h);
 
         double[] q = RewardToGo(Rewards, Gamma, RunBootstrap);
         double[] adv = [.. q.Select((v, i) => v - Values[i])];
@@ -326,8 +326,7 @@ public class AlgorithmReferenceTests
         var values = new double[Count];
         for (int i = 0; i < Count; i++) values[i] = (float)V(phi, i); // what the trainer stores (float)
         RolloutBuffer rollout = Build(policy, values, BehaviourOffsets.Select(o => 0.5 * o).ToArray());
-        var behaviour = new double[Count];
-        for (int i = 0; i < Count; i++) behaviour[i] = rollout.LogProbs[i];
+        double[] behaviour = ReferenceNetworks.ToDouble(rollout.LogProbs);
         ppo.Update(rollout, 1, 1);
 
         // GAE with the truncation bootstrap; returns = Â + V; advantages standardised over the minibatch.
@@ -376,8 +375,7 @@ public class AlgorithmReferenceTests
         var policy = algorithm.Agent.Policy;
         double[] theta0 = Theta(policy);
         RolloutBuffer rollout = Build(policy, Values);
-        var behaviour = new double[Count];
-        for (int i = 0; i < Count; i++) behaviour[i] = rollout.LogProbs[i];
+        double[] behaviour = ReferenceNetworks.ToDouble(rollout.LogProbs);
         algorithm.Update(rollout, 1, 1);
 
         double[] adv = Standardized(Gae(Values, Gamma, 0.8, RunBootstrap));
@@ -449,8 +447,7 @@ public class AlgorithmReferenceTests
         var policy = algorithm.Agent.Policy;
         double[] theta = Theta(policy);
         RolloutBuffer rollout = Build(policy, Values);
-        var behaviour = new double[Count];
-        for (int i = 0; i < Count; i++) behaviour[i] = rollout.LogProbs[i];
+        double[] behaviour = ReferenceNetworks.ToDouble(rollout.LogProbs);
         algorithm.Update(rollout, 1, 1);
 
         var (_, step, adv) = NaturalStepReference(theta, maxKl, 0.1);
