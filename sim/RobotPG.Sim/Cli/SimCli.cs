@@ -16,6 +16,7 @@ public static class SimCli
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DashboardCommand.Create());
+        root.Subcommands.Add(RobotSecondsCommand.Create());
         root.Subcommands.Add(KeyCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
         root.Subcommands.Add(CommandCommand.Create());

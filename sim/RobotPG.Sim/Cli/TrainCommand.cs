@@ -15,19 +15,30 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim train --env pendulum --algo ppo --steps 200000 --seed 1 --out runs/pendulum [--json]</c>:
-/// trains in-process, shows progress, writes policy.rpgp (with normaliser statistics),
-/// learning_curve.csv and learning_curve.svg into --out, and ends with a deterministic evaluation.
+/// trains in-process, shows progress, writes learning_curve.csv and learning_curve.svg into --out and two
+/// checkpoints (with normaliser statistics): policy.rpgp, the best policy seen — every few updates the
+/// deterministic policy is evaluated on episodes of its own seeds and the best kept (<see cref="BestPolicyKeeper"/>)
+/// — and policy.final.rpgp, the parameters of the last update. It ends with a deterministic evaluation of both.
 /// <c>--algo fd|regression</c> (note 002's black-box gradients on a linear Gaussian policy) take their
 /// own path and write policy.linear.json (<see cref="LinearPolicyFile"/>) instead of policy.rpgp.
 /// </summary>
 public static class TrainCommand
 {
-    public const string CheckpointFileName = "policy.rpgp", LinearPolicyFileName = "policy.linear.json",
+    public const string CheckpointFileName = "policy.rpgp", FinalCheckpointFileName = "policy.final.rpgp", LinearPolicyFileName = "policy.linear.json",
         CurveCsvFileName = "learning_curve.csv", CurveSvgFileName = "learning_curve.svg";
     public const int EvaluationEpisodes = 10;
 
     /// <summary>Offset of the evaluation seed from the run seed: evaluation starts from states the training never reset with.</summary>
     public const ulong EvaluationSeedOffset = 1_000_000;
+
+    /// <summary>
+    /// Offset of the seed of the evaluations that choose the best policy: distinct from the final evaluation's,
+    /// so the reported best return is measured on episodes the choice never saw.
+    /// </summary>
+    public const ulong SelectionSeedOffset = 2_000_000;
+
+    /// <summary>Episodes of each selection evaluation, and about how many selection evaluations a run makes.</summary>
+    public const int SelectionEpisodes = 5, SelectionsPerRun = 40;
 
     public static IReadOnlyList<string> AlgorithmNames { get; } = [.. AlgorithmRegistry.Names, .. PolicySearchAlgorithms.Names];
 
@@ -201,22 +212,33 @@ public static class TrainCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"training {trainer.TotalSteps} steps: {trainer.Iterations} updates of {algorithm.Rollout.BatchSize} steps (--steps {steps} rounded down to whole batches)"));
         var curve = new LearningCurve();
+        var keeper = new BestPolicyKeeper(algorithm.Agent);
+        IEnvironment selection = EnvironmentCatalog.Create(envName);
+        int selectEvery = Math.Max(1, trainer.Iterations / SelectionsPerRun);
         TrainingProgress last = default;
         while (!trainer.Finished)
         {
             last = trainer.RunIteration();
             curve.Add(last);
             display.Report(last);
+            // The same episodes (same seed) judge every candidate, so the comparison is between policies, not starts.
+            if (last.Iteration % selectEvery == 0 || trainer.Finished)
+                keeper.Offer(algorithm.Agent, PolicyEvaluation.Run(algorithm.Agent, selection, SelectionEpisodes, seed + SelectionSeedOffset), trainer.Steps);
         }
 
-        double evalReturn = PolicyEvaluation.Run(algorithm.Agent, EnvironmentCatalog.Create(envName), EvaluationEpisodes, seed + EvaluationSeedOffset);
+        double finalReturn = PolicyEvaluation.Run(algorithm.Agent, EnvironmentCatalog.Create(envName), EvaluationEpisodes, seed + EvaluationSeedOffset);
+        double bestReturn = PolicyEvaluation.Run(keeper.Best, EnvironmentCatalog.Create(envName), EvaluationEpisodes, seed + EvaluationSeedOffset);
         try
         {
-            TrainingState state = algorithm.Agent.ToTrainingState($"{envName}/{algorithm.Name}");
+            string tag = $"{envName}/{algorithm.Name}";
+            TrainingState state = algorithm.Agent.ToTrainingState(tag);
             state.StepCount = trainer.Steps;
             state.EpisodeCount = trainer.Episodes;
             state.UpdateCount = trainer.Iteration;
-            CheckpointFile.Save(Path.Combine(directory, CheckpointFileName), state);
+            CheckpointFile.Save(Path.Combine(directory, FinalCheckpointFileName), state);
+            TrainingState best = keeper.ToTrainingState(tag);
+            best.StepCount = keeper.BestSteps;
+            CheckpointFile.Save(Path.Combine(directory, CheckpointFileName), best);
             WriteCurve(curve, directory, $"{algorithm.Name} on {envName}, seed {seed}");
         }
         catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
@@ -224,7 +246,9 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
             return CommandArguments.ExitFailure;
         }
-        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, CheckpointFileName));
+        display.Final(last, bestReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset,
+            [Path.Combine(directory, CheckpointFileName), Path.Combine(directory, FinalCheckpointFileName), .. Written(directory, CheckpointFileName)[1..]],
+            new FinalPolicies(finalReturn, keeper.BestSteps, CheckpointFileName, FinalCheckpointFileName));
         return CommandArguments.ExitOk;
     }
 

@@ -249,14 +249,29 @@ public sealed class DemoRun
     }
 
     /// <summary>The demo robot's controller config: the shipped balance-bot sim config at 50 Hz, learning on.</summary>
-    private RobotConfig Config(string directory, int port, string? checkpoint)
+    private RobotConfig Config(string directory, int port, string? checkpoint) =>
+        ParseConfig(ConfigJson(_options.Algorithm, _options.Seed, _options.Clock, port, checkpoint), directory);
+
+    /// <summary>Writes the config into <paramref name="directory"/> (balance-bot.demo.json) and loads it as the controller would.</summary>
+    public static RobotConfig ParseConfig(JsonObject json, string directory)
     {
+        ArgumentNullException.ThrowIfNull(json);
         string file = Path.Combine(directory, "balance-bot.demo.json");
+        string text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        File.WriteAllText(file, text);
+        var loaded = ConfigLoader.Parse(file, text, directory);
+        if (!loaded.Ok) throw new InvalidOperationException($"demo config {file}: {string.Join("; ", loaded.Errors)}");
+        return loaded.Config!;
+    }
+
+    /// <summary>The demo robot's controller config as JSON (robot-seconds adjusts its learning section).</summary>
+    public static JsonObject ConfigJson(string algorithm, ulong seed, SimClockMode clock, int port, string? checkpoint)
+    {
         var json = new JsonObject
         {
             ["robotId"] = "balance-bot",
             ["controlRateHz"] = ControlRateHz,
-            ["bus"] = new JsonObject { ["kind"] = "sim", ["i2cBusId"] = 1, ["broker"] = $"mqtt://127.0.0.1:{port}", ["clock"] = _options.Clock == SimClockMode.Realtime ? "realtime" : "lockstep" },
+            ["bus"] = new JsonObject { ["kind"] = "sim", ["i2cBusId"] = 1, ["broker"] = $"mqtt://127.0.0.1:{port}", ["clock"] = clock == SimClockMode.Realtime ? "realtime" : "lockstep" },
             ["task"] = new JsonObject { ["kind"] = "balance-bot", ["doneTiltDeg"] = 30, ["maxEpisodeSteps"] = MaxEpisodeSteps, ["complementaryAlpha"] = 0.98 },
             ["imu"] = new JsonObject
             {
@@ -271,22 +286,18 @@ public sealed class DemoRun
                 new JsonObject { ["name"] = "left", ["pinA"] = 17, ["pinB"] = 27, ["countsPerRevolution"] = 1320 },
                 new JsonObject { ["name"] = "right", ["pinA"] = 22, ["pinB"] = 23, ["countsPerRevolution"] = 1320, ["inverted"] = true }),
             ["safety"] = new JsonObject { ["maxAction"] = 1.0, ["maxActionRatePerS"] = 40, ["tiltLimitDeg"] = 35, ["staleSensorPeriods"] = 5, ["i2cRetries"] = 2 },
-            ["policy"] = new JsonObject { ["hiddenSizes"] = new JsonArray(64, 64), ["deterministic"] = false, ["seed"] = _options.Seed },
+            ["policy"] = new JsonObject { ["hiddenSizes"] = new JsonArray(64, 64), ["deterministic"] = false, ["seed"] = seed },
             ["log"] = new JsonObject { ["directory"] = "logs", ["rotateBytes"] = 67108864, ["ringRecords"] = 8192 },
             ["telemetry"] = new JsonObject { ["enabled"] = true, ["rateHz"] = 2 },
             ["learning"] = new JsonObject
             {
-                ["algorithm"] = _options.Algorithm, ["batchSteps"] = 1024, ["checkpointDirectory"] = "checkpoints",
+                ["algorithm"] = algorithm, ["batchSteps"] = 1024, ["checkpointDirectory"] = "checkpoints",
                 ["checkpointEveryUpdates"] = 5, ["checkpointEveryEpisodes"] = 50,
                 // The simulator stands the robot up itself: take it at once, still falling gently (motors are off while waiting).
                 ["resetHoldSeconds"] = 0, ["resetUprightDeg"] = 15, ["resetStillRadPerS"] = 3,
             },
         };
         if (checkpoint is not null) json["policy"]!["checkpoint"] = checkpoint;
-        string text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        File.WriteAllText(file, text);
-        var loaded = ConfigLoader.Parse(file, text, directory);
-        if (!loaded.Ok) throw new InvalidOperationException($"demo config {file}: {string.Join("; ", loaded.Errors)}");
-        return loaded.Config!;
+        return json;
     }
 }

@@ -36,7 +36,20 @@ public sealed record TrainingLine(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalReturn = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ulong? EvalSeed = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? Files = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? Files = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? FinalEvalReturn = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? BestSteps = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BestFile = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FinalFile = null);
+
+/// <summary>
+/// The two policies a run saves: the best one (whose evaluation return is the run's eval_return) and the last one.
+/// </summary>
+/// <param name="FinalReturn">Deterministic evaluation return of the last update's policy.</param>
+/// <param name="BestSteps">Training steps at which the best policy was chosen.</param>
+/// <param name="BestFile">File name of the best policy.</param>
+/// <param name="FinalFile">File name of the last policy.</param>
+public sealed record FinalPolicies(double FinalReturn, long BestSteps, string BestFile, string FinalFile);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(TrainingLine))]
@@ -83,20 +96,29 @@ public sealed class ProgressDisplay
 
     /// <summary>
     /// The last report: the evaluation with the seed it used (so <c>robotpg-sim eval --seed</c> reproduces
-    /// the number) and every file written, full paths.
+    /// the number) and every file written, full paths. <paramref name="evalReturn"/> is that of the saved policy:
+    /// with <paramref name="policies"/> the best one, and the last one's return is reported beside it.
     /// </summary>
-    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, int evalEpisodes, ulong evalSeed, IReadOnlyList<string> files)
+    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, int evalEpisodes, ulong evalSeed, IReadOnlyList<string> files,
+        FinalPolicies? policies = null)
     {
         ArgumentNullException.ThrowIfNull(files);
         if (_style == ProgressStyle.Json)
         {
-            TrainingLine line = ToLine(last) with { Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, EvalSeed = evalSeed, Files = [.. files] };
+            TrainingLine line = ToLine(last) with
+            {
+                Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, EvalSeed = evalSeed, Files = [.. files],
+                FinalEvalReturn = policies?.FinalReturn, BestSteps = policies?.BestSteps, BestFile = policies?.BestFile, FinalFile = policies?.FinalFile,
+            };
             _out.WriteLine(JsonSerializer.Serialize(line, TrainingJsonContext.Default.TrainingLine));
         }
         else
         {
-            _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same)"));
+            _out.WriteLine(policies is null
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same)")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same) of the best policy (step {policies.BestSteps}, saved as {policies.BestFile}); the final policy returns {policies.FinalReturn:F2} (saved as {policies.FinalFile})"));
             foreach (string file in files) _out.WriteLine($"wrote {file}");
         }
         _out.Flush();

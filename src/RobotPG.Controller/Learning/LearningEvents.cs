@@ -12,6 +12,9 @@ public enum RollbackCause
     /// <summary>The new policy's evaluation return fell beyond <see cref="LearningOptions.ReturnDropMargin"/>.</summary>
     ReturnDrop,
 
+    /// <summary>An operator asked for the best policy so far; the value is its evaluation return.</summary>
+    ToBest,
+
     /// <summary>The algorithm's update threw (any exception): the half-updated agent is restored.</summary>
     Exception,
 }

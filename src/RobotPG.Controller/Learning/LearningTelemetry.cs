@@ -83,6 +83,7 @@ public sealed class LearningTelemetryPublisher : IDisposable
     {
         RollbackCause.NonFinite => "non-finite",
         RollbackCause.KlBound => "kl-bound",
+        RollbackCause.ToBest => "to-best",
         RollbackCause.Exception => "exception",
         _ => "return-drop",
     };

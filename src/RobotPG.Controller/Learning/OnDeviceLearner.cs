@@ -8,6 +8,7 @@ using RobotPG.Learning.Networks;
 using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
+using RobotPG.Learning.Training;
 
 namespace RobotPG.Controller.Learning;
 
@@ -19,7 +20,9 @@ namespace RobotPG.Controller.Learning;
 /// before the update; otherwise the parameters are copied into the back <see cref="ControlPolicy"/>
 /// and published through the <see cref="PolicyExchange"/>, which the loop picks up at its next step.
 /// With an evaluation window, the new policy's episode returns are compared with the old ones and a
-/// drop beyond the margin rolls it back too. The two control policies, the snapshots and the rollout
+/// drop beyond the margin rolls it back too. A policy that passes its evaluation (and the starting
+/// policy, judged by its first episodes) is offered to a <see cref="BestPolicyKeeper"/>; an operator
+/// can roll the robot back to that best policy (<see cref="RequestRollbackToBest"/>). The two control policies, the snapshots and the rollout
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
@@ -27,6 +30,9 @@ namespace RobotPG.Controller.Learning;
 public sealed class OnDeviceLearner : IDisposable
 {
     private const int ReturnWindow = 10;
+
+    /// <summary>The best policy's checkpoint, next to the learner's latest and previous ones (a policy.checkpoint for a later run).</summary>
+    public const string BestCheckpointName = "learner-best.ckpt";
 
     private readonly IPolicyGradientAlgorithm _algorithm;
     private readonly ActorCritic _agent;
@@ -46,6 +52,8 @@ public sealed class OnDeviceLearner : IDisposable
     private readonly Adam? _previousOptimizer;
     private readonly (ControlPolicy Policy, GaussianPolicy Network, RunningMeanStd? Normalizer)[] _buffers;
     private readonly double[] _recentReturns = new double[ReturnWindow];
+    private readonly BestPolicyKeeper _best;
+    private volatile bool _rollbackToBestRequested;
     private readonly int[] _recentLengths = new int[ReturnWindow];
     private readonly int _obs, _act;
     private PolicyExchange? _exchange;
@@ -114,8 +122,21 @@ public sealed class OnDeviceLearner : IDisposable
             var normalizer = _agent.ObservationStatistics is null ? null : new RunningMeanStd(_obs);
             _buffers[i] = (ControlPolicy.FromNetwork(network, normalizer, deterministic: false, $"learner:{algorithm.Name}"), network, normalizer);
         }
+        _best = new BestPolicyKeeper(_agent);
         CopyAgentInto(0);
     }
+
+    /// <summary>Mean evaluation return of the best policy so far (−∞ before the first evaluation); the policy is <see cref="BestPolicy"/>.</summary>
+    public double BestReturn => _best.BestReturn;
+
+    /// <summary>The best policy so far (a copy; read it from the learner thread or after <see cref="Stop"/>).</summary>
+    public ActorCritic BestPolicy => _best.Best;
+
+    /// <summary>
+    /// Asks the learner thread to put the best policy back on the robot at its next pump: the agent (policy,
+    /// critic, normaliser) is restored, published, the batch in progress dropped and the event reported as a rollback.
+    /// </summary>
+    public void RequestRollbackToBest() => _rollbackToBestRequested = true;
 
     public IPolicyGradientAlgorithm Algorithm => _algorithm;
 
@@ -284,6 +305,11 @@ public sealed class OnDeviceLearner : IDisposable
     public int Pump()
     {
         int taken = 0;
+        if (_rollbackToBestRequested)
+        {
+            _rollbackToBestRequested = false;
+            RollBackToBest();
+        }
         while (!_stop && _ring.TryTake(_record))
         {
             taken++;
@@ -398,6 +424,9 @@ public sealed class OnDeviceLearner : IDisposable
             _rollout.LastValues[0] = 0f;
         }
 
+        // The starting policy (pre-trained or resumed) is the first candidate, judged by its own episodes.
+        if (!_best.HasBest && _options.EvaluationEpisodes > 0 && _recentCount >= _options.EvaluationEpisodes)
+            _best.Offer(_agent, LastReturnsMean(_options.EvaluationEpisodes), Steps);
         _previousPolicy.CopyFrom(_agent.Policy);
         _previousValue.CopyFrom(_agent.Value);
         _previousOptimizer?.CopyFrom(_optimizer!);
@@ -470,12 +499,26 @@ public sealed class OnDeviceLearner : IDisposable
         _evaluating = false;
         double mean = _evaluationSum / _evaluationCount;
         double floor = _evaluationBaseline - _options.ReturnDropMargin * Math.Max(Math.Abs(_evaluationBaseline), 1.0);
-        if (mean >= floor) return;
+        if (mean >= floor)
+        {
+            // No update runs while a policy is evaluated, so the agent still holds the policy these episodes judged.
+            _best.Offer(_agent, mean, Steps);
+            return;
+        }
         Restore();
         Publish();
         // The batch in progress was collected by the rejected policy.
         _count = 0;
         Roll(RollbackCause.ReturnDrop, mean, floor);
+    }
+
+    private void RollBackToBest()
+    {
+        if (!_best.RestoreInto(_agent)) return;
+        Publish();
+        _count = 0;
+        _evaluating = false;
+        Roll(RollbackCause.ToBest, _best.BestReturn, double.NaN);
     }
 
     private void Roll(RollbackCause cause, double value, double bound)
@@ -566,6 +609,12 @@ public sealed class OnDeviceLearner : IDisposable
         try
         {
             _checkpoints.Save(CheckpointState());
+            if (_best.HasBest)
+            {
+                TrainingState best = _best.ToTrainingState("on-device learner, best evaluated policy");
+                best.StepCount = _best.BestSteps;
+                CheckpointFile.Save(Path.Combine(_checkpoints.Directory, BestCheckpointName), best);
+            }
         }
         catch (CheckpointException e)
         {

@@ -17,8 +17,8 @@ public class SimCliErrorTests
     }
 
     [Theory]
-    [InlineData("robotpg-sim: unknown command 'bogus' (commands: train, eval, rollout, compare, serve, demo, key, policy) (see robotpg-sim --help)", "bogus")]
-    [InlineData("robotpg-sim: no command given (commands: train, eval, rollout, compare, serve, demo, key, policy) (see robotpg-sim --help)")]
+    [InlineData("robotpg-sim: unknown command 'bogus' (commands: train, eval, rollout, compare, serve, demo, robot-seconds, key, policy) (see robotpg-sim --help)", "bogus")]
+    [InlineData("robotpg-sim: no command given (commands: train, eval, rollout, compare, serve, demo, robot-seconds, key, policy) (see robotpg-sim --help)")]
     [InlineData("robotpg-sim demo: unknown option or argument 'maybe' (see robotpg-sim demo --help)", "demo", "--json", "maybe")]
     [InlineData("robotpg-sim demo: --duration must be a number of simulated seconds in (0, 1e6]", "demo", "--duration", "long")]
     [InlineData("robotpg-sim train: unknown option or argument '--stpes' (see robotpg-sim train --help)", "train", "--env", "pendulum", "--out", "x", "--stpes", "5")]
@@ -49,11 +49,12 @@ public class SimCliErrorTests
         string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         // The pendulum's PPO batch is 8 × 256 = 2048 steps: 3000 trains one batch.
         Assert.Equal("training 2048 steps: 1 updates of 2048 steps (--steps 3000 rounded down to whole batches)", lines[0]);
-        Assert.Equal($"wrote {Path.Combine(dir, "policy.rpgp")}", lines[^3]);
+        Assert.Equal($"wrote {Path.Combine(dir, "policy.rpgp")}", lines[^4]); // the best policy seen
+        Assert.Equal($"wrote {Path.Combine(dir, "policy.final.rpgp")}", lines[^3]);
         Assert.Equal($"wrote {Path.Combine(dir, "learning_curve.csv")}", lines[^2]);
         Assert.Equal($"wrote {Path.Combine(dir, "learning_curve.svg")}", lines[^1]);
-        Match done = Regex.Match(lines[^4], @"deterministic eval return (-?[0-9.]+) \(10 episodes from --seed (\d+),");
-        Assert.True(done.Success, lines[^4]);
+        Match done = Regex.Match(lines[^5], @"deterministic eval return (-?[0-9.]+) \(10 episodes from --seed (\d+),");
+        Assert.True(done.Success, lines[^5]);
         Assert.Equal("1000003", done.Groups[2].Value);
 
         // eval with that seed prints the same mean: the two numbers differ only when the seeds do.

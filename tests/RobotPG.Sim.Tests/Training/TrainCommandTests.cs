@@ -133,4 +133,37 @@ public class TrainCommandTests
         Assert.Equal(2, exit);
         Assert.Contains("takes 3 observations", stderr);
     }
+
+    [Fact]
+    public void ReinforceOnCartpoleSavesTheBestPolicyNotTheCollapsedFinalOne()
+    {
+        // Seed 2 reaches 500 by about 37k steps and has collapsed (final return ≈ 160) by 300k; a few seconds.
+        string dir = CliTestRun.TempDirectory();
+        var (exit, stdout, stderr) = CliTestRun.Invoke(TrainCommand.Create(),
+            "--env", "cartpole", "--algo", "reinforce", "--steps", "300000", "--seed", "2", "--out", dir, "--json");
+        Assert.True(exit == 0, stderr);
+        using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        JsonElement root = last.RootElement;
+        double best = root.GetProperty("evalReturn").GetDouble(), final = root.GetProperty("finalEvalReturn").GetDouble();
+        Assert.Equal(TrainCommand.CheckpointFileName, root.GetProperty("bestFile").GetString());
+        Assert.Equal(TrainCommand.FinalCheckpointFileName, root.GetProperty("finalFile").GetString());
+        Assert.True(best >= 475, $"best {best}");
+        Assert.True(final < 475, $"final {final}: the run no longer collapses, so this test no longer tests keep-best");
+        Assert.InRange(root.GetProperty("bestSteps").GetInt64(), 1, 299_008 - 1);
+
+        // Each file holds what the report says: its evaluation on the report's seeds gives the reported return.
+        ulong evalSeed = 2 + TrainCommand.EvaluationSeedOffset;
+        Assert.Equal(best, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.CheckpointFileName)),
+            EnvironmentCatalog.Create("cartpole"), TrainCommand.EvaluationEpisodes, evalSeed));
+        Assert.Equal(final, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.FinalCheckpointFileName)),
+            EnvironmentCatalog.Create("cartpole"), TrainCommand.EvaluationEpisodes, evalSeed));
+    }
+
+    [Fact]
+    public void PlainOutputSaysWhichPolicyWasSavedWhere()
+    {
+        (_, string stdout) = TrainShort();
+        string done = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single(l => l.StartsWith("done: ", StringComparison.Ordinal));
+        Assert.Matches(@"deterministic eval return -?\d+\.\d\d \(.*\) of the best policy \(step \d+, saved as policy.rpgp\); the final policy returns -?\d+\.\d\d \(saved as policy.final.rpgp\)$", done);
+    }
 }

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using RobotPG.Sim.Robots;
+using RobotPG.Sim.Training;
+
+namespace RobotPG.Sim.Cli;
+
+/// <summary>
+/// <c>robotpg-sim robot-seconds --seeds 5 [--first-seed 1] [--scenarios scratch,body,deadband] [--batch 256]
+/// [--learning-rate 0.001|preset] [--pretrain-randomization f] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
+/// balance from scratch and to recover after a body change (<see cref="RobotSecondsBenchmark"/>), one line per run,
+/// then the table of medians, minima and maxima over the seeds.
+/// </summary>
+public static class RobotSecondsCommand
+{
+    public static Command Create()
+    {
+        var seeds = new Option<string>("--seeds") { Description = "Number of seeds (runs per scenario).", DefaultValueFactory = _ => "5" };
+        var firstSeed = new Option<string>("--first-seed") { Description = "The first seed; the others follow it.", DefaultValueFactory = _ => "1" };
+        var scenarios = new Option<string>("--scenarios")
+        {
+            Description = "Comma-separated: scratch (learn to balance from an untrained policy), body (pre-trained, then 2.5× mass and 0.4× motor torque), deadband (pre-trained, then motor deadband 0.03 → 0.15 duty).",
+            DefaultValueFactory = _ => string.Join(",", RobotSecondsBenchmark.Scenarios),
+        };
+        // Defaults: the fastest settings measured (README); --batch 1024 --learning-rate preset is the stock on-device learner.
+        var batch = new Option<string>("--batch") { Description = "Transitions per update on the robot (≥ 64).", DefaultValueFactory = _ => "256" };
+        var lr = new Option<string?>("--learning-rate") { Description = "Policy learning rate on the robot ('preset': the algorithm's own).", DefaultValueFactory = _ => "0.001" };
+        var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
+        var pretrainRandomization = new Option<string?>("--pretrain-randomization")
+        {
+            Description = "Pre-train with mass and motor constants drawn within ±this fraction at every reset (default: the nominal body).",
+        };
+        var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
+        var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
+        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, output]) command.Options.Add(option);
+        command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(budget),
+            p.GetValue(pretrainRandomization), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+        return command;
+    }
+
+    public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? budgetText,
+        string? pretrainRandomizationText, string? outDir, TextWriter output, TextWriter error)
+    {
+        RobotSecondsSettings settings;
+        int seedCount;
+        ulong firstSeed;
+        string[] scenarios;
+        string directory;
+        bool temporary = outDir is null;
+        try
+        {
+            seedCount = (int)Math.Min(CommandArguments.PositiveInt64(seedsText, "--seeds"), 100);
+            firstSeed = CommandArguments.Seed(firstSeedText, "--first-seed");
+            scenarios = (scenariosText ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (scenarios.Length == 0 || !scenarios.All(RobotSecondsBenchmark.Scenarios.Contains))
+                throw new UsageException($"--scenarios: '{scenariosText}' must list some of {string.Join(", ", RobotSecondsBenchmark.Scenarios)}");
+            long batch = CommandArguments.PositiveInt64(batchText, "--batch");
+            if (batch is < 64 or > 65_536) throw new UsageException($"--batch: {batch} must be in 64..65536");
+            settings = new RobotSecondsSettings
+            {
+                BatchSteps = (int)batch,
+                LearningRate = lrText is null or "preset" ? null : CommandArguments.PositiveDouble(lrText, "--learning-rate"),
+                BudgetSteps = CommandArguments.PositiveInt64(budgetText, "--budget-steps"),
+                PretrainRandomization = pretrainRandomizationText is null ? null : CommandArguments.PositiveDouble(pretrainRandomizationText, "--pretrain-randomization"),
+            };
+            if (settings.PretrainRandomization is >= 1)
+                throw new UsageException($"--pretrain-randomization: {settings.PretrainRandomization} must be below 1");
+            directory = temporary
+                ? Directory.CreateTempSubdirectory("robotpg-robot-seconds-").FullName
+                : CommandArguments.WritableDirectory(outDir, "--out");
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"robotpg-sim robot-seconds: {e.Message}");
+            return CommandArguments.ExitUsage;
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        var runs = new List<RobotSecondsRun>();
+        try
+        {
+            foreach (string scenario in scenarios)
+            {
+                for (int k = 0; k < seedCount; k++)
+                {
+                    ulong seed = firstSeed + (ulong)k;
+                    var wall = Stopwatch.StartNew();
+                    RobotSecondsRun r = RobotSecondsBenchmark.Run(scenario, seed, settings, RobotPhysicsConfigLoader.DefaultDirectory,
+                        Path.Combine(directory, $"{scenario}-{seed}"));
+                    runs.Add(r);
+                    output.WriteLine(string.Create(inv,
+                        $"{scenario} seed {seed}: {(r.Reached ? "reached" : "NOT reached")} after {r.Steps} steps = {r.Seconds:F1} robot s, {r.Falls} falls; return {r.ReturnBefore:F1} → {r.ReturnAfterChange:F1} → {r.ReturnReached:F1} ({wall.Elapsed.TotalSeconds:F1} s wall)"));
+                    output.Flush();
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"robotpg-sim robot-seconds: cannot write into '{directory}': {e.Message}");
+            return CommandArguments.ExitFailure;
+        }
+        finally
+        {
+            if (temporary)
+            {
+                try
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Left for the temp cleaner.
+                }
+            }
+        }
+        output.WriteLine();
+        output.Write(RobotSecondsBenchmark.Table(runs, settings));
+        return CommandArguments.ExitOk;
+    }
+}

@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Learning;
+using RobotPG.Sim.Demo;
+using RobotPG.Sim.Robots;
+using RobotPG.Sim.Serving;
+
+namespace RobotPG.Sim.Training;
+
+/// <summary>What the robot-seconds benchmark measures and with which learner settings.</summary>
+public sealed record RobotSecondsSettings
+{
+    public string Algorithm { get; init; } = "ppo";
+
+    /// <summary>Transitions per update: at 50 Hz each 50 transitions are one second of robot time.</summary>
+    public int BatchSteps { get; init; } = 1024;
+
+    /// <summary>Policy learning rate; null: the algorithm's preset.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Largest control-step count a run may take before it counts as not reached.</summary>
+    public long BudgetSteps { get; init; } = 60_000;
+
+    /// <summary>Fine-tuning has recovered when the mean return of the last 10 episodes reaches this fraction of the pre-change one.</summary>
+    public double RecoveryFraction { get; init; } = 0.9;
+
+    /// <summary>The motors' deadband duty (fraction of full PWM) of the second changed body; nominal 0.03.</summary>
+    public double ChangedDeadbandDuty { get; init; } = 0.15;
+
+    /// <summary>
+    /// Domain randomisation of the pre-training: null = the nominal body at every reset; f = mass, motor torque
+    /// constant and resistance drawn within ±f at every reset (friction as configured).
+    /// </summary>
+    public double? PretrainRandomization { get; init; }
+}
+
+/// <summary>One run of one scenario.</summary>
+/// <param name="Scenario">"scratch", "body" (2.5× mass, 0.4× torque) or "deadband".</param>
+/// <param name="Reached">Whether the goal was met within the budget.</param>
+/// <param name="Steps">Control steps on the robot until the goal (or the budget).</param>
+/// <param name="Falls">Episodes that ended before the cap (the robot fell) during those steps.</param>
+/// <param name="ReturnBefore">Scratch: the first update's mean return; fine-tuning: the pre-change (nominal) mean return.</param>
+/// <param name="ReturnAfterChange">Fine-tuning: the pre-trained policy's mean return on the changed body (first update); NaN for scratch.</param>
+/// <param name="ReturnReached">Mean return of the last 10 episodes when the run stopped.</param>
+public readonly record struct RobotSecondsRun(
+    string Scenario, ulong Seed, bool Reached, long Steps, double Seconds, long Falls, double ReturnBefore, double ReturnAfterChange, double ReturnReached);
+
+/// <summary>
+/// Robot time to learn on the robot, measured in process (<see cref="InProcessTraining"/>: the controller's loop,
+/// task, safety filter and on-device learner over the simulated balance-bot, no MQTT): robot seconds are control
+/// steps × period. From scratch: steps until the mean episode length of the last 10 episodes reaches the cap
+/// (10 s of balance). Fine-tuning: a policy pre-trained on the nominal body until it balances is moved to a changed
+/// body (domain randomisation at every reset on) and learns until the mean return of the last 10 episodes is back
+/// at 0.9× the pre-change one.
+/// </summary>
+public static class RobotSecondsBenchmark
+{
+    public static readonly string[] Scenarios = ["scratch", "body", "deadband"];
+
+    /// <summary>Runs one scenario for one seed in <paramref name="workDirectory"/> (created; checkpoints and configs go there).</summary>
+    public static RobotSecondsRun Run(string scenario, ulong seed, RobotSecondsSettings settings, string physicsDirectory, string workDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Directory.CreateDirectory(workDirectory);
+        RobotPhysicsConfig nominal = RobotPhysicsConfigLoader.LoadRobot("balance-bot", physicsDirectory);
+        if (scenario == "scratch")
+            return Learn(scenario, seed, settings, nominal, randomize: false, checkpoint: null, Path.Combine(workDirectory, "scratch"), goalReturn: double.NaN, nominalReturn: double.NaN);
+
+        // Pre-training on the nominal body with the preset learner (the policy the robot would arrive with).
+        string pretrainDir = Path.Combine(workDirectory, "pretrain");
+        Directory.CreateDirectory(pretrainDir);
+        var pretrainConfig = DemoRun.ParseConfig(Json(seed, new RobotSecondsSettings { Algorithm = settings.Algorithm }, null), pretrainDir);
+        double nominalReturn;
+        RobotPhysicsConfig pretrainBody = settings.PretrainRandomization is double f ? Randomized(physicsDirectory, f) : nominal;
+        using (var pretrain = new InProcessTraining(pretrainConfig, pretrainBody, seed, randomizeOnReset: settings.PretrainRandomization is not null,
+            pretrainDir, TextWriter.Null))
+        {
+            pretrain.Run(settings.BudgetSteps * 4, t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps);
+            nominalReturn = pretrain.Learner.MeanReturn;
+            pretrain.SaveCheckpoint();
+        }
+        string checkpoint = Path.Combine(pretrainDir, "checkpoints", LearnerCheckpoints.LatestName);
+        RobotPhysicsConfig changed = Changed(scenario, physicsDirectory, settings);
+        return Learn(scenario, seed, settings, changed, randomize: true, checkpoint, Path.Combine(workDirectory, scenario),
+            settings.RecoveryFraction * nominalReturn, nominalReturn);
+    }
+
+    /// <summary>The changed body of a fine-tuning scenario.</summary>
+    public static RobotPhysicsConfig Changed(string scenario, string physicsDirectory, RobotSecondsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        string path = Path.Combine(physicsDirectory, "balance-bot.physics.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        switch (scenario)
+        {
+            case "body":
+                json["body"]!["mass"] = json["body"]!["mass"]!.GetValue<double>() * 2.5;
+                json["motor"]!["torqueConstant"] = json["motor"]!["torqueConstant"]!.GetValue<double>() * 0.4;
+                break;
+            case "deadband":
+                json["motor"]!["deadbandDuty"] = settings.ChangedDeadbandDuty;
+                break;
+            default:
+                throw new ArgumentException($"unknown scenario '{scenario}' (one of {string.Join(", ", Scenarios)})", nameof(scenario));
+        }
+        return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
+    }
+
+    private static RobotPhysicsConfig Randomized(string physicsDirectory, double fraction)
+    {
+        string path = Path.Combine(physicsDirectory, "balance-bot.physics.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["randomization"]!["mass"] = fraction;
+        json["randomization"]!["motor"] = fraction;
+        return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
+    }
+
+    private static JsonObject Json(ulong seed, RobotSecondsSettings settings, string? checkpoint)
+    {
+        var json = DemoRun.ConfigJson(settings.Algorithm, seed, SimClockMode.Lockstep, port: 1883, checkpoint);
+        var learning = json["learning"]!.AsObject();
+        learning["batchSteps"] = settings.BatchSteps;
+        learning["checkpointEveryEpisodes"] = 0;
+        if (settings.LearningRate is double lr) learning["learningRate"] = lr;
+        json["telemetry"]!["enabled"] = false;
+        return json;
+    }
+
+    private static RobotSecondsRun Learn(string scenario, ulong seed, RobotSecondsSettings settings, RobotPhysicsConfig physics, bool randomize,
+        string? checkpoint, string directory, double goalReturn, double nominalReturn)
+    {
+        Directory.CreateDirectory(directory);
+        RobotConfig config = DemoRun.ParseConfig(Json(seed, settings, checkpoint), directory);
+        // The robot's own seed differs from the pre-training one: other resets, other randomised bodies.
+        using var training = new InProcessTraining(config, physics, seed + 1000, randomize, directory, TextWriter.Null);
+        long falls = 0;
+        double first = double.NaN;
+        bool scratch = double.IsNaN(goalReturn);
+        bool reached = false;
+        training.Run(settings.BudgetSteps, t =>
+        {
+            while (t.Events.TryTakeEpisode(out var episode))
+                if (episode.Length < DemoRun.MaxEpisodeSteps) falls++;
+            if (double.IsNaN(first)) first = t.Learner.MeanReturn;
+            reached = scratch ? t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps : t.Learner.MeanReturn >= goalReturn;
+            return reached;
+        });
+        while (training.Events.TryTakeEpisode(out var e))
+            if (e.Length < DemoRun.MaxEpisodeSteps) falls++;
+        return new RobotSecondsRun(scenario, seed, reached, training.Steps, training.Steps / training.ControlRateHz, falls,
+            scratch ? first : nominalReturn, scratch ? double.NaN : first, training.Learner.MeanReturn);
+    }
+
+    /// <summary>The table: one row per scenario with median, min and max robot seconds and falls over the seeds.</summary>
+    public static string Table(IReadOnlyList<RobotSecondsRun> runs, RobotSecondsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(settings);
+        var text = new System.Text.StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        text.AppendLine(inv, $"| scenario | seeds | reached | robot s median | min | max | falls median | return before → after change → reached (medians) |");
+        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (string scenario in Scenarios)
+        {
+            var rows = runs.Where(r => r.Scenario == scenario).ToArray();
+            if (rows.Length == 0) continue;
+            double[] seconds = [.. rows.Select(r => r.Reached ? r.Seconds : double.PositiveInfinity).Order()];
+            double[] falls = [.. rows.Select(r => (double)r.Falls).Order()];
+            string seeds = string.Join(" ", rows.Select(r => r.Seed.ToString(inv)));
+            text.AppendLine(inv,
+                $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
+                $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
+        }
+        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}, pre-training {(settings.PretrainRandomization is double f ? $"randomised ±{f.ToString(inv)} (mass, motor)" : "on the nominal body")}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
+        return text.ToString();
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        if (sorted.Length == 0) return double.NaN;
+        int m = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+    }
+
+    // Scratch runs have no return after a change: "–".
+    private static string Return(double value) => double.IsNaN(value) ? "–" : value.ToString("F1", CultureInfo.InvariantCulture);
+
+    private static string Shown(double seconds) => double.IsPositiveInfinity(seconds) ? "∞" : seconds.ToString("F1", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,52 @@
+using RobotPG.Sim.Cli;
+using RobotPG.Sim.Robots;
+using RobotPG.Sim.Tests.Cli;
+using RobotPG.Sim.Training;
+using Xunit;
+
+namespace RobotPG.Sim.Tests.Training;
+
+public class RobotSecondsTests
+{
+    [Fact]
+    public void A_pretrained_policy_moved_to_a_heavier_weaker_body_falls_and_fine_tuning_recovers_its_return()
+    {
+        // The controller's loop, task, safety filter and on-device learner stepped in lockstep with the simulated
+        // balance-bot (no MQTT), batches of 256 at lr 1e-3; seed 1 recovers in a few hundred robot s, the budget allows 800.
+        var settings = new RobotSecondsSettings { BatchSteps = 256, LearningRate = 1e-3, BudgetSteps = 40_000 };
+        string dir = CliTestRun.TempDirectory();
+        RobotSecondsRun run = RobotSecondsBenchmark.Run("body", 1, settings, RobotPhysicsConfigLoader.DefaultDirectory, dir);
+
+        Assert.True(run.Reached, $"no recovery within {settings.BudgetSteps} steps: {run}");
+        Assert.True(run.ReturnBefore > 400, $"pre-training did not balance: {run}");        // 500-step cap, reward ≤ 1 a step
+        Assert.True(run.ReturnAfterChange < 0.5 * run.ReturnBefore, $"the change did not hurt: {run}");
+        Assert.True(run.ReturnReached >= 0.9 * run.ReturnBefore, $"{run}");
+        Assert.Equal(run.Steps / 50.0, run.Seconds, 9); // robot time is control steps × the 20 ms period
+        Assert.True(run.Falls > 0);
+    }
+
+    [Fact]
+    public void The_table_gives_median_min_and_max_over_seeds_and_counts_an_unreached_run_as_infinite()
+    {
+        RobotSecondsRun R(ulong seed, bool reached, double seconds, long falls) =>
+            new("body", seed, reached, (long)(seconds * 50), seconds, falls, 450, 10, 420);
+        var settings = new RobotSecondsSettings { BatchSteps = 256 };
+        string table = RobotSecondsBenchmark.Table([R(1, true, 40, 9), R(2, true, 70, 3), R(3, false, 1200, 50), R(4, true, 50, 5), R(5, true, 30, 7)], settings);
+        string row = table.Split('\n').Single(l => l.StartsWith("| body", StringComparison.Ordinal));
+        // Sorted seconds 30, 40, 50, 70, ∞: median 50, min 30, max ∞; falls median 7.
+        Assert.Equal("| body | 1 2 3 4 5 | 4/5 | 50.0 | 30.0 | ∞ | 7 | 450.0 → 10.0 → 420.0 |", row.TrimEnd('\r'));
+        Assert.Contains("batch 256 transitions = 5.1 robot s per update", table);
+    }
+
+    [Theory]
+    [InlineData("--batch", "10", "--batch: 10 must be in 64..65536")]
+    [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband")]
+    [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: 1.5 must be below 1")]
+    public void Bad_arguments_are_one_line_and_exit_code_2(string option, string value, string message)
+    {
+        var (exit, stdout, stderr) = CliTestRun.Invoke(RobotSecondsCommand.Create(), option, value);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal($"robotpg-sim robot-seconds: {message}", stderr.TrimEnd('\n', '\r'));
+    }
+}
