@@ -77,7 +77,7 @@ public sealed class CliTests
             .Replace("\"./robotpg.schema.json\"", "\"x\"").Replace("mqtt://127.0.0.1:1883", "ftp://x"));
         var (code, _, err) = Run("check-config", file);
         Assert.Equal(2, code);
-        Assert.Equal($"{file}: $.bus.broker: \"ftp://x\" is not of the expected form: mqtt://host:port\n", err);
+        Assert.Equal($"{file}: $.bus.broker: \"ftp://x\" is not of the expected form: mqtt://host:port or mqtts://host:port\n", err);
     }
 
     [Theory]

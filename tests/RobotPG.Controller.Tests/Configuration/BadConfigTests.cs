@@ -45,7 +45,7 @@ public sealed class BadConfigTests
         new("enum value", c => O(c, "imu")["accelRangeG"] = 3, "$.imu.accelRangeG", "3 is not one of 2, 4, 8, 16"),
         new("string enum value", c => O(c, "bus")["clock"] = "fast", "$.bus.clock", "\"fast\" is not one of \"lockstep\", \"realtime\""),
         new("sim bus without broker", c => O(c, "bus").Remove("broker"), "$.bus.broker", "required when bus.kind is \"sim\""),
-        new("broker not mqtt://", c => O(c, "bus")["broker"] = "tcp://localhost:1883", "$.bus.broker", "\"tcp://localhost:1883\" is not of the expected form: mqtt://host:port"),
+        new("broker not mqtt://", c => O(c, "bus")["broker"] = "tcp://localhost:1883", "$.bus.broker", "\"tcp://localhost:1883\" is not of the expected form: mqtt://host:port or mqtts://host:port"),
         new("pi bus with clock", c => { O(c, "bus")["kind"] = "pi"; O(c, "bus").Remove("broker"); O(c, "telemetry")["broker"] = "mqtt://127.0.0.1:1883"; }, "$.bus.clock", "only allowed when bus.kind is \"sim\""),
         new("pi telemetry without broker", c => { O(c, "bus")["kind"] = "pi"; O(c, "bus").Remove("broker"); O(c, "bus").Remove("clock"); }, "$.telemetry.broker", "required when telemetry is enabled on a \"pi\" bus"),
         new("tilt limits out of order", c => O(c, "safety")["tiltLimitDeg"] = 20, "$.safety.tiltLimitDeg", "20 is below task.doneTiltDeg 30 (the motors would cut before the episode ends)"),
