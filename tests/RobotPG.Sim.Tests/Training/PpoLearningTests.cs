@@ -55,7 +55,7 @@ public class PpoLearningTests
         using JsonDocument doc = JsonDocument.Parse(line);
         var kept = new List<string>();
         foreach (JsonProperty p in doc.RootElement.EnumerateObject())
-            if (p.Name is not ("updateMs" or "sps" or "wallSeconds")) kept.Add(p.ToString());
+            if (p.Name is not ("updateMs" or "sps" or "wallSeconds" or "files")) kept.Add(p.ToString()); // files: each run writes into its own directory
         return string.Join(";", kept);
     }
 }
