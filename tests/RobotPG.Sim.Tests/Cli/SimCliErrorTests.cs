@@ -17,8 +17,8 @@ public class SimCliErrorTests
     }
 
     [Theory]
-    [InlineData("robotpg-sim: unknown command 'bogus' (commands: train, eval, rollout, compare, serve, demo, key, policy) (see robotpg-sim --help)", "bogus")]
-    [InlineData("robotpg-sim: no command given (commands: train, eval, rollout, compare, serve, demo, key, policy) (see robotpg-sim --help)")]
+    [InlineData("robotpg-sim: unknown command 'bogus' (commands: train, eval, rollout, compare, serve, demo, dashboard, key, policy) (see robotpg-sim --help)", "bogus")]
+    [InlineData("robotpg-sim: no command given (commands: train, eval, rollout, compare, serve, demo, dashboard, key, policy) (see robotpg-sim --help)")]
     [InlineData("robotpg-sim demo: unknown option or argument 'maybe' (see robotpg-sim demo --help)", "demo", "--json", "maybe")]
     [InlineData("robotpg-sim demo: --duration must be a number of simulated seconds in (0, 1e6]", "demo", "--duration", "long")]
     [InlineData("robotpg-sim train: unknown option or argument '--stpes' (see robotpg-sim train --help)", "train", "--env", "pendulum", "--out", "x", "--stpes", "5")]
