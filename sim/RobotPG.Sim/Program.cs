@@ -11,6 +11,8 @@ root.Subcommands.Add(RobotPG.Sim.Cli.ServeCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.DemoCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.KeyCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.PolicyCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.FleetCommand.Create());
+root.Subcommands.Add(RobotPG.Sim.Cli.FleetCommand.CreateLearner());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
