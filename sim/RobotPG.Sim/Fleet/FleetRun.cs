@@ -120,6 +120,7 @@ public sealed class FleetRun
             {
                 foreach (var r in robots) r.Run(Slice);
                 perRobot += Slice;
+                await KeepPaceAsync(robots, learners, killed, cancel).ConfigureAwait(false);
                 if (_o.KillLearnerAtStepsPerRobot > 0 && !killed[0] && perRobot >= _o.KillLearnerAtStepsPerRobot && learners.Count > 1)
                 {
                     // Killed between batches: every batch the broker acknowledged so far reached a learner first.
@@ -162,6 +163,24 @@ public sealed class FleetRun
             foreach (var r in robots) await r.DisposeAsync().ConfigureAwait(false);
             for (int k = 0; k < learners.Count; k++)
                 if (!killed[k]) await learners[k].DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Lockstep with the learners: simulated time stops while the learners hold more than about one update's
+    /// worth of unlearned batches each, as it would for real robots whose learner keeps up. Without it the
+    /// simulated robots (hundreds of times faster than real time) would run far ahead on old policies.
+    /// </summary>
+    private async Task KeepPaceAsync(List<FleetSimRobot> robots, List<FleetLearner> learners, bool[] killed, CancellationToken cancel)
+    {
+        int alive = killed.Count(k => !k);
+        long allowance = Math.Max(2, alive * (long)Math.Ceiling((double)_o.LearnerBatchSteps / _o.BatchTransitions));
+        while (!cancel.IsCancellationRequested)
+        {
+            long handed = robots.Sum(r => r.Fleet.Publisher.BatchesPublished);
+            long done = learners.Sum(l => l.Core.BatchesConsumed + l.Core.BatchesStale + l.Core.BatchesMalformed + l.Abandoned);
+            if (handed - done <= allowance) return;
+            await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
