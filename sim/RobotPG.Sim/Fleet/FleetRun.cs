@@ -37,7 +37,7 @@ public sealed record FleetRunOptions
 public sealed record FleetRunResult(
     bool Balanced, long RobotSteps, double RobotSeconds, double WallSeconds, double FleetMeanEpisodeLength,
     ulong[] RobotVersions, long[] RobotSwaps, long BatchesAcknowledged, long BatchesLostOnRobots, long BatchesConsumed, long BatchesStale,
-    long BatchesMalformed, long BatchesAbandoned, long[] ConsumedPerLearner, bool[] LearnerKilled, double MeanUpdateMs, IReadOnlyList<FleetEpisode> Episodes)
+    long BatchesMalformed, long BatchesAbandoned, long[] ConsumedPerLearner, bool[] LearnerKilled, ulong VersionAtKill, double MeanUpdateMs, IReadOnlyList<FleetEpisode> Episodes)
 {
     /// <summary>Every batch the broker acknowledged was learned from or counted stale (or malformed, or abandoned by a killed learner).</summary>
     public long Unaccounted => BatchesAcknowledged - BatchesConsumed - BatchesStale - BatchesMalformed - BatchesAbandoned;
@@ -115,6 +115,7 @@ public sealed class FleetRun
             _o.Progress?.WriteLine($"fleet '{_o.FleetName}': {_o.Robots} robots, {_o.Learners} learners on {_o.Broker}; balanced = mean episode ≥ {_o.BalancedFraction * _o.MaxEpisodeSteps / _o.ControlRateHz:F0} s");
             var lastPrint = Stopwatch.StartNew();
             bool balanced = false;
+            ulong versionAtKill = 0;
             long perRobot = 0;
             while (!cancel.IsCancellationRequested && perRobot < _o.MaxStepsPerRobot)
             {
@@ -127,6 +128,7 @@ public sealed class FleetRun
                     await DrainAsync(robots, learners, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                     await learners[0].KillAsync().ConfigureAwait(false);
                     killed[0] = true;
+                    versionAtKill = robots.Max(r => r.Fleet.Receiver.Version);
                     _o.Progress?.WriteLine($"[{wall.Elapsed.TotalSeconds,6:F1} s] learner-0 killed at version {learners[0].Core.Version}; the others carry on");
                 }
                 double mean = FleetMean(robots);
@@ -150,7 +152,7 @@ public sealed class FleetRun
                 robots.Select(r => r.Fleet.Receiver.Version).ToArray(), robots.Select(r => r.Fleet.Receiver.Count(RobotPG.Controller.Fleet.FleetPolicyVerdict.Accepted)).ToArray(),
                 robots.Sum(r => r.BatchesAcknowledged), robots.Sum(r => r.BatchesLost),
                 learners.Sum(l => l.Core.BatchesConsumed), learners.Sum(l => l.Core.BatchesStale), learners.Sum(l => l.Core.BatchesMalformed),
-                learners.Sum(l => l.Abandoned), learners.Select(l => l.Core.BatchesConsumed).ToArray(), killed,
+                learners.Sum(l => l.Abandoned), learners.Select(l => l.Core.BatchesConsumed).ToArray(), killed, versionAtKill,
                 learners.Where(l => l.Core.Updates > 0).Select(l => l.Core.LastUpdateMs).DefaultIfEmpty(double.NaN).Average(),
                 robots.SelectMany(r => r.Episodes).OrderBy(e => e.WallSeconds).ToList());
             WriteCurves(outDir, robots, result);
