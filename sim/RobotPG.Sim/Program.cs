@@ -13,6 +13,7 @@ root.Subcommands.Add(RobotPG.Sim.Cli.KeyCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.PolicyCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.FleetCommand.Create());
 root.Subcommands.Add(RobotPG.Sim.Cli.FleetCommand.CreateLearner());
+root.Subcommands.Add(RobotPG.Sim.Cli.FleetCommand.CreateLoad());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -70,6 +70,41 @@ public static class FleetCommand
         return command;
     }
 
+    public static Command CreateLoad()
+    {
+        var broker = new Option<string>("--broker") { Description = "Broker address, mqtt://host:port.", Required = true };
+        var robots = new Option<int>("--virtual-robots") { Description = "Virtual robots, each its own MQTT client, 1–10000.", DefaultValueFactory = _ => 100 };
+        var seconds = new Option<double>("--seconds") { Description = "Wall seconds of publishing.", DefaultValueFactory = _ => 20 };
+        var rate = new Option<int>("--transitions") { Description = "Transitions per 1-s batch (the control rate).", DefaultValueFactory = _ => 100 };
+        var command = new Command("fleet-load", "Load-test a broker and one learner with many virtual robots publishing 1-s rollout batches.");
+        foreach (Option o in new Option[] { broker, robots, seconds, rate }) command.Options.Add(o);
+        command.SetAction(parseResult =>
+        {
+            var error = parseResult.InvocationConfiguration.Error;
+            int n = parseResult.GetValue(robots), t = parseResult.GetValue(rate);
+            double s = parseResult.GetValue(seconds);
+            string? problem = n is < 1 or > 10000 ? "--virtual-robots must be in 1..10000" : !(s > 0 && s <= 3600) ? "--seconds must be in (0, 3600]"
+                : t is < 1 or > 8192 ? "--transitions must be in 1..8192"
+                : MqttEndpoint.TryParse(parseResult.GetValue(broker)!, "check", out string? e) is null ? $"--broker: {e}" : null;
+            if (problem is not null)
+            {
+                error.WriteLine($"robotpg-sim fleet-load: {problem}");
+                return 2;
+            }
+            try
+            {
+                FleetLoad.RunAsync(parseResult.GetValue(broker)!, n, s, t, parseResult.InvocationConfiguration.Output).GetAwaiter().GetResult();
+                return 0;
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException)
+            {
+                error.WriteLine($"robotpg-sim fleet-load: {ex.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+
     public static Command CreateLearner()
     {
         var config = new Option<string>("--config") { Description = "A fleet robot's config (learning.mode fleet): task, network sizes, learning options, broker, fleet.", Required = true };
