@@ -51,8 +51,8 @@ public static class FleetLoad
             var batch = new RolloutBatch(4, 2, transitionsPerBatch);
             var bytes = new byte[RolloutBatch.EncodedLength(4, 2, transitionsPerBatch)];
             var prng = new Prng(7);
-            Span<float> obs = stackalloc float[4];
-            Span<float> act = stackalloc float[2];
+            var obs = new float[4];
+            var act = new float[2];
             long published = 0, refused = 0;
             var clock = Stopwatch.StartNew();
             long slots = (long)Math.Round(seconds * robots);
