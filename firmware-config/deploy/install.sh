@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
 # Installs RobotPG on a Raspberry Pi (64-bit Raspberry Pi OS Bookworm or newer) over SSH: the stripped
-# arm64 binary, the robot config, the systemd unit and, once, the boot settings (I2C, PWM).
-#   firmware-config/deploy/install.sh USER@HOST CONFIG.json [BINARY]
-#   e.g. firmware-config/deploy/install.sh pi@robot.local firmware-config/balance-bot.json
-# BINARY defaults to artifacts/arm64/robotpg (firmware-config/deploy/build-arm64.sh). USER needs sudo on the Pi.
+# arm64 binary, the robot config, a pre-trained policy, the systemd unit and, once, the boot settings (I2C, PWM).
+#   firmware-config/deploy/install.sh USER@HOST CONFIG.json [POLICY.rpgp] [BINARY]
+#   e.g. firmware-config/deploy/install.sh pi@robot.local firmware-config/balance-bot.json runs/balance-bot/policy.rpgp
+# POLICY (a file ending in .rpgp or .ckpt, e.g. from robotpg-sim train) goes to /etc/robotpg/policy.rpgp and the
+# installed config's policy.checkpoint names it. BINARY defaults to artifacts/arm64/robotpg
+# (firmware-config/deploy/build-arm64.sh). USER needs sudo on the Pi.
 set -euo pipefail
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: install.sh USER@HOST CONFIG.json [BINARY]" >&2
+if [ $# -lt 2 ] || [ $# -gt 4 ]; then
+  echo "usage: install.sh USER@HOST CONFIG.json [POLICY.rpgp] [BINARY]" >&2
   exit 2
 fi
-target="$1"; config="$2"
+target="$1"; config="$2"; shift 2
+policy=""
+case "${1:-}" in *.rpgp|*.ckpt) policy="$1"; shift ;; esac
 top="$(cd "$(dirname "$0")/../.." && pwd)"
-binary="${3:-$top/artifacts/arm64/robotpg}"
+binary="${1:-$top/artifacts/arm64/robotpg}"
 [ -f "$config" ] || { echo "install.sh: config '$config' not found" >&2; exit 2; }
+if [ -n "$policy" ]; then
+  [ -f "$policy" ] || { echo "install.sh: policy '$policy' not found" >&2; exit 2; }
+  # The installed config names the policy next to it; the original file stays as it is.
+  local_stage="$(mktemp -d)"; trap 'rm -rf "$local_stage"' EXIT
+  cp "$policy" "$local_stage/policy.rpgp"
+  python3 - "$config" "$local_stage/$(basename "$config")" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.setdefault("policy", {})["checkpoint"] = "policy.rpgp"
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
+  config="$local_stage/$(basename "$config")"
+fi
 [ -x "$binary" ] || { echo "install.sh: binary '$binary' not found; run firmware-config/deploy/build-arm64.sh first" >&2; exit 2; }
 if command -v file >/dev/null 2>&1 && ! file -b "$binary" | grep -q 'ARM aarch64'; then
   echo "install.sh: '$binary' is not a linux-arm64 binary ($(file -b "$binary" | cut -d, -f1-2)); build it with build-arm64.sh" >&2
@@ -30,7 +47,7 @@ else
 fi
 
 staging="$(ssh "$target" mktemp -d /tmp/robotpg-install.XXXXXX)"
-scp -q "$binary" "$config" "$top/firmware-config/robotpg.service" "$top/firmware-config/pi/config.txt.append" "$target:$staging/"
+scp -q "$binary" "$config" ${policy:+"$local_stage/policy.rpgp"} "$top/firmware-config/robotpg.service" "$top/firmware-config/pi/config.txt.append" "$target:$staging/"
 # shellcheck disable=SC2087 # the script runs on the Pi; its variables are expanded there
 ssh "$target" sudo bash -s "$staging" "$(basename "$config")" <<'REMOTE'
 set -euo pipefail
@@ -52,6 +69,7 @@ systemctl stop robotpg.service 2>/dev/null || true
 install -d -m 755 /opt/robotpg /etc/robotpg
 install -m 755 "$staging/robotpg" /opt/robotpg/robotpg
 install -m 644 "$staging/$config" /etc/robotpg/robot.json
+[ -f "$staging/policy.rpgp" ] && install -m 644 "$staging/policy.rpgp" /etc/robotpg/policy.rpgp
 install -m 644 "$staging/robotpg.service" /etc/systemd/system/robotpg.service
 /opt/robotpg/robotpg check-config /etc/robotpg/robot.json
 systemctl daemon-reload

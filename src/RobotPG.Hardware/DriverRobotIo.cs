@@ -23,6 +23,8 @@ public sealed class DriverRobotIo : IRobotIo
     private readonly PwmChannel[] _pwmChannels;
     private readonly QuadratureEncoder[] _encoders;
     private bool _disposed;
+    private int _readsSinceCheck;
+    private long _lastSequence = long.MinValue;
 
     public DriverRobotIo(DriverRobotIoOptions options, IRobotBus bus)
     {
@@ -96,7 +98,17 @@ public sealed class DriverRobotIo : IRobotIo
         if (frame.EncoderTicks.Length != _encoders.Length)
             throw new ArgumentException($"the frame holds {frame.EncoderTicks.Length} encoders, the robot has {_encoders.Length}", nameof(frame));
         _bus.BeginRead(out long timestamp, out long sequence);
+        if (_pca is not null && Options.Pca9685CheckEveryReads > 0 && ++_readsSinceCheck >= Options.Pca9685CheckEveryReads)
+        {
+            _readsSinceCheck = 0;
+            _pca.VerifyConfiguration(); // a brown-out is a bus fault of this read: the supervisor retries, then trips
+        }
         _imu?.Read(frame);
+        if (Options.FreshnessFromImuData && _imu is not null)
+        {
+            if (!_imu.LastReadChanged) sequence = _lastSequence;
+            _lastSequence = sequence;
+        }
         for (int i = 0; i < _encoders.Length; i++)
         {
             frame.EncoderTicks[i] = _encoders[i].Count;
@@ -140,13 +152,21 @@ public sealed class DriverRobotIo : IRobotIo
         if (_disposed) return;
         _disposed = true;
         StopMotors();
-        foreach (var encoder in _encoders) encoder?.Dispose();
-        foreach (var motor in _motors) motor?.Dispose();
-        foreach (var channel in _pwmChannels) channel?.Dispose();
-        _imu?.Dispose();
-        _pca?.Dispose();
-        _imuDevice?.Dispose();
-        _pwmDevice?.Dispose();
-        _gpio.Dispose();
+        // Never throws: every resource is released even when one of them fails (the motors-off
+        // failures are already counted in StopMotorsFailures).
+        foreach (var encoder in _encoders) Release(encoder);
+        foreach (var motor in _motors) Release(motor);
+        foreach (var channel in _pwmChannels) Release(channel);
+        Release(_imu);
+        Release(_pca);
+        Release(_imuDevice);
+        Release(_pwmDevice);
+        Release(_gpio);
+    }
+
+    private void Release(IDisposable? resource)
+    {
+        try { resource?.Dispose(); }
+        catch (Exception) { StopMotorsFailures++; }
     }
 }

@@ -107,12 +107,48 @@ public sealed class HBridgeMotor : IDisposable
         Command = command;
     }
 
-    /// <summary>Lets the motor spin freely: PWM off, and with two direction pins both low.</summary>
+    /// <summary>
+    /// Lets the motor spin freely: PWM off, and with two direction pins both low. The duty write and
+    /// each pin write are attempted independently, so a dead I2C bus (PCA9685 gone) still takes the
+    /// bridge's inputs low, and a failed pin still gets the duty to 0. The first failure is rethrown
+    /// after every write was attempted.
+    /// </summary>
     public void Coast()
     {
-        SetDuty(0);
-        SetDirection(0);
         Command = 0;
+        Exception? failure = null;
+        try { SetDuty(0); }
+        catch (Exception e) { failure = e; }
+        if (_direction != 0 && Wiring == HBridgeWiring.TwoDirectionPins)
+        {
+            // Unknown until both writes succeed, so a failed pin is written again next time.
+            _direction = int.MinValue;
+            Exception? in1 = WritePinLow(_pin1);
+            Exception? in2 = WritePinLow(_pin2);
+            failure ??= in1 ?? in2;
+            if (in1 is null && in2 is null) _direction = 0;
+        }
+        else if (_direction != 0)
+        {
+            // One direction pin: duty 0 is the bridge's stop; the pin keeps its level.
+            _direction = 0;
+        }
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
+    private Exception? WritePinLow(int pin)
+    {
+        try
+        {
+            Span<PinValuePair> one = stackalloc PinValuePair[1];
+            one[0] = new PinValuePair(pin, PinValue.Low);
+            _gpio.Write(one);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
     }
 
     /// <summary>
@@ -133,12 +169,15 @@ public sealed class HBridgeMotor : IDisposable
         Command = 0;
     }
 
+    /// <summary>Coasts (every write attempted) and releases the PWM channel; never throws (the owner reports motors-off failures).</summary>
     public void Dispose()
     {
         try { Coast(); }
-        finally
+        catch (Exception) { /* counted by the owner's StopMotors, which ran first */ }
+        if (_ownsPwm)
         {
-            if (_ownsPwm) _pwm.Dispose();
+            try { _pwm.Dispose(); }
+            catch (Exception) { /* a PWM channel that cannot be released is no reason to leave the others */ }
         }
     }
 

@@ -146,11 +146,19 @@ public sealed class Mpu6050 : IDisposable
         for (int i = 0; i < 7; i++) raw[i] = BinaryPrimitives.ReadInt16BigEndian(burst[(2 * i)..]);
     }
 
+    private readonly byte[] _lastBurst = new byte[BurstLength];
+
+    /// <summary>Whether the last <see cref="Read(SensorFrame)"/> burst differed from the one before it (stale-data detection from the data itself).</summary>
+    public bool LastReadChanged { get; private set; }
+
     /// <summary>One burst read into the IMU fields of <paramref name="frame"/>. Allocates nothing.</summary>
     public void Read(SensorFrame frame)
     {
         Span<byte> burst = stackalloc byte[BurstLength];
         ReadBurst(burst);
+        // A live chip's noise changes some bit of 14 bytes every sample; a frozen or reset one repeats them.
+        LastReadChanged = !burst.SequenceEqual(_lastBurst);
+        burst.CopyTo(_lastBurst);
         frame.AccelX = BinaryPrimitives.ReadInt16BigEndian(burst) * _accelScale;
         frame.AccelY = BinaryPrimitives.ReadInt16BigEndian(burst[2..]) * _accelScale;
         frame.AccelZ = BinaryPrimitives.ReadInt16BigEndian(burst[4..]) * _accelScale;

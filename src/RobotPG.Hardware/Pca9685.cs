@@ -16,8 +16,8 @@ public sealed record Pca9685Options
     /// <summary>Totem-pole outputs (MODE2.OUTDRV, the default) drive H-bridge inputs directly; open-drain otherwise.</summary>
     public bool TotemPoleOutputs { get; init; } = true;
 
-    /// <summary>Oscillator start-up time after clearing SLEEP (datasheet §7.3.1.1: 500 µs).</summary>
-    public TimeSpan OscillatorStartup { get; init; } = TimeSpan.FromTicks(5000);
+    /// <summary>Oscillator start-up time after clearing SLEEP (datasheet §7.3.1.1: 500 µs); waited for at least this long.</summary>
+    public TimeSpan OscillatorStartup { get; init; } = TimeSpan.FromMicroseconds(500);
 }
 
 /// <summary>
@@ -102,7 +102,7 @@ public sealed class Pca9685 : IDisposable
         WriteRegister(Pca9685Register.Mode1, (byte)(awake | (byte)Pca9685Mode1.Sleep), "MODE1 (sleep)");
         WriteRegister(Pca9685Register.Prescale, prescale, "PRE_SCALE");
         WriteRegister(Pca9685Register.Mode1, awake, "MODE1 (wake)");
-        if (Options.OscillatorStartup > TimeSpan.Zero) Thread.Sleep(Options.OscillatorStartup);
+        WaitAtLeast(Options.OscillatorStartup);
         WriteRegister(Pca9685Register.Mode1, (byte)(awake | (byte)Pca9685Mode1.Restart), "MODE1 (restart)");
         _prescale = prescale;
     }
@@ -150,6 +150,41 @@ public sealed class Pca9685 : IDisposable
         Span<byte> transfer = [(byte)Pca9685Register.AllLedOnL, 0, 0, 0, FullBit];
         Write(transfer, "write of ALL_LED full off");
         Array.Fill(_lastOffCount, 0);
+    }
+
+    /// <summary>
+    /// Low-rate health check: reads MODE1 and PRE_SCALE back. After a brown-out the chip is back at its
+    /// power-on state (MODE1 0x11: asleep, so every output is off; PRE_SCALE 0x1E), which no command of
+    /// this driver produces. Throws <see cref="BusFaultException"/> naming the registers when they differ
+    /// from what <see cref="Initialize"/> set (SLEEP clear, AI set, the configured PRE_SCALE). Allocates nothing.
+    /// </summary>
+    public void VerifyConfiguration()
+    {
+        byte mode1 = ReadRegister(Pca9685Register.Mode1, "read-back of MODE1");
+        byte prescale = ReadRegister(Pca9685Register.Prescale, "read-back of PRE_SCALE");
+        bool asleep = (mode1 & (byte)Pca9685Mode1.Sleep) != 0;
+        bool autoIncrement = (mode1 & (byte)Pca9685Mode1.AutoIncrement) != 0;
+        if (asleep || !autoIncrement || prescale != _prescale)
+        {
+            // Channel state is unknown now: the next SetDutyCycle writes again.
+            Array.Fill(_lastOffCount, -1);
+            throw Fault("read-back of MODE1/PRE_SCALE", BrownOutReason(mode1, prescale));
+        }
+    }
+
+    private string BrownOutReason(byte mode1, byte prescale) =>
+        $"MODE1 0x{mode1:X2} PRE_SCALE 0x{prescale:X2}, expected SLEEP clear, AI set, PRE_SCALE 0x{_prescale:X2} (reset or brown-out)";
+
+    /// <summary>
+    /// Waits at least <paramref name="time"/>: Thread.Sleep takes whole milliseconds and truncates 500 µs
+    /// to 0, so sub-millisecond waits spin on the Stopwatch (start-up only).
+    /// </summary>
+    private static void WaitAtLeast(TimeSpan time)
+    {
+        if (time <= TimeSpan.Zero) return;
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)Math.Ceiling(time.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        if (time >= TimeSpan.FromMilliseconds(2)) Thread.Sleep(time - TimeSpan.FromMilliseconds(1));
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(64);
     }
 
     public void Dispose()

@@ -119,15 +119,24 @@ public sealed class EmbeddedBroker : IAsyncDisposable
                     return Task.CompletedTask;
                 }
             }
-            // mosquitto_sub and friends send an empty id under MQTT 3.1.1 too; give them one like mosquitto does.
+            // mosquitto_sub and friends send an empty id under MQTT 3.1.1 too (allowed with a clean session,
+            // MQTT-3.1.3-6); mosquitto assigns one. MQTTnet assigns AssignedClientIdentifier only under MQTT 5
+            // and refuses 3.1.1 otherwise, so the id is written into the CONNECT packet for 3.1.1 clients.
             if (string.IsNullOrEmpty(e.ClientId))
             {
-                e.AssignedClientIdentifier = $"auto-{Interlocked.Increment(ref anonymous)}";
-                e.ReasonCode = MqttConnectReasonCode.Success;
+                string id = $"auto-{Interlocked.Increment(ref anonymous)}";
+                e.AssignedClientIdentifier = id;
+                if (e.ProtocolVersion != MQTTnet.Formatter.MqttProtocolVersion.V500 && e.CleanSession == true)
+                    ConnectPacketOf(e).ClientId = id;
             }
             return Task.CompletedTask;
         };
     }
+
+    // AOT-safe access to the packet MQTTnet validates (its field in MQTTnet.Server 5.2; the
+    // EmbeddedBrokerSecurityTests fail if a new MQTTnet renames it).
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_connectPacket")]
+    private static extern ref MQTTnet.Packets.MqttConnectPacket ConnectPacketOf(ValidatingConnectionEventArgs e);
 
     private static int FreePort(bool ipv6)
     {

@@ -121,29 +121,88 @@ public sealed class DriverRobotIoTests
     }
 
     [Fact]
-    public void Bus_fault_in_read_is_clear_and_stop_motors_never_throws()
+    public void Bus_fault_in_read_is_clear_and_the_next_read_works()
     {
         var bus = new EmulatedRobotBus();
         bus.OnFreshData = () => bus.Imu.SetMotion(0, 0, G, 0, 0, 0, 25);
         using var io = new DriverRobotIo(BalanceBot(), bus);
-        io.Drive([0.7f, -0.7f]);
         var frame = new SensorFrame(2);
+        bus.Imu.SetMotion(2.0, 0, G, 0, 0, 0, 25);
 
         bus.I2c[0x68].FailNextTransfers(2);
-        Assert.Throws<BusFaultException>(() => io.Read(frame));
+        var ex = Assert.Throws<BusFaultException>(() => io.Read(frame));
+        Assert.Contains("MPU-6050", ex.Message);
         Assert.Throws<BusFaultException>(() => io.Read(frame));
         io.Read(frame); // the third try works: retry is the supervisor's call
+        Assert.Equal(2.0f, frame.AccelX, 2);
+    }
+
+    // Left forward (IN1 5 high), right mirrored (IN1 16 high): both bridges driven, duty 0.7 in PCA9685 channels 0 and 1.
+    private static (EmulatedRobotBus Bus, DriverRobotIo Io) Driven(float left = 0.7f, float right = -0.7f)
+    {
+        var bus = new EmulatedRobotBus();
+        bus.OnFreshData = () => bus.Imu.SetMotion(0, 0, G, 0, 0, 0, 25);
+        var io = new DriverRobotIo(BalanceBot(), bus);
+        io.Drive([left, right]);
+        return (bus, io);
+    }
+
+    [Fact]
+    public void Stop_motors_with_the_pca9685_gone_still_takes_every_direction_pin_low()
+    {
+        var (bus, io) = Driven();
+        Assert.True(bus.Pins.Level(5));
+        Assert.True(bus.Pins.Level(16));
 
         bus.I2c[0x40].Disconnected = true;
-        io.StopMotors(); // must not throw even with the PWM chip gone
-        Assert.True(io.StopMotorsFailures >= 1);
-        Assert.Throws<BusFaultException>(() => io.Drive([0.2f, 0.2f]));
-        bus.I2c[0x40].Disconnected = false;
         io.StopMotors();
+
+        // The chip cannot be reached, so its outputs keep the last duty; the bridges coast because their inputs are low.
+        Assert.Equal(0.7, bus.Pwm.DutyCycle(0), 3);
+        foreach (int pin in new[] { 5, 6, 16, 26 }) Assert.False(bus.Pins.Level(pin), $"GPIO {pin} still high");
+        Assert.Equal(3, io.StopMotorsFailures); // two channel writes and the ALL_LED write
+
+        io.Dispose(); // never throws, even with the chip gone
+        Assert.Throws<BusFaultException>(() => new Pca9685(bus.I2c[0x40]).AllOff());
+        foreach (int pin in new[] { 5, 6, 16, 26 }) Assert.False(bus.Pins.Level(pin));
+    }
+
+    [Fact]
+    public void Stop_motors_after_the_pca9685_comes_back_writes_full_off_and_the_same_command_is_written_again()
+    {
+        var (bus, io) = Driven();
+        using (io)
+        {
+            bus.I2c[0x40].Disconnected = true;
+            Assert.Throws<BusFaultException>(() => io.Drive([0.2f, 0.2f]));
+            bus.I2c[0x40].Disconnected = false;
+            io.StopMotors();
+            // Full-off bit 4 of LEDn_OFF_H (register 0x09 for channel 0, 0x0D for channel 1), and ALL_LED too.
+            Assert.Equal(0x10, bus.Pwm.RegisterImage[0x09]);
+            Assert.Equal(0x10, bus.Pwm.RegisterImage[0x0D]);
+            io.Drive([0.7f, -0.7f]); // after a fault the same command is written again, not skipped
+            Assert.Equal(0.7, bus.Pwm.DutyCycle(0), 3);
+            Assert.True(bus.Pins.Level(5));
+        }
+    }
+
+    [Fact]
+    public void Stop_motors_with_a_dead_direction_pin_still_zeroes_every_duty_and_every_other_pin()
+    {
+        // Left reverse: IN1 (5) low, IN2 (6) high. IN1's write fails; IN2 must still be written low.
+        var (bus, io) = Driven(left: -0.7f, right: 0.7f);
+        Assert.True(bus.Pins.Level(6));
+        Assert.True(bus.Pins.Level(26));
+        bus.Pins.SetWriteFault(5, true);
+
+        io.StopMotors();
+
         Assert.True(bus.Pwm.IsFullOff(0));
         Assert.True(bus.Pwm.IsFullOff(1));
-        io.Drive([0.7f, -0.7f]); // after a fault the same command is written again, not skipped
-        Assert.Equal(0.7, bus.Pwm.DutyCycle(0), 3);
+        foreach (int pin in new[] { 5, 6, 16, 26 }) Assert.False(bus.Pins.Level(pin), $"GPIO {pin} still high");
+        Assert.Equal(1, io.StopMotorsFailures);
+        io.Dispose();
+        Assert.Equal(2, io.StopMotorsFailures); // Dispose stops again (and fails again on GPIO 5), and does not throw
     }
 
     [Fact]

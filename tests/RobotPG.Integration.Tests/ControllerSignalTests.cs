@@ -60,6 +60,16 @@ public sealed class ControllerSignalTests
             var stderr = process.StandardError.ReadToEndAsync();
 
             await running.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the loop runs and telemetry flows
+            // The stochastic policy drives the motors: wait until the sim's PCA9685 shows a duty, so that "off"
+            // afterwards is the shutdown's doing and not the state the robot happened to be in.
+            var waited = Stopwatch.StartNew();
+            bool driven = false;
+            while (!driven && waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                driven = sim.Inspect(r => r.Pca9685!.DutyCycle(0) > 0 || r.Pca9685!.DutyCycle(1) > 0);
+                if (!driven) await Task.Delay(2);
+            }
+            Assert.True(driven, "the motors were never driven");
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -71,7 +81,6 @@ public sealed class ControllerSignalTests
             long steps = long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(steps > 0);
             Assert.Equal(steps, long.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
-            Assert.Contains("motors off", output);
 
             using var reader = TrajectoryLogReader.Open(Assert.Single(Directory.GetFiles(Path.Combine(work, "logs"), "*.rpglog")));
             long records = 0;
@@ -79,8 +88,11 @@ public sealed class ControllerSignalTests
                 records++;
             Assert.Equal(steps, records);
             Assert.Equal(0, reader.TornTailBytes);
+            // Motors off in the sim's own registers and pins: PWM duty 0 and both direction pins low, each motor.
             Assert.Equal(0.0, sim.Inspect(r => r.Pca9685!.DutyCycle(0)));
             Assert.Equal(0.0, sim.Inspect(r => r.Pca9685!.DutyCycle(1)));
+            foreach (int pin in new[] { 5, 6, 20, 21 })
+                Assert.False(sim.Inspect(r => r.PinLevel(pin)), $"direction pin {pin} left high");
         }
         finally
         {

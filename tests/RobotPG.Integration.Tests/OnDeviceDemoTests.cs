@@ -36,18 +36,18 @@ public sealed class OnDeviceDemoTests
         for (int i = 0; i < updates.Length; i++)
         {
             Assert.Equal(i + 1, updates[i].GetProperty("update").GetInt64());
-            Assert.True(updates[i].TryGetProperty("approx_kl", out _));
-            Assert.True(updates[i].TryGetProperty("explained_variance", out _));
+            Assert.True(updates[i].TryGetProperty("approxKl", out _));
+            Assert.True(updates[i].TryGetProperty("explainedVariance", out _));
         }
         Assert.True(final.GetProperty("episodes").GetInt64() >= 1);
-        Assert.InRange(final.GetProperty("mean_balance_s_last10").GetDouble(), 0, 10);
+        Assert.InRange(final.GetProperty("meanBalanceSLast10").GetDouble(), 0, 10);
         Assert.Equal(0, final.GetProperty("rollbacks").GetInt64());
-        Assert.True(final.TryGetProperty("period_error_p99_us", out _));
+        Assert.True(final.TryGetProperty("periodErrorP99Us", out _));
         // Pre-trained in process, the policy already balances on the randomised robot most of the time.
-        Assert.True(final.GetProperty("pretrain_steps").GetInt64() > 0);
-        Assert.True(Directory.GetFiles(final.GetProperty("trajectory_log").GetString()!, "*.rpglog").Length >= 1);
+        Assert.True(final.GetProperty("pretrainSteps").GetInt64() > 0);
+        Assert.True(Directory.GetFiles(final.GetProperty("trajectoryLog").GetString()!, "*.rpglog").Length >= 1);
         Assert.True(File.Exists(final.GetProperty("checkpoint").GetString()));
-        string svg = File.ReadAllText(final.GetProperty("learning_curve").GetString()!);
+        string svg = File.ReadAllText(final.GetProperty("learningCurve").GetString()!);
         Assert.StartsWith("<svg", svg);
         Directory.Delete(outDir, recursive: true);
     }

@@ -144,7 +144,7 @@ public sealed class OnDeviceLearningEndToEndTests(ITestOutputHelper log)
         await using var sim = await StartSim(SimClockMode.Lockstep, OnDeviceSetup.ControlRateHz, seed: 21);
         var config = WriteConfig(OnDeviceSetup.ConfigJson(algorithm, work.Path, sim.BrokerPort), work.Path, out _);
         await using var watcher = await LearningWatcher.StartAsync(sim.BrokerPort);
-        var balanced = watcher.WaitFor(u => Number(u, "mean_episode_length") >= OnDeviceSetup.MaxEpisodeSteps);
+        var balanced = watcher.WaitFor(u => Number(u, "meanEpisodeLength") >= OnDeviceSetup.MaxEpisodeSteps);
 
         var wall = Stopwatch.StartNew();
         using var host = ControllerHost.Start(config, work.Path, null, StepBudget / OnDeviceSetup.ControlRateHz, TextWriter.Null);
@@ -156,12 +156,12 @@ public sealed class OnDeviceLearningEndToEndTests(ITestOutputHelper log)
             $"{algorithm} did not balance within {StepBudget} steps: last update {(updates.Count > 0 ? updates[^1].ToString() : "none")}");
         var u = balanced.Result;
         long steps = (long)Number(u, "steps");
-        log.WriteLine($"{algorithm}: mean episode {Number(u, "mean_episode_length")} steps (cap {OnDeviceSetup.MaxEpisodeSteps}) after {steps} steps = " +
+        log.WriteLine($"{algorithm}: mean episode {Number(u, "meanEpisodeLength")} steps (cap {OnDeviceSetup.MaxEpisodeSteps}) after {steps} steps = " +
             $"{steps / OnDeviceSetup.ControlRateHz:F0} simulated s, {wall.Elapsed.TotalSeconds:F1} s wall, update {Number(u, "update")}, " +
-            $"mean return {Number(u, "mean_return"):F1}; update duration median {Median(updates, "update_ms"):F1} ms");
+            $"mean return {Number(u, "meanReturn"):F1}; update duration median {Median(updates, "updateMs"):F1} ms");
         Assert.True(steps <= StepBudget);
         // The first updates were far from balancing: the policy did learn (it did not start balanced).
-        Assert.True(Number(updates[0], "mean_episode_length") < 100, $"first update: {updates[0]}");
+        Assert.True(Number(updates[0], "meanEpisodeLength") < 100, $"first update: {updates[0]}");
         Assert.True(host.Learning!.Learner.AcceptedUpdates >= 3);
     }
 
@@ -202,22 +202,22 @@ public sealed class OnDeviceLearningEndToEndTests(ITestOutputHelper log)
         var config = WriteConfig(json, robotDir, out _);
         await using var watcher = await LearningWatcher.StartAsync(sim.BrokerPort);
         var firstUpdate = watcher.WaitFor(_ => true);
-        var recovered = watcher.WaitFor(u => Number(u, "mean_return") >= 0.9 * nominalReturn);
+        var recovered = watcher.WaitFor(u => Number(u, "meanReturn") >= 0.9 * nominalReturn);
 
         var wall = Stopwatch.StartNew();
         using var host = ControllerHost.Start(config, robotDir, null, StepBudget / OnDeviceSetup.ControlRateHz, TextWriter.Null);
         var loopEnded = Task.Run(() => host.Loop.Join(Timeout.InfiniteTimeSpan));
         var first = await firstUpdate.WaitAsync(WallBudget);
         // The first update's mean return is that of episodes run by the pre-trained policy, unchanged, on the altered robot.
-        double transferred = Number(first, "mean_return");
+        double transferred = Number(first, "meanReturn");
         var done = await Task.WhenAny(recovered, loopEnded).WaitAsync(WallBudget);
         wall.Stop();
         Assert.True(done == recovered, $"no recovery within {StepBudget} steps; last update {watcher.Updates[^1]}");
         var r = recovered.Result;
         log.WriteLine($"pre-trained in {pretrainSteps} steps ({pretrainSteps / OnDeviceSetup.ControlRateHz:F0} simulated s, {pretrainWall.Elapsed.TotalSeconds:F1} s wall); " +
-            $"mean return nominal {nominalReturn:F1} → on the heavier/weaker robot {transferred:F1} → after on-device fine-tuning {Number(r, "mean_return"):F1} " +
+            $"mean return nominal {nominalReturn:F1} → on the heavier/weaker robot {transferred:F1} → after on-device fine-tuning {Number(r, "meanReturn"):F1} " +
             $"(update {Number(r, "update")}, {Number(r, "steps")} steps = {Number(r, "steps") / OnDeviceSetup.ControlRateHz:F0} simulated s, {wall.Elapsed.TotalSeconds:F1} s wall)");
         Assert.True(transferred < 0.5 * nominalReturn, $"the altered robot did not hurt the pre-trained policy: {transferred:F1} vs {nominalReturn:F1}");
-        Assert.True(Number(r, "mean_return") >= 0.9 * nominalReturn);
+        Assert.True(Number(r, "meanReturn") >= 0.9 * nominalReturn);
     }
 }

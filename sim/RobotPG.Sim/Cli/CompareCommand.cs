@@ -53,7 +53,7 @@ public static class CompareCommand
         string[] names;
         try
         {
-            CommandArguments.CheckEnvironment(envName);
+            _ = CommandArguments.Environment(envName, 0); // compare runs the Gymnasium-style tasks only
             steps = CommandArguments.PositiveInt64(stepsText, "--steps");
             evalEvery = CommandArguments.PositiveInt64(evalEveryText, "--eval-every");
             seed = CommandArguments.Seed(seedText, "--seed");
@@ -92,6 +92,8 @@ public static class CompareCommand
             return CommandArguments.ExitFailure;
         }
         output.Write(summary);
+        foreach (string file in (string[])[SvgFileName, CurvesFileName, SummaryFileName])
+            output.WriteLine($"wrote {Path.Combine(directory, file)}");
         return CommandArguments.ExitOk;
     }
 

@@ -16,13 +16,13 @@ public static class DemoCommand
 {
     public static Command Create()
     {
-        var duration = new Option<string>("--duration") { Description = "Simulated seconds the controller learns on the robot.", DefaultValueFactory = _ => "120" };
+        var duration = new Option<string>("--duration") { Description = "Simulated seconds the controller learns on the robot (real time: as many wall seconds; --from-scratch needs about 600 to learn to balance).", DefaultValueFactory = _ => "120" };
         var algo = new Option<string>("--algo") { Description = $"Learning algorithm: {string.Join(", ", OnDeviceAlgorithms.Names)}.", DefaultValueFactory = _ => "ppo" };
         var seed = new Option<string>("--seed") { Description = "Seed of the robot, the networks and the sampling.", DefaultValueFactory = _ => "1" };
         var clock = new Option<string>("--clock") { Description = "realtime (the robot's own pace) or lockstep (as fast as the machine goes, deterministic).", DefaultValueFactory = _ => "realtime" };
         var json = new Option<bool>("--json") { Description = "One JSON object per update, and a final one with \"final\": true." };
         var output = new Option<string>("--out") { Description = "Directory for the config, trajectory log, checkpoints and learning curve.", DefaultValueFactory = _ => "robotpg-demo" };
-        var fromScratch = new Option<bool>("--from-scratch") { Description = "Skip the in-process pre-training: the robot learns from an untrained policy." };
+        var fromScratch = new Option<bool>("--from-scratch") { Description = "Skip the in-process pre-training: the robot learns from an untrained policy (give it --duration 600)." };
         var command = new Command("demo", "Learn to balance on a simulated robot over MQTT, exactly as on hardware: pre-train in process, then fine-tune on the randomised robot.");
         foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch }) command.Options.Add(o);
         command.SetAction(parseResult =>

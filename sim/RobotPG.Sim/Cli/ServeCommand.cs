@@ -82,6 +82,7 @@ public static class ServeCommand
         {
             endpoint = MqttEndpoint.TryParse(broker!, $"robotpg-sim-{robotId ?? robot}", out string? brokerProblem);
             if (endpoint is null) return Fail($"--broker: {brokerProblem}", out problem);
+            if (BrokerHostCheck.Problem(endpoint.Host) is { } hostProblem) return Fail($"--broker: {hostProblem}", out problem);
         }
         SimClockMode mode;
         switch (clock ?? "lockstep")

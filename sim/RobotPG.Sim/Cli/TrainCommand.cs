@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
+using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Learning;
 using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Checkpoints;
 using RobotPG.Learning.Environments;
 using RobotPG.Learning.Training;
 using RobotPG.Sim.Environments;
+using RobotPG.Sim.Robots;
 using RobotPG.Sim.Training;
 
 namespace RobotPG.Sim.Cli;
@@ -29,7 +33,10 @@ public static class TrainCommand
 
     public static Command Create()
     {
-        var env = new Option<string>("--env") { Description = $"Environment: {string.Join(", ", EnvironmentCatalog.Names)}.", Required = true };
+        var env = new Option<string>("--env") { Description = $"Environment: {string.Join(", ", RobotTraining.AllEnvironmentNames)} (the last two are robots: give --config).", Required = true };
+        var robotConfig = new Option<string?>("--config") { Description = "balance-bot, cartpole-rail: the robot's controller config; training uses its wiring, control rate, task, policy sizes and learning settings." };
+        var physics = new Option<string?>("--physics") { Description = "balance-bot, cartpole-rail: the simulator's physics file (default: robots/<env>.physics.json next to robotpg-sim)." };
+        var randomize = new Option<bool>("--randomize") { Description = "balance-bot, cartpole-rail: domain randomisation, new masses, friction and motor constants at every reset (the physics file's ranges)." };
         var algo = new Option<string>("--algo") { Description = $"Algorithm: {string.Join(", ", AlgorithmNames)}.", DefaultValueFactory = _ => AlgorithmRegistry.Ppo };
         var steps = new Option<string>("--steps") { Description = "Environment steps to train for (> 0).", DefaultValueFactory = _ => "200000" };
         var seed = new Option<string>("--seed") { Description = "Seed of everything random in the run.", DefaultValueFactory = _ => "1" };
@@ -37,15 +44,15 @@ public static class TrainCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with eval_return." };
         var weighting = new Option<string?>("--return-weighting")
         {
-            Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return (note 000 formula (a)), 'reward-to-go' = the return from that step on (formula (b); default).",
+            Description = "reinforce/vpg: weight of each step's log-likelihood gradient: 'whole' = the whole trajectory's return, 'reward-to-go' = the return from that step on (default).",
         };
         var discount = new Option<bool>("--discount-weighting")
         {
-            Description = "reinforce/vpg with reward-to-go: also multiply step k's weight by γ^(k−1) (note 002's discounted gradient).",
+            Description = "reinforce/vpg with reward-to-go: also multiply step k's weight by γ^(k−1) (the discounted gradient).",
         };
         var baseline = new Option<string?>("--baseline")
         {
-            Description = "reinforce/vpg: what is subtracted from the weights: none; mean (mean return); optimal-scalar or optimal-per-parameter (note 001's optimal constant b = Σ(∇logP)²R / Σ(∇logP)², one number or one per parameter; whole-trajectory returns); time (mean reward-to-go at each time index; reinforce's default); value (fitted V(s); vpg's default).",
+            Description = "reinforce/vpg: what is subtracted from the weights: none; mean (mean return); optimal-scalar or optimal-per-parameter (the variance-minimising constant b = Σ(∇logP)²R / Σ(∇logP)², one number or one per parameter; whole-trajectory returns); time (mean reward-to-go at each time index; reinforce's default); value (fitted V(s); vpg's default).",
         };
         var delta = new Option<string?>("--delta")
         {
@@ -61,21 +68,25 @@ public static class TrainCommand
         };
 
         var command = new Command("train", "Train a policy in-process on a simulated environment as fast as the CPU allows.");
-        foreach (Option option in (Option[])[env, algo, steps, seed, output, json, weighting, discount, baseline, delta, perturbations, stepSize])
+        foreach (Option option in (Option[])[env, algo, steps, seed, output, json, robotConfig, physics, randomize, weighting, discount, baseline, delta, perturbations, stepSize])
             command.Options.Add(option);
         command.SetAction(parseResult => Run(
             parseResult.GetValue(env), parseResult.GetValue(algo), parseResult.GetValue(steps), parseResult.GetValue(seed),
             parseResult.GetValue(output), ProgressDisplay.StyleFor(parseResult.GetValue(json)),
             parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error,
             new TrainOptions(parseResult.GetValue(weighting), parseResult.GetValue(discount), parseResult.GetValue(baseline),
-                parseResult.GetValue(delta), parseResult.GetValue(perturbations), parseResult.GetValue(stepSize))));
+                parseResult.GetValue(delta), parseResult.GetValue(perturbations), parseResult.GetValue(stepSize)),
+            new RobotEnvironmentOptions(parseResult.GetValue(robotConfig), parseResult.GetValue(physics), parseResult.GetValue(randomize))));
         return command;
     }
 
     public static int Run(string? envName, string? algoName, string? stepsText, string? seedText, string? outDir, ProgressStyle style,
-        TextWriter output, TextWriter error, TrainOptions? options = null)
+        TextWriter output, TextWriter error, TrainOptions? options = null, RobotEnvironmentOptions? robot = null)
     {
         options ??= TrainOptions.None;
+        robot ??= RobotEnvironmentOptions.None;
+        if (RobotTraining.Contains(envName))
+            return RunRobot(envName!, algoName, stepsText, seedText, outDir, style, output, error, options, robot);
         string directory;
         long steps;
         ulong seed;
@@ -84,6 +95,7 @@ public static class TrainCommand
         try
         {
             CommandArguments.CheckEnvironment(envName);
+            if (robot.Any) throw new UsageException($"--config, --physics and --randomize describe a robot (--env {string.Join(" or ", RobotTraining.Names)}), not '{envName}'");
             steps = CommandArguments.PositiveInt64(stepsText, "--steps");
             seed = CommandArguments.Seed(seedText, "--seed");
             if (algoName is null || !AlgorithmNames.Contains(algoName))
@@ -114,6 +126,68 @@ public static class TrainCommand
             : RunTrainer(algorithm!, envName!, steps, seed, directory, style, output, error);
     }
 
+    /// <summary>A robot: the controller's loop, task and on-device learner over the in-process simulator (<see cref="RobotTraining"/>).</summary>
+    private static int RunRobot(string envName, string? algoName, string? stepsText, string? seedText, string? outDir, ProgressStyle style,
+        TextWriter output, TextWriter error, TrainOptions options, RobotEnvironmentOptions robot)
+    {
+        string directory, work;
+        long steps;
+        ulong seed;
+        RobotConfig config;
+        RobotPhysicsConfig physics;
+        try
+        {
+            steps = CommandArguments.PositiveInt64(stepsText, "--steps");
+            seed = CommandArguments.Seed(seedText, "--seed");
+            if (algoName is null || !OnDeviceAlgorithms.Names.Contains(algoName))
+                throw new UsageException($"--env {envName} trains with the robot's own learner: --algo must be one of {string.Join(", ", OnDeviceAlgorithms.Names)} (got '{algoName}')");
+            if (options != TrainOptions.None)
+                throw new UsageException($"--return-weighting, --discount-weighting, --baseline, --delta, --perturbations and --step-size apply to the Gymnasium-style environments, not --env {envName}");
+            directory = CommandArguments.WritableDirectory(outDir, "--out");
+            work = Path.Combine(directory, ".learner-checkpoints");
+            config = RobotTraining.TrainingConfig(envName, robot.Config, algoName, seed, work);
+            physics = RobotTraining.Physics(envName, robot.Physics);
+            if (!(config.ControlRateHz <= physics.PhysicsRateHz))
+                throw new UsageException($"--config's controlRateHz {config.ControlRateHz} is above the physics rate {physics.PhysicsRateHz} Hz");
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"robotpg-sim train: {e.Message}");
+            return CommandArguments.ExitUsage;
+        }
+
+        var wall = Stopwatch.StartNew();
+        int batch = config.Learning!.BatchSteps ?? new LearningOptions().BatchSteps;
+        var display = new ProgressDisplay(output, style, (int)Math.Max(1, steps / batch));
+        if (style != ProgressStyle.Json)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"training {envName} ({algoName}, {config.ControlRateHz} Hz, {(robot.Randomize ? "randomised at every reset" : "nominal physics")}) for {steps} control steps ({steps / config.ControlRateHz:F0} simulated s), an update every {batch} steps in an episode"));
+        var curve = new LearningCurve();
+        TrainingProgress last = default;
+        string checkpoint = Path.Combine(directory, CheckpointFileName);
+        double evalReturn;
+        try
+        {
+            RobotTraining.Train(config, physics, robot.Randomize, steps, seed, directory, checkpoint, output, p =>
+            {
+                last = p;
+                curve.Add(p);
+                display.Report(p);
+            });
+            RobotTraining.RemoveWorkDirectory(work);
+            evalReturn = RobotTraining.Evaluate(config, physics, checkpoint, EvaluationEpisodes, seed + EvaluationSeedOffset);
+            WriteCurve(curve, directory, $"{algoName} on {envName}, seed {seed}");
+        }
+        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            error.WriteLine($"robotpg-sim train: {e.Message}");
+            return CommandArguments.ExitFailure;
+        }
+        last = last with { Steps = steps };
+        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, CheckpointFileName));
+        return CommandArguments.ExitOk;
+    }
+
     private static int RunTrainer(IPolicyGradientAlgorithm algorithm, string envName, long steps, ulong seed, string directory, ProgressStyle style,
         TextWriter output, TextWriter error)
     {
@@ -122,6 +196,10 @@ public static class TrainCommand
         for (int e = 0; e < environments.Length; e++) environments[e] = EnvironmentCatalog.Create(envName, seed + (ulong)e);
         var trainer = new Trainer(algorithm, environments, steps, seed);
         var display = new ProgressDisplay(output, style, trainer.Iterations);
+        // Training runs whole batches (CleanRL's num_iterations = steps // batch): say so when --steps is not a multiple.
+        if (trainer.TotalSteps != steps && style != ProgressStyle.Json)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"training {trainer.TotalSteps} steps: {trainer.Iterations} updates of {algorithm.Rollout.BatchSize} steps (--steps {steps} rounded down to whole batches)"));
         var curve = new LearningCurve();
         TrainingProgress last = default;
         while (!trainer.Finished)
@@ -146,7 +224,7 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
             return CommandArguments.ExitFailure;
         }
-        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
+        display.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, CheckpointFileName));
         return CommandArguments.ExitOk;
     }
 
@@ -179,9 +257,13 @@ public static class TrainCommand
             error.WriteLine($"robotpg-sim train: cannot write results into '{directory}': {e.Message}");
             return CommandArguments.ExitFailure;
         }
-        display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds);
+        display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, LinearPolicyFileName));
         return CommandArguments.ExitOk;
     }
+
+    /// <summary>Full paths of what a run writes: the policy, then the learning curve.</summary>
+    public static string[] Written(string directory, string policyFileName) =>
+        [Path.Combine(directory, policyFileName), Path.Combine(directory, CurveCsvFileName), Path.Combine(directory, CurveSvgFileName)];
 
     private static void WriteCurve(LearningCurve curve, string directory, string title)
     {

@@ -12,6 +12,7 @@ using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Training;
 using RobotPG.Messaging;
 using RobotPG.Sim.Robots;
+using RobotPG.Sim.Cli;
 using RobotPG.Sim.Serving;
 using RobotPG.Sim.Training;
 
@@ -46,7 +47,7 @@ public sealed record DemoFinalLine(
     bool Final, long Episodes, double MeanBalanceSLast10, long Updates, long Rollbacks, double PeriodErrorP99Us,
     long PretrainSteps, double PretrainWallS, double RobotSimS, double RobotWallS, string TrajectoryLog, string Checkpoint, string LearningCurve);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(DemoUpdateLine))]
 [JsonSerializable(typeof(DemoFinalLine))]
 public sealed partial class DemoJsonContext : JsonSerializerContext;
@@ -72,6 +73,7 @@ public sealed class DemoRun
     private readonly SemaphoreSlim _shownSignal = new(0);
     private volatile bool _cancelled;
     private long _shown;
+    private long _pretrainLearnerSteps;
 
     public DemoRun(DemoOptions options, TextWriter output)
     {
@@ -106,7 +108,15 @@ public sealed class DemoRun
             var wall = Stopwatch.StartNew();
             using (var training = new InProcessTraining(pretrainConfig, physics, _options.Seed, randomizeOnReset: false, pretrainDir, _output))
             {
-                training.Run(_options.MaxPretrainSteps, t => _cancelled || t.Learner.MeanEpisodeLength >= MaxEpisodeSteps);
+                training.Run(_options.MaxPretrainSteps, t =>
+                {
+                    // The curve starts with pre-training: its updates come first, on the same step axis.
+                    while (t.Events.TryTakeUpdate(out LearnerUpdate u))
+                        _curve.Add(new TrainingProgress(u.Steps, 0, (int)u.Episodes, (int)u.Update, 0, u.MeanReturn,
+                            new UpdateDiagnostics(u.PolicyLoss, u.ValueLoss, u.Entropy, u.ApproxKl, u.ClipFraction, u.ExplainedVariance, float.NaN, 0), u.DurationMs, 0));
+                    return _cancelled || t.Learner.MeanEpisodeLength >= MaxEpisodeSteps;
+                });
+                _pretrainLearnerSteps = training.Learner.Steps;
                 pretrainSteps = training.Steps;
                 Say(string.Create(CultureInfo.InvariantCulture,
                     $"pre-trained: {training.Steps} steps ({training.Steps / ControlRateHz:F0} simulated s) in {wall.Elapsed.TotalSeconds:F1} s wall; mean return {training.Learner.MeanReturn:F1}, mean episode {training.Learner.MeanEpisodeLength / ControlRateHz:F1} s"));
@@ -137,6 +147,9 @@ public sealed class DemoRun
         var topics = new Topics(config.RobotId);
         await watcher.SubscribeAsync(topics.Telemetry("learning"), OnUpdate).ConfigureAwait(false);
 
+        Say(_options.Clock == SimClockMode.Realtime
+            ? $"the robot runs in real time: about {_options.DurationSeconds:F0} s of wall time (Ctrl-C stops it early; --clock lockstep runs as fast as the machine goes){(_options.FromScratch && _options.DurationSeconds < 600 ? "; from scratch it needs about --duration 600 to learn to balance" : "")}"
+            : $"the robot runs in lockstep, as fast as this machine goes{(_options.FromScratch && _options.DurationSeconds < 600 ? "; from scratch it needs about --duration 600 to learn to balance" : "")}");
         Say($"robot: simulated balance-bot ({(_options.Clock == SimClockMode.Realtime ? "real-time" : "lockstep")} clock, randomised at every reset) ⇄ MQTT 127.0.0.1:{sim.BrokerPort} ⇄ controller learning with {_options.Algorithm}, {_options.DurationSeconds:F0} simulated s");
         var robotWall = Stopwatch.StartNew();
         try
@@ -161,11 +174,11 @@ public sealed class DemoRun
             double p99 = host.Loop.PeriodError.Percentile(0.99);
             string logDir = Path.Combine(robotDir, "logs");
             string checkpoint = Path.Combine(robotDir, "checkpoints", LearnerCheckpoints.LatestName);
-            string svg = Path.Combine(outDir, "learning-curve.svg");
-            string csv = Path.Combine(outDir, "learning-curve.csv");
+            string svg = Path.Combine(outDir, TrainCommand.CurveSvgFileName);
+            string csv = Path.Combine(outDir, TrainCommand.CurveCsvFileName);
             lock (_gate)
             {
-                File.WriteAllText(svg, _curve.ToSvg($"robotpg-sim demo: balance-bot, {_options.Algorithm} on the robot"));
+                File.WriteAllText(svg, _curve.ToSvg($"robotpg-sim demo: balance-bot, {_options.Algorithm}: {(_options.FromScratch ? "" : "pre-training, then ")}on the robot"));
                 File.WriteAllText(csv, _curve.ToCsv());
             }
             double balance = learner.MeanEpisodeLength / ControlRateHz;
@@ -208,7 +221,7 @@ public sealed class DemoRun
         double balance = m.MeanEpisodeLength / ControlRateHz;
         lock (_gate)
         {
-            _curve.Add(new TrainingProgress(m.Steps, 0, (int)m.Episodes, (int)m.Update, 0, m.MeanReturn,
+            _curve.Add(new TrainingProgress(_pretrainLearnerSteps + m.Steps, 0, (int)m.Episodes, (int)m.Update, 0, m.MeanReturn,
                 new UpdateDiagnostics((float)m.PolicyLoss, (float)m.ValueLoss, (float)m.Entropy, (float)m.ApproxKl, (float)m.ClipFraction,
                     (float)m.ExplainedVariance, float.NaN, 0), m.UpdateMs, 0));
             if (_options.Json)

@@ -24,7 +24,7 @@ public sealed class InProcessTraining : IDisposable
     private readonly long _periodTicks;
     private long _steps;
 
-    /// <param name="config">A balance-bot config with a learning section (its checkpoint directory is taken relative to <paramref name="workDirectory"/>).</param>
+    /// <param name="config">A balance-bot or cartpole-rail config with a learning section (its checkpoint directory is taken relative to <paramref name="workDirectory"/>).</param>
     public InProcessTraining(RobotConfig config, RobotPhysicsConfig physics, ulong seed, bool randomizeOnReset, string workDirectory, TextWriter output,
         string? initialCheckpoint = null)
     {
@@ -37,7 +37,8 @@ public sealed class InProcessTraining : IDisposable
         _learning.Learner.Attach(policies);
         var safety = new SafetySupervisor(config.Safety, config.ControlRateHz, task.ActionSize);
         _loop = new ControlLoop(_environment.Io, task, policies, safety, config.ControlRateHz, config.Task.MaxEpisodeSteps, config.Policy.Seed,
-            logRing: null, rolloutRing: _learning.RolloutRing, clock: null, episodeReset: _learning.Reset);
+            logRing: null, rolloutRing: _learning.RolloutRing, clock: null,
+            episodeReset: (IEpisodeReset?)_learning.Reset ?? new SimulatorReset(_environment.ResetRobot));
         _periodTicks = (long)Math.Round(Stopwatch.Frequency / config.ControlRateHz);
         ControlRateHz = config.ControlRateHz;
     }

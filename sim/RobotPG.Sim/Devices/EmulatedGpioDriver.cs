@@ -16,6 +16,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
     private readonly bool[] _outputLatch;
     private readonly bool[] _inputLevel;
     private readonly bool[] _inputDriven;
+    private readonly bool[] _writeFails;
     private readonly PinCallbackTable _callbacks;
 
     public EmulatedGpioDriver(int pinCount = 28)
@@ -27,6 +28,7 @@ public sealed class EmulatedGpioDriver : GpioDriver
         _outputLatch = new bool[pinCount];
         _inputLevel = new bool[pinCount];
         _inputDriven = new bool[pinCount];
+        _writeFails = new bool[pinCount];
         _callbacks = new PinCallbackTable(pinCount);
     }
 
@@ -98,9 +100,14 @@ public sealed class EmulatedGpioDriver : GpioDriver
 
     protected override void Toggle(int pinNumber) => Write(pinNumber, Level(pinNumber) ? PinValue.Low : PinValue.High);
 
+    /// <summary>Fault injection: writes to this pin throw <see cref="IOException"/> (a dead GPIO line) and leave the latch as it was.</summary>
+    public void SetWriteFault(int pin, bool fails) => _writeFails[CheckPin(pin)] = fails;
+
     protected override void Write(int pinNumber, PinValue value)
     {
         CheckPin(pinNumber);
+        if (_writeFails[pinNumber])
+            throw new IOException($"GPIO {pinNumber}: write failed (injected fault)");
         bool before = Level(pinNumber);
         _outputLatch[pinNumber] = value == PinValue.High;
         if (_mode[pinNumber] == PinMode.Output && before != _outputLatch[pinNumber]) OutputTransitionCount++;

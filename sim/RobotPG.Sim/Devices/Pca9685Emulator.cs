@@ -47,6 +47,14 @@ public sealed class Pca9685Emulator : IRegisterDevice, IRegisterImage
 
     public int Address { get; }
 
+    /// <summary>Datasheet §7.3.1.1: the oscillator needs 500 µs after SLEEP is cleared.</summary>
+    public const double OscillatorStartupMicroseconds = 500;
+
+    private long _wokeAt;
+
+    /// <summary>RESTART writes that came less than 500 µs after the wake-up (a driver that does not wait for the oscillator).</summary>
+    public int EarlyRestarts { get; private set; }
+
     public ReadOnlySpan<byte> RegisterImage => _registers;
 
     public int RegisterPointer => _pointer;
@@ -104,6 +112,12 @@ public sealed class Pca9685Emulator : IRegisterDevice, IRegisterImage
         {
             byte old = _registers[Mode1];
             byte next = (byte)(value & ~Mode1Restart);
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if ((old & Mode1Sleep) != 0 && (value & Mode1Sleep) == 0) _wokeAt = now;
+            // Datasheet §7.3.1.1: RESTART needs the oscillator, stable 500 µs after SLEEP is cleared.
+            if ((value & Mode1Restart) != 0 && (value & Mode1Sleep) == 0
+                && (now - _wokeAt) * 1_000_000.0 / System.Diagnostics.Stopwatch.Frequency < OscillatorStartupMicroseconds)
+                EarlyRestarts++;
             // RESTART reads 1 after PWM was running when SLEEP got set; writing 1 to it clears it.
             bool restartFlag = (old & Mode1Restart) != 0;
             if ((value & Mode1Restart) != 0) restartFlag = false;

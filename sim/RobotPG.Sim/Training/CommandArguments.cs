@@ -35,15 +35,19 @@ public static class CommandArguments
         return value;
     }
 
+    /// <summary>A name <c>train</c> and <c>eval</c> know: a Gymnasium-style task or a robot.</summary>
     public static void CheckEnvironment(string? name)
     {
-        if (name is null || !EnvironmentCatalog.Names.Contains(name))
-            throw new UsageException($"unknown environment '{name}' (known: {string.Join(", ", EnvironmentCatalog.Names)})");
+        if (name is null || !RobotTraining.AllEnvironmentNames.Contains(name))
+            throw new UsageException($"unknown environment '{name}' (known: {string.Join(", ", RobotTraining.AllEnvironmentNames)})");
     }
 
+    /// <summary>A Gymnasium-style task (the verbs that replay or compare on one: rollout, compare).</summary>
     public static IEnvironment Environment(string? name, ulong seed)
     {
         CheckEnvironment(name);
+        if (RobotTraining.Contains(name))
+            throw new UsageException($"'{name}' is a robot: it trains and evaluates with train/eval --config; this verb runs on {string.Join(", ", EnvironmentCatalog.Names)}");
         return EnvironmentCatalog.Create(name!, seed);
     }
 

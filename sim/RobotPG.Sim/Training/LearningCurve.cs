@@ -13,7 +13,7 @@ public sealed class LearningCurve
 
     public void Add(in TrainingProgress progress) => _points.Add(progress);
 
-    public const string CsvHeader = "iteration,steps,episodes,mean_return,policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance,learning_rate,epochs,update_ms,sps";
+    public const string CsvHeader = "iteration,steps,episodes,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,explained_variance,learning_rate,epochs,update_ms,sps";
 
     public string ToCsv()
     {
@@ -67,15 +67,57 @@ internal struct StepsReturnRange()
 }
 
 /// <summary>
-/// A hand-made SVG plot of mean return against environment steps: the frame (title, plot box,
-/// four-interval ticks, axis labels) and the data-to-pixel mapping, shared by a single run's
-/// <see cref="LearningCurve"/> and the algorithm comparison. The return axis gets 5% headroom, and
-/// a default range when no finite return was seen (so an empty run still draws a frame).
+/// Axis ticks at round values: the step is 1, 2 or 5 × 10^k, chosen for about four intervals, and the
+/// axis runs from the tick at or below the data to the tick at or above it. Every label of an axis has
+/// the same format: whole thousands as "50k" when the step is at least 1000, else as many decimals as
+/// the step needs.
+/// </summary>
+public readonly struct NiceAxis
+{
+    public NiceAxis(double min, double max)
+    {
+        if (!(max > min)) (min, max) = (min - 1, min + 1);
+        double raw = (max - min) / 4;
+        double magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double fraction = raw / magnitude;
+        Step = (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * magnitude;
+        // The small tolerance keeps data that sits on a tick (up to rounding) from adding an empty interval.
+        Low = Math.Floor(min / Step + 1e-9) * Step;
+        High = Math.Ceiling(max / Step - 1e-9) * Step;
+        Count = (int)Math.Round((High - Low) / Step) + 1;
+    }
+
+    public double Low { get; }
+    public double High { get; }
+    public double Step { get; }
+
+    /// <summary>Number of ticks, both ends included.</summary>
+    public int Count { get; }
+
+    public double Tick(int i) => Low + i * Step;
+
+    public string Label(double value)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (Math.Abs(value) < Step * 1e-9) value = 0; // no "-0"
+        if (Step >= 1000 && value == 0) return "0";
+        if (Step >= 1000) return (value / 1000).ToString("0.###", inv) + "k";
+        int decimals = Math.Max(0, (int)-Math.Floor(Math.Log10(Step) + 1e-9));
+        return value.ToString("F" + decimals.ToString(inv), inv);
+    }
+}
+
+/// <summary>
+/// A hand-made SVG plot of mean return against environment steps: the frame (title, plot box, ticks
+/// at round values, axis labels) and the data-to-pixel mapping, shared by a single run's
+/// <see cref="LearningCurve"/> and the algorithm comparison. A default range is used when no finite
+/// return was seen (so an empty run still draws a frame).
 /// </summary>
 internal readonly struct ReturnPlot
 {
+    // Room for labels like "-1500" on the left and half of "200k" right of the last x tick.
     private const double Left = 70, Top = 40, Bottom = 50;
-    private readonly double _maxSteps, _minY, _maxY;
+    private readonly NiceAxis _x, _y;
 
     public ReturnPlot(double width, double height, double right, StepsReturnRange range)
     {
@@ -85,11 +127,8 @@ internal readonly struct ReturnPlot
         PlotWidth = width - Left - right;
         PlotHeight = height - Top - Bottom;
         if (minReturn > maxReturn) (minReturn, maxReturn) = (0, 1);
-        if (maxReturn - minReturn < 1e-9) (minReturn, maxReturn) = (minReturn - 1, maxReturn + 1);
-        double pad = 0.05 * (maxReturn - minReturn);
-        _maxSteps = range.MaxSteps;
-        _minY = minReturn - pad;
-        _maxY = maxReturn + pad;
+        _x = new NiceAxis(0, range.MaxSteps);
+        _y = new NiceAxis(minReturn, maxReturn);
     }
 
     public double Width { get; }
@@ -99,8 +138,8 @@ internal readonly struct ReturnPlot
     public double PlotLeft => Left;
     public double PlotTop => Top;
 
-    public double X(double steps) => Left + PlotWidth * steps / _maxSteps;
-    public double Y(double value) => Top + PlotHeight * (1 - (value - _minY) / (_maxY - _minY));
+    public double X(double steps) => Left + PlotWidth * (steps - _x.Low) / (_x.High - _x.Low);
+    public double Y(double value) => Top + PlotHeight * (1 - (value - _y.Low) / (_y.High - _y.Low));
 
     /// <summary>Opens the SVG and draws everything but the data; the caller adds its polylines and closes with &lt;/svg&gt;.</summary>
     public void WriteFrame(StringBuilder sb, string title, double titleX)
@@ -111,12 +150,15 @@ internal readonly struct ReturnPlot
         sb.Append(inv, $"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/>\n");
         sb.Append(inv, $"<text x=\"{titleX}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{Escape(title)}</text>\n");
         sb.Append(inv, $"<rect x=\"{Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"black\"/>\n");
-        for (int i = 0; i <= 4; i++)
+        for (int i = 0; i < _y.Count; i++)
         {
-            double v = _minY + (_maxY - _minY) * i / 4, y = Y(v);
-            double s = _maxSteps * i / 4, x = X(s);
-            sb.Append(inv, $"<line x1=\"{Left - 4}\" y1=\"{y:F1}\" x2=\"{Left}\" y2=\"{y:F1}\" stroke=\"black\"/><text x=\"{Left - 7}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{v:G4}</text>\n");
-            sb.Append(inv, $"<line x1=\"{x:F1}\" y1=\"{Top + plotH}\" x2=\"{x:F1}\" y2=\"{Top + plotH + 4}\" stroke=\"black\"/><text x=\"{x:F1}\" y=\"{Top + plotH + 18}\" text-anchor=\"middle\">{s:G4}</text>\n");
+            double v = _y.Tick(i), y = Y(v);
+            sb.Append(inv, $"<line x1=\"{Left - 4}\" y1=\"{y:F1}\" x2=\"{Left}\" y2=\"{y:F1}\" stroke=\"black\"/><text x=\"{Left - 7}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{_y.Label(v)}</text>\n");
+        }
+        for (int i = 0; i < _x.Count; i++)
+        {
+            double s = _x.Tick(i), x = X(s);
+            sb.Append(inv, $"<line x1=\"{x:F1}\" y1=\"{Top + plotH}\" x2=\"{x:F1}\" y2=\"{Top + plotH + 4}\" stroke=\"black\"/><text x=\"{x:F1}\" y=\"{Top + plotH + 18}\" text-anchor=\"middle\">{_x.Label(s)}</text>\n");
         }
         sb.Append(inv, $"<text x=\"{Left + plotW / 2}\" y=\"{Height - 10}\" text-anchor=\"middle\">environment steps</text>\n");
         sb.Append(inv, $"<text x=\"16\" y=\"{Top + plotH / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {Top + plotH / 2})\">mean return (last 10 episodes)</text>\n");

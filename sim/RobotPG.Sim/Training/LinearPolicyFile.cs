@@ -32,7 +32,7 @@ public sealed record LinearPolicyDocument(
     long Episodes,
     long Updates);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(LinearPolicyDocument))]
 public sealed partial class LinearPolicyJsonContext : JsonSerializerContext;
 

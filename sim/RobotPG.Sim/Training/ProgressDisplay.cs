@@ -18,13 +18,13 @@ public enum ProgressStyle
     Json,
 }
 
-/// <summary>Per-iteration JSON record (snake_case, source-generated; NaN becomes null).</summary>
+/// <summary>Per-iteration JSON record (camelCase like all RobotPG JSON, source-generated; NaN becomes null).</summary>
 public sealed record TrainingLine(
     long Steps,
     int Episodes,
     double? MeanReturn,
     double? ApproxKl,
-    double? Clipfrac,
+    double? ClipFraction,
     double? ExplainedVariance,
     double? Entropy,
     double? PolicyLoss,
@@ -34,10 +34,13 @@ public sealed record TrainingLine(
     double Sps,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Final = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalReturn = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? WallSeconds = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ulong? EvalSeed = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? Files = null);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(TrainingLine))]
+[JsonSerializable(typeof(string[]))]
 public sealed partial class TrainingJsonContext : JsonSerializerContext;
 
 /// <summary>Writes a run's progress: a live bar on a terminal, plain lines when redirected, or JSON lines.</summary>
@@ -78,17 +81,23 @@ public sealed class ProgressDisplay
         _out.Flush();
     }
 
-    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds)
+    /// <summary>
+    /// The last report: the evaluation with the seed it used (so <c>robotpg-sim eval --seed</c> reproduces
+    /// the number) and every file written, full paths.
+    /// </summary>
+    public void Final(in TrainingProgress last, double evalReturn, double wallSeconds, int evalEpisodes, ulong evalSeed, IReadOnlyList<string> files)
     {
+        ArgumentNullException.ThrowIfNull(files);
         if (_style == ProgressStyle.Json)
         {
-            TrainingLine line = ToLine(last) with { Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds };
+            TrainingLine line = ToLine(last) with { Final = true, EvalReturn = evalReturn, WallSeconds = wallSeconds, EvalSeed = evalSeed, Files = [.. files] };
             _out.WriteLine(JsonSerializer.Serialize(line, TrainingJsonContext.Default.TrainingLine));
         }
         else
         {
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} (10 episodes)"));
+                $"done: {last.Steps} steps, {last.Episodes} episodes in {wallSeconds:F1} s; deterministic eval return {evalReturn:F2} ({evalEpisodes} episodes from --seed {evalSeed}, unseen in training; robotpg-sim eval with that --seed gives the same)"));
+            foreach (string file in files) _out.WriteLine($"wrote {file}");
         }
         _out.Flush();
     }

@@ -40,16 +40,8 @@ public static class LogCommand
 
     public static int Info(string path, TextWriter output, TextWriter error)
     {
-        TrajectoryLogReader reader;
-        try
-        {
-            reader = TrajectoryLogReader.Open(path);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"{path}: {e.Message}");
-            return RobotPgCli.ExitFailure;
-        }
+        if (Open(path, error) is not { } reader)
+            return RobotPgCli.ExitUsage;
         using (reader)
         {
             long first = -1, last = -1, episodes = 0, safetySteps = 0, lastTimeNs = 0;
@@ -84,16 +76,8 @@ public static class LogCommand
 
     public static int ExportCsv(string path, string csvPath, TextWriter output, TextWriter error)
     {
-        TrajectoryLogReader reader;
-        try
-        {
-            reader = TrajectoryLogReader.Open(path);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"{path}: {e.Message}");
-            return RobotPgCli.ExitFailure;
-        }
+        if (Open(path, error) is not { } reader)
+            return RobotPgCli.ExitUsage;
         using (reader)
         {
             try
@@ -109,6 +93,29 @@ public static class LogCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{csvPath}: {reader.ValidRecords} records ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
             return RobotPgCli.ExitOk;
+        }
+    }
+
+    /// <summary>Opens a log, or writes one line saying why it cannot be read (a missing, unreadable or foreign file is bad input: exit 2).</summary>
+    private static TrajectoryLogReader? Open(string path, TextWriter error)
+    {
+        if (Directory.Exists(path))
+        {
+            string[] logs = Directory.GetFiles(path, "*" + TrajectoryLogFormat.FileExtension);
+            Array.Sort(logs, StringComparer.Ordinal);
+            error.WriteLine(logs.Length > 0
+                ? $"{path}: is a directory; name one of its {logs.Length} logs, e.g. {logs[^1]}"
+                : $"{path}: is a directory and holds no trajectory log (*{TrajectoryLogFormat.FileExtension})");
+            return null;
+        }
+        try
+        {
+            return TrajectoryLogReader.Open(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{path}: {e.Message}");
+            return null;
         }
     }
 

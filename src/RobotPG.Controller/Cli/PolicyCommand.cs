@@ -27,8 +27,9 @@ public static class PolicyCommand
         }
         catch (CheckpointException e)
         {
+            // A missing or corrupt file is bad input, as in robotpg-sim eval: exit 2.
             error.WriteLine(e.Message.Split('\n')[0]);
-            return RobotPgCli.ExitFailure;
+            return RobotPgCli.ExitUsage;
         }
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"file: {path}");

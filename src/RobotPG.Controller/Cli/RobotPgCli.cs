@@ -9,6 +9,9 @@ public static class RobotPgCli
     public const int ExitFailure = 1;
     public const int ExitUsage = 2;
 
+    /// <summary>The loop stopped the motors on a fault that does not clear by itself: systemd restarts the controller.</summary>
+    public const int ExitFault = 3;
+
     public static RootCommand Build()
     {
         var root = new RootCommand("robotpg: the RobotPG robot controller (fixed-rate policy loop, safety supervisor, trajectory log, telemetry).");
@@ -30,7 +33,7 @@ public static class RobotPgCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            error.WriteLine($"robotpg: {parsed.Errors[0].Message} (see robotpg --help)");
+            error.WriteLine(UsageErrors.Describe(parsed, "robotpg"));
             return ExitUsage;
         }
         var configuration = new InvocationConfiguration { Output = output, Error = error };

@@ -26,6 +26,15 @@ public static class RunCommand
         return command;
     }
 
+    /// <summary>
+    /// The option/config combinations <c>run</c> refuses before touching the robot (exit 2), or null.
+    /// The service unit's command line with the shipped config must pass this (tested).
+    /// </summary>
+    public static string? Preflight(RobotConfig config, string configPath, bool resume) =>
+        resume && config.Learning is not { Algorithm: not "off" }
+            ? $"--resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)"
+            : null;
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
@@ -37,9 +46,9 @@ public static class RunCommand
         if (!loaded.Ok)
             return CheckConfigCommand.Report(loaded, output, error);
         string configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath)) ?? ".";
-        if (resume && loaded.Config!.Learning is not { Algorithm: not "off" })
+        if (Preflight(loaded.Config!, configPath, resume) is { } refused)
         {
-            error.WriteLine($"robotpg: --resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)");
+            error.WriteLine($"robotpg: {refused}");
             return RobotPgCli.ExitUsage;
         }
 
@@ -51,7 +60,7 @@ public static class RunCommand
         catch (StartupException e)
         {
             error.WriteLine($"robotpg: {e.Message}");
-            return RobotPgCli.ExitFailure;
+            return e.ExitCode;
         }
 
         using (host)
@@ -69,7 +78,16 @@ public static class RunCommand
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
             }
+            if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
+            if (loop.FatalCause is { } fatal)
+            {
+                error.WriteLine($"robotpg: motors off after a {Telemetry.TelemetryPublisher.CauseName(fatal)} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller");
+                return RobotPgCli.ExitFault;
+            }
             return RobotPgCli.ExitOk;
+
+            static string? learningStopped(ControllerHost h) =>
+                h.Learning?.Learner is { LearningStopped: true } l ? $"robotpg: learning stopped after {l.Faults} learner faults ({l.LastFailure}); the robot ran its last good policy" : null;
 
             void OnSignal(PosixSignalContext context)
             {

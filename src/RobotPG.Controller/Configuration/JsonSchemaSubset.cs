@@ -132,7 +132,10 @@ public sealed class JsonSchemaSubset
             if (!_patterns.TryGetValue(p, out var regex))
                 _patterns[p] = regex = new Regex(p, RegexOptions.CultureInvariant);
             if (!regex.IsMatch(s))
-                errors.Add(new ConfigError(path, $"\"{s}\" does not match {p}"));
+                // The schema's description says the form in words; a regular expression is the last resort.
+                errors.Add(new ConfigError(path, schema.TryGetProperty("description", out var described) && described.GetString() is { Length: > 0 } words
+                    ? $"\"{s}\" is not of the expected form: {words}"
+                    : $"\"{s}\" does not match {p}"));
         }
     }
 

@@ -253,6 +253,12 @@ public sealed class LogConfig
 
     /// <summary>Records the writer ring holds; the loop drops (and counts) records when it is full.</summary>
     public required int RingRecords { get; init; }
+
+    /// <summary>fsync after this many records (0: not on this rule).</summary>
+    public int SyncEveryRecords { get; set; } = 200;
+
+    /// <summary>fsync once this many milliseconds passed since the last one (0: not on this rule).</summary>
+    public int SyncEveryMs { get; set; } = 1000;
 }
 
 public sealed class TelemetryConfig

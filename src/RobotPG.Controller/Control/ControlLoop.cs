@@ -53,6 +53,8 @@ public sealed class ControlLoop
         TrajectoryRing? logRing = null, TrajectoryRing? rolloutRing = null, IStepClock? clock = null, IEpisodeReset? episodeReset = null)
     {
         _episodeReset = episodeReset;
+        // Without a learner's reset condition, tilt and stale-sensor trips re-arm once clear for a second.
+        if (episodeReset is null) safety.AutoRearmPeriods = (int)Math.Ceiling(controlRateHz);
         _clock = clock ?? new RealTimeClock();
         _maxEpisodeSteps = maxEpisodeSteps;
         _io = io;
@@ -98,6 +100,15 @@ public sealed class ControlLoop
 
     /// <summary>Steps in the allocation measurement.</summary>
     public long StepsMeasured => _stepsMeasured;
+
+    /// <summary>
+    /// The fault that ended <see cref="Run"/> (bus fault past its retries, NaN/∞, software fault), null when
+    /// it ended on request or duration. The process exits non-zero on it (README, "Faults and recovery").
+    /// </summary>
+    public SafetyCause? FatalCause { get; private set; }
+
+    /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
+    public Hosting.SystemdNotifier? Notifier { get; init; }
 
     /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
     public void RequestStop() => _stopRequested = true;
@@ -147,9 +158,18 @@ public sealed class ControlLoop
                     Volatile.Write(ref _firstStepTimestamp, start);
                 PeriodError.Record(start - deadline);
                 Step(start);
+                if (_safety.Tripped && SafetySupervisor.IsFatal(_safety.Cause))
+                {
+                    // Motors are off since this step (Actuate); a fault that does not clear by itself ends
+                    // the run so the process exits non-zero and systemd restarts it (re-probing the chips).
+                    FatalCause = _safety.Cause;
+                    steps++;
+                    break;
+                }
                 long end = Stopwatch.GetTimestamp();
                 StepLatency.Record(end - start);
                 steps++;
+                Notifier?.AfterStep(steps);
                 if (steps == warmupSteps)
                     _allocatedAfterWarmup = GC.GetAllocatedBytesForCurrentThread();
                 deadline += _periodTicks;
@@ -170,6 +190,7 @@ public sealed class ControlLoop
             }
             _safety.Trip(SafetyCause.Shutdown);
             _io.StopMotors();
+            Notifier?.NotifyStopping();
         }
     }
 

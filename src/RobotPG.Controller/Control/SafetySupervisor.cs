@@ -38,6 +38,8 @@ public sealed class SafetySupervisor
     private long _lastSequence = long.MinValue;
     private int _unchangedPeriods;
     private int _tripped = -1;
+    private int _clearPeriods;
+    private long _rearms;
 
     public SafetySupervisor(SafetyConfig config, double controlRateHz, int actionSize)
     {
@@ -64,12 +66,30 @@ public sealed class SafetySupervisor
     /// <summary>Any thread (command topic, signal handler): motors off at the next step.</summary>
     public void RequestEmergencyStop() => _emergencyStop = true;
 
+    /// <summary>
+    /// The recovery policy: bus faults past their retries, NaN/∞ and software faults do not clear by
+    /// themselves, so the loop ends and the process exits non-zero (systemd restarts it). Tilt and stale
+    /// sensor re-arm when clear; an e-stop holds until the controller is restarted.
+    /// </summary>
+    public static bool IsFatal(SafetyCause cause) => cause is SafetyCause.BusFault or SafetyCause.NonFinite or SafetyCause.SoftwareFault;
+
+    /// <summary>
+    /// Control without a learner: a tilt or stale-sensor trip re-arms after this many consecutive periods
+    /// upright (within the tilt limit) on fresh data; 0: never (the learner's episode reset re-arms instead).
+    /// </summary>
+    public int AutoRearmPeriods { get; set; }
+
+    /// <summary>Re-arms so far (any thread may read).</summary>
+    public long Rearms => Interlocked.Read(ref _rearms);
+
     /// <summary>Clears a trip and the e-stop request; the next action slews up from zero.</summary>
     public void Rearm()
     {
         _emergencyStop = false;
         Array.Clear(_previous);
         _unchangedPeriods = 0;
+        _clearPeriods = 0;
+        Interlocked.Increment(ref _rearms);
         Volatile.Write(ref _tripped, -1);
     }
 
@@ -114,6 +134,18 @@ public sealed class SafetySupervisor
         else if (MathF.Abs(tiltRad) > _tiltLimitRad)
             Trip(SafetyCause.Tilt);
 
+        if (Tripped && AutoRearmPeriods > 0 && Cause is SafetyCause.Tilt or SafetyCause.StaleSensor)
+        {
+            bool clear = !_emergencyStop && _unchangedPeriods == 0 && float.IsFinite(tiltRad) && MathF.Abs(tiltRad) <= _tiltLimitRad;
+            _clearPeriods = clear ? _clearPeriods + 1 : 0;
+            if (_clearPeriods >= AutoRearmPeriods)
+            {
+                Rearm();
+                // This step still sends zero; the next one slews up from it.
+                safe.Clear();
+                return;
+            }
+        }
         if (Tripped)
         {
             safe.Clear();

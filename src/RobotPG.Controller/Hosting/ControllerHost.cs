@@ -11,7 +11,11 @@ using RobotPG.Messaging;
 namespace RobotPG.Controller.Hosting;
 
 /// <summary>A start-up failure after the config was accepted (checkpoint, broker, chips): one line, exit code 1.</summary>
-public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StartupException(string message, Exception? inner = null, int exitCode = 1) : Exception(message, inner)
+{
+    /// <summary>2 when the input (a checkpoint file) is bad, 1 when the machine or the network is (the CLI's convention).</summary>
+    public int ExitCode { get; } = exitCode;
+}
 
 /// <summary>
 /// One run of the controller: policy, robot connection, trajectory log, control loop, telemetry,
@@ -76,6 +80,8 @@ public sealed class ControllerHost : IDisposable
         }
     }
 
+    private SystemdNotifier? _notifier;
+
     private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
     {
         var c = Config;
@@ -93,7 +99,7 @@ public sealed class ControllerHost : IDisposable
         }
         catch (CheckpointException e)
         {
-            throw new StartupException($"policy: {OneLine(e.Message)}", e);
+            throw new StartupException($"policy: {OneLine(e.Message)}", e, exitCode: 2);
         }
 
         var topics = new Topics(c.RobotId);
@@ -112,7 +118,16 @@ public sealed class ControllerHost : IDisposable
         }
         else
         {
-            _robot = new PiRobotConnection(c);
+            try
+            {
+                _robot = new PiRobotConnection(c);
+            }
+            catch (Exception e) when (e is PlatformNotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                // System.Device.Gpio's own words name libgpiod; say what the user can do instead.
+                throw new StartupException(
+                    $"this machine has no GPIO/I2C for bus.kind \"pi\" ({OneLine(e.Message)}); run it on the Raspberry Pi, or use a config with bus.kind \"sim\" against robotpg-sim serve", e);
+            }
         }
 
         if (learning)
@@ -123,7 +138,7 @@ public sealed class ControllerHost : IDisposable
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
-                throw new StartupException($"learning: {OneLine(e.Message)}", e);
+                throw new StartupException($"learning: {OneLine(e.Message)}", e, exitCode: e is CheckpointException ? 2 : 1);
             }
             Policy = Learning.Learner.InitialPolicy;
         }
@@ -142,14 +157,16 @@ public sealed class ControllerHost : IDisposable
 
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
-        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow);
+        _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
+            new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs));
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
         FleetLearning?.Attach(policies);
+        _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset);
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset) { Notifier = _notifier };
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)
@@ -225,6 +242,7 @@ public sealed class ControllerHost : IDisposable
         foreach (var client in _clients)
             client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _clients.Clear();
+        _notifier?.Dispose();
     }
 
     private static string OneLine(string message)

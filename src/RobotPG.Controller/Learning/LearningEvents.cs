@@ -11,6 +11,9 @@ public enum RollbackCause
 
     /// <summary>The new policy's evaluation return fell beyond <see cref="LearningOptions.ReturnDropMargin"/>.</summary>
     ReturnDrop,
+
+    /// <summary>The algorithm's update threw (any exception): the half-updated agent is restored.</summary>
+    Exception,
 }
 
 /// <summary>One update as telemetry sees it (learning curves).</summary>

@@ -16,7 +16,7 @@ public sealed record RollbackTelemetryMessage(long Update, long Steps, string Ca
 /// <summary>A finished episode as the learner counted it, on <c>telemetry/learning-episode</c>.</summary>
 public sealed record LearningEpisodeTelemetryMessage(long Episode, double Return, int Length);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(LearningTelemetryMessage))]
 [JsonSerializable(typeof(RollbackTelemetryMessage))]
 [JsonSerializable(typeof(LearningEpisodeTelemetryMessage))]
@@ -83,6 +83,7 @@ public sealed class LearningTelemetryPublisher : IDisposable
     {
         RollbackCause.NonFinite => "non-finite",
         RollbackCause.KlBound => "kl-bound",
+        RollbackCause.Exception => "exception",
         _ => "return-drop",
     };
 

@@ -68,6 +68,10 @@ public sealed class OnDeviceLearner : IDisposable
     private int _evaluationCount;
     private Thread? _thread;
     private volatile bool _stop;
+    private volatile bool _updating;
+    private volatile bool _learningStopped;
+    private int _faults;
+    private string? _lastFailure;
 
     public OnDeviceLearner(IPolicyGradientAlgorithm algorithm, TrajectoryRing ring, LearningOptions options,
         ILearningObserver? observer = null, LearnerCheckpoints? checkpoints = null)
@@ -214,6 +218,18 @@ public sealed class OnDeviceLearner : IDisposable
 
     public void Dispose() => Stop(TimeSpan.FromSeconds(30));
 
+    /// <summary>Learner faults survived by restarting (an exception outside an update, e.g. in a record or an observer).</summary>
+    public const int MaxRestarts = 3;
+
+    /// <summary>Faults of the learner thread so far (exceptions outside an update; those inside are rollbacks).</summary>
+    public int Faults => Volatile.Read(ref _faults);
+
+    /// <summary>True once the learner gave up after <see cref="MaxRestarts"/> restarts: the robot keeps running its last good policy, nothing is learned.</summary>
+    public bool LearningStopped => _learningStopped;
+
+    /// <summary>The last learner failure (update exception or thread fault), null if none.</summary>
+    public string? LastFailure => Volatile.Read(ref _lastFailure);
+
     private void RunThread()
     {
         while (!_stop)
@@ -225,11 +241,43 @@ public sealed class OnDeviceLearner : IDisposable
             }
             catch (Exception e)
             {
-                // A learner fault must never reach the loop: the robot keeps its current policy.
-                _observer?.OnWarning("learner stopped: " + e.Message);
-                return;
+                // A learner fault must never reach the loop: the robot keeps its current (last published, good) policy.
+                int faults = Interlocked.Increment(ref _faults);
+                Volatile.Write(ref _lastFailure, $"{e.GetType().Name}: {e.Message}");
+                RecoverFromFault();
+                if (faults > MaxRestarts)
+                {
+                    _learningStopped = true;
+                    _observer?.OnWarning($"learning stopped after {faults} learner faults (last: {e.GetType().Name}: {e.Message}); the robot keeps running the last good policy; restart the controller to learn again");
+                    return;
+                }
+                _observer?.OnWarning($"learner fault {faults} of at most {MaxRestarts} restarts ({e.GetType().Name}: {e.Message}); restarted on the last good policy with a new batch");
             }
         }
+    }
+
+    /// <summary>Back to a consistent state after a fault: the last good parameters, an empty batch, no episode in progress.</summary>
+    private void RecoverFromFault()
+    {
+        if (_updating) Restore();
+        _updating = false;
+        _count = 0;
+        _pendingValid = false;
+        _episodeReturn = 0;
+        _episodeLength = 0;
+        _evaluating = false;
+    }
+
+    /// <summary>Every number a checkpoint would hold is finite (a NaN reward or observation can poison the statistics).</summary>
+    private bool AgentFinite()
+    {
+        if (!AllFinite(_agent.Policy.Parameters) || !AllFinite(_agent.Value.Parameters)) return false;
+        if (_agent.ObservationStatistics is { } stats)
+        {
+            foreach (double m in stats.Mean) if (!double.IsFinite(m)) return false;
+            foreach (double v in stats.Variance) if (!double.IsFinite(v)) return false;
+        }
+        return true;
     }
 
     /// <summary>Takes every record in the ring, updating when a batch fills. Returns the records taken.</summary>
@@ -357,16 +405,21 @@ public sealed class OnDeviceLearner : IDisposable
         int iteration = (int)Math.Min(update, int.MaxValue);
         long start = Stopwatch.GetTimestamp();
         UpdateDiagnostics d;
-        bool threw = false;
+        Exception? failure = null;
+        _updating = true;
         try
         {
             d = _algorithm.Update(_rollout, iteration, int.MaxValue);
         }
-        catch (ArithmeticException)
+        catch (Exception e)
         {
+            // Any exception, not only arithmetic: the agent may be half-updated, so it is restored below.
             d = default;
-            threw = true;
+            failure = e;
+            Volatile.Write(ref _lastFailure, $"update {update} threw {e.GetType().Name}: {e.Message}");
+            _observer?.OnWarning($"learner update {update} threw {e.GetType().Name}: {e.Message}; the last good policy is kept");
         }
+        bool threw = failure is not null;
         double durationMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         _count = 0;
 
@@ -387,12 +440,15 @@ public sealed class OnDeviceLearner : IDisposable
             d.ApproxKl, d.ClipFraction, d.ExplainedVariance, durationMs, kl, cause is null);
         _observer?.OnUpdate(report);
 
+        if (threw) cause = RollbackCause.Exception;
         if (cause is RollbackCause c)
         {
             Restore();
-            Roll(c, cause == RollbackCause.NonFinite ? double.NaN : kl, bound);
+            _updating = false;
+            Roll(c, cause is RollbackCause.NonFinite or RollbackCause.Exception ? double.NaN : kl, bound);
             return;
         }
+        _updating = false;
 
         Interlocked.Increment(ref _accepted);
         Publish();
@@ -499,6 +555,14 @@ public sealed class OnDeviceLearner : IDisposable
     public void SaveCheckpoint()
     {
         if (_checkpoints is null) return;
+        if (_updating || !AgentFinite())
+        {
+            // Never overwrite the last good checkpoint with a half-updated or poisoned agent.
+            _observer?.OnWarning(_updating
+                ? "checkpoint not written: the learner is inside an update (the last good checkpoint is kept)"
+                : "checkpoint not written: the agent holds NaN/∞ (the last good checkpoint is kept)");
+            return;
+        }
         try
         {
             _checkpoints.Save(CheckpointState());

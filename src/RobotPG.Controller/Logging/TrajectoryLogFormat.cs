@@ -43,6 +43,9 @@ public sealed record TrajectoryLogHeader(
 /// </summary>
 public static class TrajectoryLogFormat
 {
+    /// <summary>Extension of every log file the writer creates.</summary>
+    public const string FileExtension = ".rpglog";
+
     public const int Version = 1;
     public const int HeaderSize = 128;
     public const int MaxRobotIdBytes = 64;

@@ -24,7 +24,12 @@ public sealed class TrajectoryLogWriter : IDisposable
     private readonly byte[] _batch;
     private readonly object _flushGate = new();
     private readonly List<string> _files = [];
-    private FileStream? _file;
+    private readonly LogSyncPolicy _sync;
+    private readonly Func<string, Stream> _openFile;
+    private Stream? _file;
+    private long _unsyncedRecords;
+    private long _lastSyncTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+    private long _syncs;
     private long _fileLength;
     private int _fileIndex = -1;
     private long _flushRequested;
@@ -35,8 +40,18 @@ public sealed class TrajectoryLogWriter : IDisposable
     private long _writeErrors;
     private string? _lastError;
 
-    public TrajectoryLogWriter(TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime)
+    /// <param name="sync">When records are fsynced besides rotation, flush and stop (default: never, <see cref="LogSyncPolicy.None"/>).</param>
+    /// <param name="openFile">
+    /// Opens a new log file (default: a <see cref="FileStream"/> on disk). Tests put a fault layer here (disk full,
+    /// a power cut that drops what was not synced); "sync" is <see cref="FileStream.Flush(bool)"/> for a file
+    /// stream, <see cref="Stream.Flush"/> otherwise.
+    /// </param>
+    public TrajectoryLogWriter(
+        TrajectoryRing ring, string directory, long rotateBytes, string robotId, ulong policyHash, DateTimeOffset startTime,
+        LogSyncPolicy? sync = null, Func<string, Stream>? openFile = null)
     {
+        _sync = sync ?? LogSyncPolicy.None;
+        _openFile = openFile ?? OpenOnDisk;
         _ring = ring;
         _directory = directory;
         _rotateBytes = rotateBytes;
@@ -53,6 +68,9 @@ public sealed class TrajectoryLogWriter : IDisposable
 
     /// <summary>Records on disk (handed to the OS) so far.</summary>
     public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
+
+    /// <summary>fsyncs made so far (policy, rotation, flush and stop).</summary>
+    public long Syncs => Interlocked.Read(ref _syncs);
 
     /// <summary>Records taken from the ring but lost to a disk error.</summary>
     public long RecordsLost => Interlocked.Read(ref _recordsLost);
@@ -146,6 +164,9 @@ public sealed class TrajectoryLogWriter : IDisposable
                 return total;
             WriteRecords(n);
             total += n;
+            _unsyncedRecords += n;
+            if (_sync.Due(_unsyncedRecords, System.Diagnostics.Stopwatch.GetElapsedTime(_lastSyncTimestamp)))
+                SyncToDisk();
         }
     }
 
@@ -176,34 +197,59 @@ public sealed class TrajectoryLogWriter : IDisposable
         }
     }
 
+    private static Stream OpenOnDisk(string path) =>
+        new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+
     private void StartFile()
     {
         if (_file is not null)
         {
-            _file.Flush(flushToDisk: true);
-            _file.Dispose();
+            var previous = _file;
             _file = null;
+            try { Sync(previous); }
+            finally { previous.Dispose(); }
+        }
+        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex + 1:D4}{TrajectoryLogFormat.FileExtension}");
+        string path = Path.Combine(_directory, name);
+        var file = _openFile(path);
+        try
+        {
+            Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
+            TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex + 1), header);
+            file.Write(header);
+        }
+        catch
+        {
+            // Disk full (or gone) before the header was down: close the descriptor and remove the stub,
+            // so each retry reuses this name instead of leaking one file and one descriptor.
+            file.Dispose();
+            try { File.Delete(path); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            throw;
         }
         _fileIndex++;
-        string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex:D4}.rpglog");
-        string path = Path.Combine(_directory, name);
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
-        Span<byte> header = stackalloc byte[TrajectoryLogFormat.HeaderSize];
-        TrajectoryLogFormat.WriteHeader(new TrajectoryLogHeader(_ring.ObservationSize, _ring.ActionSize, _robotId, _policyHash, _startTime, _fileIndex), header);
-        file.Write(header);
         _file = file;
         _fileLength = TrajectoryLogFormat.HeaderSize;
         lock (_files)
             _files.Add(path);
     }
 
+    private void Sync(Stream file)
+    {
+        if (file is FileStream fs) fs.Flush(flushToDisk: true);
+        else file.Flush();
+        Interlocked.Increment(ref _syncs);
+        _unsyncedRecords = 0;
+        _lastSyncTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
+
     private void SyncToDisk()
     {
         try
         {
-            _file?.Flush(flushToDisk: true);
+            if (_file is { } file) Sync(file);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Interlocked.Increment(ref _writeErrors);
             Volatile.Write(ref _lastError, e.Message);
@@ -219,4 +265,19 @@ public sealed class TrajectoryLogWriter : IDisposable
             Monitor.PulseAll(_flushGate);
         }
     }
+}
+
+/// <summary>
+/// When the log writer fsyncs besides rotation and <see cref="TrajectoryLogWriter.Flush"/>: after
+/// <see cref="EveryRecords"/> records or once <see cref="EveryMilliseconds"/> have passed since the last
+/// sync, whichever comes first (0 turns a rule off). What a power cut can take is what was written since.
+/// </summary>
+public sealed record LogSyncPolicy(int EveryRecords, int EveryMilliseconds)
+{
+    public static LogSyncPolicy None { get; } = new(0, 0);
+
+    public bool Due(long unsyncedRecords, TimeSpan sinceLastSync) =>
+        unsyncedRecords > 0
+        && ((EveryRecords > 0 && unsyncedRecords >= EveryRecords)
+            || (EveryMilliseconds > 0 && sinceLastSync.TotalMilliseconds >= EveryMilliseconds));
 }

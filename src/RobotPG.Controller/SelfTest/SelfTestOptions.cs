@@ -26,6 +26,12 @@ public sealed record SelfTestOptions
         if (Forwards is < 1 or > 100_000_000) return $"--forwards must be in 1..100000000 (got {Forwards})";
         if (LogRecords is < 2 or > 10_000_000) return $"--log-records must be in 2..10000000 (got {LogRecords})";
         if (Algorithms.Count == 0) return "at least one algorithm must be named";
+        // Checked before anything runs: a misspelt name should not cost the whole suite's time first.
+        foreach (string name in Algorithms)
+        {
+            if (!OnDeviceAlgorithms.Contains(name))
+                return $"--algorithm: unknown algorithm '{name}' (known: {string.Join(", ", OnDeviceAlgorithms)})";
+        }
         return null;
     }
 }

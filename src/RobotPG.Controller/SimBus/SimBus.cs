@@ -60,6 +60,11 @@ public sealed class SimBus : IRobotBus, IDisposable
     private bool _answeredLatched;
     private bool _pendingWrites;
     private double _lastSimTime;
+    private bool _receivedAny;
+    private ulong _latchedTick;
+    private ulong _newestReceived;
+    private long _replayedFrames;
+    private long _republishedFrames;
     private double _simTimeOffset;
 
     public SimBus(SimBusOptions options, IActuatorFrameSink sink)
@@ -77,6 +82,12 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     /// <summary>Distinct sensor frames latched so far: what <see cref="SensorFrame.Sequence"/> reports.</summary>
     public long LatchedFrames => _latched;
+
+    /// <summary>Sensor frames of a tick older than one already received (replays): dropped, never latched.</summary>
+    public long ReplayedFrames => Interlocked.Read(ref _replayedFrames);
+
+    /// <summary>Repeats of the latched tick (the sim's republish when our answer was lost): answered again, not new data.</summary>
+    public long RepublishedFrames => Interlocked.Read(ref _republishedFrames);
 
     /// <summary>Actuator frames handed to the sink.</summary>
     public long CommittedFrames => _commits;
@@ -96,7 +107,21 @@ public sealed class SimBus : IRobotBus, IDisposable
         {
             status = _frames[_back].TryDecode(payload);
             if (status == FrameStatus.Ok)
+            {
+                ulong tick = _frames[_back].Sequence;
+                // A replayed older tick is never shown as data. Tick 0 is a restarted simulator, and a
+                // repeat of the newest tick (the sim's republish after a lost answer) goes through:
+                // the control thread answers it again but does not count it as new data.
+                if (_receivedAny && tick < _newestReceived && tick != 0)
+                {
+                    Interlocked.Increment(ref _replayedFrames);
+                    SensorFrames.Record(status);
+                    return status;
+                }
+                _receivedAny = true;
+                _newestReceived = tick;
                 _back = Interlocked.Exchange(ref _middle, _back | FreshBit) & IndexMask;
+            }
         }
         SensorFrames.Record(status);
         if (status == FrameStatus.Ok) _arrived.Set();
@@ -269,6 +294,15 @@ public sealed class SimBus : IRobotBus, IDisposable
         if ((Volatile.Read(ref _middle) & FreshBit) == 0) return false;
         _front = Interlocked.Exchange(ref _middle, _front) & IndexMask;
         var frame = _frames[_front];
+        if (_haveFrame && frame.Sequence == _latchedTick)
+        {
+            // The sim republished the tick we hold: our answer was lost (or is late). Same data, so the
+            // sequence does not move (the stale rule sees it); answer it again at the next commit.
+            Interlocked.Increment(ref _republishedFrames);
+            _answeredLatched = false;
+            return false;
+        }
+        _latchedTick = frame.Sequence;
         if (_haveFrame && frame.SimTime < _lastSimTime) _simTimeOffset += _lastSimTime; // sim reset: keep time monotonic
         _lastSimTime = frame.SimTime;
         _latched++;

@@ -30,7 +30,7 @@ public sealed class TelemetryPublisher : IDisposable
     private readonly Thread _thread;
     private long _episodesSeen;
     private bool _trippedSeen;
-    private long _published;
+    private long _published, _rejected;
 
     public TelemetryPublisher(
         ControlLoop loop, double controlRateHz, TrajectoryRing? logRing, TrajectoryLogWriter? logWriter,
@@ -50,8 +50,11 @@ public sealed class TelemetryPublisher : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "robotpg-telemetry", Priority = ThreadPriority.BelowNormal };
     }
 
-    /// <summary>Publications handed to the client (accepted or not).</summary>
+    /// <summary>Publications the client accepted into its send queue.</summary>
     public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Publications the client refused (queue full, payload too large); telemetry is dropped, never waited for.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
 
     public void Start() => _thread.Start();
 
@@ -116,8 +119,8 @@ public sealed class TelemetryPublisher : IDisposable
 
     private void Publish(string topic, byte[] payload)
     {
-        _client.TryPublish(topic, payload);
-        Interlocked.Increment(ref _published);
+        if (_client.TryPublish(topic, payload)) Interlocked.Increment(ref _published);
+        else Interlocked.Increment(ref _rejected);
     }
 
     private void Run()

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -47,7 +48,7 @@ public sealed class A2c : IPolicyGradientAlgorithm
         int n = _batch.Capacity;
         _batch.BootstrappedRewards(_h.Gamma, true, _rewards);
         // Runs are at most n steps long, so the bootstrapped reward-to-go is the n-step return.
-        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, false, _returns);
+        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, _returns);
         var policy = Agent.Policy;
         double loss = 0;
         policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);
@@ -57,7 +58,7 @@ public sealed class A2c : IPolicyGradientAlgorithm
             loss -= _logProbs[k] * advantage;
             _weights[k] = advantage;
         }
-        if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_weights, true);
+        if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_weights);
         for (int k = 0; k < n; k++) _weights[k] *= -1f / n;
         policy.ZeroGradients();
         policy.AccumulateLogProbGradient(_weights, n);

@@ -32,7 +32,7 @@ public sealed record EstimatorHyperparameters
     public ReturnWeightingKind Weighting { get; init; } = ReturnWeightingKind.RewardToGo;
     public BaselineKind Baseline { get; init; } = BaselineKind.StateValue;
 
-    /// <summary>Note 002's γ^(k−1) factor on the reward-to-go.</summary>
+    /// <summary>Note 002's γ^(k−1) factor on the reward-to-go, k counted from the episode's first step.</summary>
     public bool DiscountFromTrajectoryStart { get; init; }
 
     /// <summary>Divide the advantages by their standard deviation after centring (a variance device outside the notes; off by default).</summary>

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Rollouts;
@@ -22,7 +23,7 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
     private readonly ValueFitting _valueFitting;
     private readonly ConjugateGradient<float> _cg;
     private readonly BacktrackingLineSearch _search;
-    private readonly float[] _advantages, _returns, _oldMeans, _oldLogStd, _oldLogProbs, _logProbs;
+    private readonly float[] _oldMeans, _oldLogStd, _oldLogProbs, _logProbs;
     private readonly float[] _gradient, _direction, _step, _start, _accepted;
 
     public NaturalPolicyGradient(EstimatorHyperparameters hyperparameters, in AlgorithmContext context, bool lineSearch)
@@ -39,8 +40,6 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
         int p = Agent.Policy.ParameterCount;
         _cg = new ConjugateGradient<float>(p);
         _search = new BacktrackingLineSearch(p, _h.MaxKl, _h.BacktrackRatio, _h.MaxBacktracks);
-        _advantages = new float[n];
-        _returns = new float[n];
         _oldMeans = new float[n * a];
         _oldLogStd = new float[a];
         _oldLogProbs = new float[n];
@@ -78,10 +77,11 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
 
     public UpdateDiagnostics Update(RolloutBuffer rollout, int iteration, int iterations)
     {
+        GaeEstimator.Estimate(rollout, _h.Gamma, _h.GaeLambda);
         _batch.Load(rollout);
         int n = _batch.Capacity;
-        _batch.GeneralizedAdvantage(_h.Gamma, _h.GaeLambda, _advantages, _returns);
-        PolicyGradientBatch.Standardize(_advantages, true);
+        float[] advantages = _batch.Advantages, returns = _batch.Returns;
+        AdvantageStandardization.Standardize(advantages);
         GaussianPolicy policy = Agent.Policy;
         policy.Parameters.CopyTo(_start);
         policy.MeanBatch(_batch.Observations, n, _oldMeans);
@@ -90,7 +90,7 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
         // g = (1/N) Σ ∇log π Â (ascent direction).
         policy.ZeroGradients();
         policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _oldLogProbs);
-        for (int k = 0; k < n; k++) _logProbs[k] = _advantages[k] / n;
+        for (int k = 0; k < n; k++) _logProbs[k] = advantages[k] / n;
         policy.AccumulateLogProbGradient(_logProbs, n);
         policy.Gradients.CopyTo(_gradient);
 
@@ -112,8 +112,8 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
             LastKl = policy.KlDivergence(_oldMeans, _oldLogStd, _batch.Observations, n);
         }
 
-        float explained = PpoLoss.ExplainedVariance(_batch.Values, _returns);
-        float valueLoss = _valueFitting.Fit(_batch.Observations, _returns, n, _h.ValueEpochs, _h.ValueTrustPenalty);
+        float explained = PpoLoss.ExplainedVariance(_batch.Values, returns);
+        float valueLoss = _valueFitting.Fit(_batch.Observations, returns, n, _h.ValueEpochs, _h.ValueTrustPenalty);
         return new UpdateDiagnostics(float.NaN, valueLoss, policy.Entropy(), (float)LastKl, float.NaN, explained, float.NaN, 1);
     }
 
@@ -125,7 +125,7 @@ public sealed class NaturalPolicyGradient : IPolicyGradientAlgorithm
         parameters.CopyTo(policy.Parameters);
         policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);
         double sum = 0;
-        for (int k = 0; k < n; k++) sum += Math.Exp(_logProbs[k] - _oldLogProbs[k]) * _advantages[k];
+        for (int k = 0; k < n; k++) sum += Math.Exp(_logProbs[k] - _oldLogProbs[k]) * _batch.Advantages[k];
         surrogate = sum / n;
         meanKl = policy.KlDivergence(_oldMeans, _oldLogStd, _batch.Observations, n);
     }

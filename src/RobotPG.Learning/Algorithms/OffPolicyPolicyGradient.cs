@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -50,9 +51,9 @@ public sealed class OffPolicyPolicyGradient : IPolicyGradientAlgorithm
         _batch.Load(rollout);
         int n = _batch.Capacity;
         _batch.BootstrappedRewards(_h.Gamma, true, _rewards);
-        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, false, _returns);
+        ReturnWeighting.RewardToGo(_rewards, _batch.TrajectoryEnds, _h.Gamma, _returns);
         for (int k = 0; k < n; k++) _advantages[k] = _returns[k] - _batch.Values[k];
-        if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_advantages, true);
+        if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_advantages);
         var policy = Agent.Policy;
         float scale = -1f / _batch.TrajectoryCount;
         float maxDeviation = 0;

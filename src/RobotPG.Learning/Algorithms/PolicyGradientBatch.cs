@@ -22,8 +22,11 @@ public sealed class PolicyGradientBatch
         LogProbs = new float[capacity];
         Rewards = new float[capacity];
         Values = new float[capacity];
+        Advantages = new float[capacity];
+        Returns = new float[capacity];
         Bootstrap = new float[capacity];
         TrajectoryEnds = new bool[capacity];
+        EpisodeSteps = new int[capacity];
     }
 
     public int Capacity { get; }
@@ -34,8 +37,22 @@ public sealed class PolicyGradientBatch
     public float[] LogProbs { get; }
     public float[] Rewards { get; }
     public float[] Values { get; }
+
+    /// <summary>The rollout's advantages and returns as the estimator left them (<see cref="Advantages.GaeEstimator"/> runs on the rollout before <see cref="Load"/>).</summary>
+    public float[] Advantages { get; }
+    public float[] Returns { get; }
     public float[] Bootstrap { get; }
     public bool[] TrajectoryEnds { get; }
+
+    /// <summary>
+    /// Each step's index within its episode (note 002's k − 1, note 001's t), counted from the episode's
+    /// first step: an episode cut by one rollout's end continues in the next rollout of the same
+    /// environment, so consecutive <see cref="Load"/> calls must receive consecutive rollouts.
+    /// </summary>
+    public int[] EpisodeSteps { get; }
+
+    // Per environment: the episode step the next rollout starts at (0 after an episode ended).
+    private int[] _nextEpisodeStep = [];
 
     /// <summary>Trajectories (runs) in the batch.</summary>
     public int TrajectoryCount { get; private set; }
@@ -46,9 +63,11 @@ public sealed class PolicyGradientBatch
         if (rollout.Capacity != Capacity || rollout.ObservationSize != ObservationSize || rollout.ActionSize != ActionSize)
             throw new ArgumentException($"rollout of {rollout.Capacity} steps does not fit a batch of {Capacity}", nameof(rollout));
         int envs = rollout.EnvironmentCount, steps = rollout.StepsPerEnvironment, o = ObservationSize, a = ActionSize;
+        if (_nextEpisodeStep.Length != envs) _nextEpisodeStep = new int[envs]; // first load only
         int k = 0, trajectories = 0;
         for (int e = 0; e < envs; e++)
         {
+            int episodeStep = _nextEpisodeStep[e];
             for (int t = 0; t < steps; t++, k++)
             {
                 int i = t * envs + e;
@@ -57,6 +76,8 @@ public sealed class PolicyGradientBatch
                 LogProbs[k] = rollout.LogProbs[i];
                 Rewards[k] = rollout.Rewards[i];
                 Values[k] = rollout.Values[i];
+                Advantages[k] = rollout.Advantages[i];
+                Returns[k] = rollout.Returns[i];
                 bool terminated = rollout.Terminated[i], truncated = rollout.Truncated[i], last = t == steps - 1;
                 TrajectoryEnds[k] = terminated || truncated || last;
                 Bootstrap[k] = terminated ? 0f
@@ -64,7 +85,10 @@ public sealed class PolicyGradientBatch
                     : last ? rollout.LastValues[e]
                     : 0f;
                 if (TrajectoryEnds[k]) trajectories++;
+                EpisodeSteps[k] = episodeStep;
+                episodeStep = terminated || truncated ? 0 : episodeStep + 1;
             }
+            _nextEpisodeStep[e] = episodeStep;
         }
         TrajectoryCount = trajectories;
     }
@@ -79,21 +103,6 @@ public sealed class PolicyGradientBatch
             result[k] = useBootstrap && TrajectoryEnds[k] ? (float)(Rewards[k] + gamma * Bootstrap[k]) : Rewards[k];
     }
 
-    /// <summary>GAE(γ, λ) advantages and λ-returns over the runs (note 001: Â = Σ (γλ)^l δ_{t+l}).</summary>
-    public void GeneralizedAdvantage(double gamma, double lambda, Span<float> advantages, Span<float> returns)
-    {
-        double carried = 0;
-        for (int k = Capacity - 1; k >= 0; k--)
-        {
-            if (TrajectoryEnds[k]) carried = 0;
-            double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
-            double delta = Rewards[k] + gamma * next - Values[k];
-            carried = delta + gamma * lambda * carried;
-            advantages[k] = (float)carried;
-            returns[k] = (float)(carried + Values[k]);
-        }
-    }
-
     /// <summary>TD targets r + γ V_φᵢ(s′) of fitted V iteration (note 001), V_φᵢ the critic that collected the rollout.</summary>
     public void TemporalDifferenceTargets(double gamma, Span<float> targets)
     {
@@ -102,18 +111,5 @@ public sealed class PolicyGradientBatch
             double next = TrajectoryEnds[k] ? Bootstrap[k] : Values[k + 1];
             targets[k] = (float)(Rewards[k] + gamma * next);
         }
-    }
-
-    /// <summary>Centres (and optionally scales to unit std) a span in place.</summary>
-    public static void Standardize(Span<float> values, bool scale)
-    {
-        double mean = 0;
-        foreach (float v in values) mean += v;
-        mean /= values.Length;
-        double variance = 0;
-        foreach (float v in values) variance += (v - mean) * (v - mean);
-        double std = Math.Sqrt(variance / Math.Max(1, values.Length - 1));
-        double divisor = scale ? std + 1e-8 : 1.0;
-        for (int i = 0; i < values.Length; i++) values[i] = (float)((values[i] - mean) / divisor);
     }
 }

@@ -86,17 +86,14 @@ public sealed class Ppo : IPolicyGradientAlgorithm
             // CleanRL steps start by minibatch size up to the batch size; a remainder is not used.
             for (int start = 0; start + m <= batch; start += m)
             {
-                for (int k = 0; k < m; k++)
-                {
-                    int i = _indices[start + k];
-                    observations.Slice(i * obs, obs).CopyTo(_mbObservations.AsSpan(k * obs, obs));
-                    actions.Slice(i * act, act).CopyTo(_mbActions.AsSpan(k * act, act));
-                    _mbOldLogProbs[k] = logProbs[i];
-                    _mbAdvantages[k] = advantages[i];
-                    _mbReturns[k] = returns[i];
-                    _mbOldValues[k] = values[i];
-                }
-                if (_h.NormalizeAdvantages) PpoLoss.NormalizeAdvantages(_mbAdvantages);
+                ReadOnlySpan<int> picked = _indices.AsSpan(start, m);
+                Minibatch.Gather(picked, observations, obs, _mbObservations);
+                Minibatch.Gather(picked, actions, act, _mbActions);
+                Minibatch.Gather(picked, logProbs, 1, _mbOldLogProbs);
+                Minibatch.Gather(picked, advantages, 1, _mbAdvantages);
+                Minibatch.Gather(picked, returns, 1, _mbReturns);
+                Minibatch.Gather(picked, values, 1, _mbOldValues);
+                if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_mbAdvantages);
 
                 _policy.ZeroGradients();
                 _value.ZeroGradients();

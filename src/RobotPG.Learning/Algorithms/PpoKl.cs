@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -18,7 +19,7 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
     private readonly PolicyGradientBatch _batch;
     private readonly Adam _adam;
     private readonly ValueFitting _valueFitting;
-    private readonly float[] _advantages, _returns, _oldMeans, _oldLogStd;
+    private readonly float[] _oldMeans, _oldLogStd;
     private readonly int[] _indices;
     private readonly float[] _mbObservations, _mbActions, _mbOldLogProbs, _mbAdvantages, _mbOldMeans, _mbLogProbs, _mbWeights;
     private Prng _shuffle;
@@ -35,8 +36,6 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
         _adam = new Adam(Agent.Policy.ParameterCount, _h.PolicyLearningRate, epsilon: 1e-5f);
         _valueFitting = _h.CreateValueFitting(Agent, context.Seed ^ 0x9B0_1CUL);
         Penalty = new AdaptiveKlPenalty(_h.KlRule, _h.InitialBeta, _h.KlMin, _h.KlMax, _h.TargetKl, _h.BetaRate);
-        _advantages = new float[n];
-        _returns = new float[n];
         _oldMeans = new float[n * a];
         _oldLogStd = new float[a];
         _indices = new int[n];
@@ -60,10 +59,11 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
 
     public UpdateDiagnostics Update(RolloutBuffer rollout, int iteration, int iterations)
     {
+        GaeEstimator.Estimate(rollout, _h.Gamma, _h.GaeLambda);
         _batch.Load(rollout);
         int n = _batch.Capacity, m = _mbLogProbs.Length, o = _batch.ObservationSize, a = _batch.ActionSize;
-        _batch.GeneralizedAdvantage(_h.Gamma, _h.GaeLambda, _advantages, _returns);
-        PolicyGradientBatch.Standardize(_advantages, true);
+        float[] advantages = _batch.Advantages, returns = _batch.Returns;
+        AdvantageStandardization.Standardize(advantages);
         var policy = Agent.Policy;
         policy.MeanBatch(_batch.Observations, n, _oldMeans);
         policy.LogStd.CopyTo(_oldLogStd);
@@ -75,15 +75,12 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
             _shuffle.Shuffle(_indices);
             for (int start = 0; start + m <= n; start += m)
             {
-                for (int k = 0; k < m; k++)
-                {
-                    int i = _indices[start + k];
-                    _batch.Observations.AsSpan(i * o, o).CopyTo(_mbObservations.AsSpan(k * o, o));
-                    _batch.Actions.AsSpan(i * a, a).CopyTo(_mbActions.AsSpan(k * a, a));
-                    _oldMeans.AsSpan(i * a, a).CopyTo(_mbOldMeans.AsSpan(k * a, a));
-                    _mbOldLogProbs[k] = _batch.LogProbs[i];
-                    _mbAdvantages[k] = _advantages[i];
-                }
+                ReadOnlySpan<int> picked = _indices.AsSpan(start, m);
+                Minibatch.Gather(picked, _batch.Observations, o, _mbObservations);
+                Minibatch.Gather(picked, _batch.Actions, a, _mbActions);
+                Minibatch.Gather(picked, _oldMeans, a, _mbOldMeans);
+                Minibatch.Gather(picked, _batch.LogProbs, 1, _mbOldLogProbs);
+                Minibatch.Gather(picked, advantages, 1, _mbAdvantages);
                 policy.ZeroGradients();
                 policy.LogProbBatch(_mbObservations, _mbActions, m, _mbLogProbs);
                 surrogate = 0;
@@ -102,8 +99,8 @@ public sealed class PpoKl : IPolicyGradientAlgorithm
         }
         LastKl = policy.KlDivergence(_oldMeans, _oldLogStd, _batch.Observations, n);
         Penalty.Update(LastKl);
-        float explained = PpoLoss.ExplainedVariance(_batch.Values, _returns);
-        float valueLoss = _valueFitting.Fit(_batch.Observations, _returns, n, _h.ValueEpochs, _h.ValueTrustPenalty);
+        float explained = PpoLoss.ExplainedVariance(_batch.Values, returns);
+        float valueLoss = _valueFitting.Fit(_batch.Observations, returns, n, _h.ValueEpochs, _h.ValueTrustPenalty);
         return new UpdateDiagnostics((float)(-surrogate / m), valueLoss, policy.Entropy(), LastKl, float.NaN, explained, _h.PolicyLearningRate, _h.Epochs);
     }
 }

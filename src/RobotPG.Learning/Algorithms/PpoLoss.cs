@@ -8,24 +8,6 @@ namespace RobotPG.Learning.Algorithms;
 public static class PpoLoss
 {
     /// <summary>
-    /// In place: A ← (A − mean A) / (std A + 1e-8), std with Bessel's correction as torch's <c>.std()</c>.
-    /// A single sample has no spread; it is centred only (torch gives NaN there).
-    /// </summary>
-    public static void NormalizeAdvantages(Span<float> advantages)
-    {
-        int n = advantages.Length;
-        if (n == 0) return;
-        double mean = 0;
-        foreach (float a in advantages) mean += a;
-        mean /= n;
-        double ss = 0;
-        foreach (float a in advantages) ss += (a - mean) * (a - mean);
-        double std = n > 1 ? Math.Sqrt(ss / (n - 1)) : 0;
-        double inv = 1.0 / (std + 1e-8);
-        for (int i = 0; i < n; i++) advantages[i] = (float)((advantages[i] - mean) * (n > 1 ? inv : 1.0));
-    }
-
-    /// <summary>
     /// Clipped surrogate L = mean(max(−Aᵢ rᵢ, −Aᵢ clip(rᵢ, 1−ε, 1+ε))), rᵢ = exp(new − old).
     /// Writes ∂L/∂(new log-prob ᵢ) into <paramref name="logProbGradients"/>: −Aᵢ rᵢ / N where the unclipped
     /// term is the max (ties included, where torch splits the gradient into two equal halves that sum to it),

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
@@ -25,7 +26,8 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
     private readonly ValueFitting _valueFitting;
     private readonly TimeDependentBaseline _timeBaseline;
     private readonly float[] _rewards, _weights, _targets, _scratch, _logProbs, _ones;
-    private readonly double[] _numerator, _denominator, _scoreReturn, _scoreSum;
+    private readonly OptimalConstantBaseline _optimalBaseline;
+    private readonly double[] _baseline;
 
     public Reinforce(EstimatorHyperparameters hyperparameters, in AlgorithmContext context, string name = EstimatorAlgorithms.Reinforce)
     {
@@ -48,10 +50,8 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
         _ones = new float[n];
         Array.Fill(_ones, 1f);
         int p = Agent.Policy.ParameterCount;
-        _numerator = new double[p];
-        _denominator = new double[p];
-        _scoreReturn = new double[p];
-        _scoreSum = new double[p];
+        _optimalBaseline = new OptimalConstantBaseline(p);
+        _baseline = new double[p];
     }
 
     public string Name { get; }
@@ -66,7 +66,7 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
         bool critic = _h.Baseline == BaselineKind.StateValue;
         ReadOnlySpan<bool> ends = _batch.TrajectoryEnds;
         _batch.BootstrappedRewards(_h.Gamma, critic, _rewards);
-        ReturnWeighting.RewardToGo(_rewards, ends, _h.Gamma, false, _targets);
+        ReturnWeighting.RewardToGo(_rewards, ends, _h.Gamma, _targets);
 
         var policy = Agent.Policy;
         policy.ZeroGradients();
@@ -75,21 +75,21 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
             policyLoss = OptimalConstantStep();
         else
         {
-            ReturnWeighting.Compute(_h.Weighting, _rewards, ends, _h.Gamma, false, _weights);
+            ReturnWeighting.Compute(_h.Weighting, _rewards, ends, _h.Gamma, _weights);
             switch (_h.Baseline)
             {
                 case BaselineKind.MeanReturn:
-                    ConstantBaseline.Subtract(_weights, ConstantBaseline.MeanReturn(_rewards, ends, _h.Gamma));
+                    ConstantBaseline.Subtract(_weights, ConstantBaseline.MeanReturn(_weights, ends));
                     break;
                 case BaselineKind.TimeDependent:
-                    _timeBaseline.Subtract(_weights, ends, _scratch);
+                    _timeBaseline.Subtract(_weights, _batch.EpisodeSteps, _scratch);
                     break;
                 case BaselineKind.StateValue:
                     StateValueBaseline.Subtract(_weights, _batch.Values);
                     break;
             }
-            if (_h.DiscountFromTrajectoryStart) ReturnWeighting.ApplyDiscountFromTrajectoryStart(ends, _h.Gamma, _weights);
-            if (_h.NormalizeAdvantages) PolicyGradientBatch.Standardize(_weights, true);
+            if (_h.DiscountFromTrajectoryStart) ReturnWeighting.ApplyDiscountFromEpisodeStart(_batch.EpisodeSteps, _h.Gamma, _weights);
+            if (_h.NormalizeAdvantages) AdvantageStandardization.Standardize(_weights);
             policy.LogProbBatch(_batch.Observations, _batch.Actions, n, _logProbs);
             float scale = -1f / _batch.TrajectoryCount; // Adam minimises: the loss is −(1/N) Σ log π · w.
             double loss = 0;
@@ -114,19 +114,16 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
     }
 
     /// <summary>
-    /// ĝ_j = (1/m) Σᵢ sᵢⱼ (Rᵢ − bⱼ) = (Σᵢ sᵢⱼRᵢ − bⱼ Σᵢ sᵢⱼ)/m, sᵢ = ∇log P(τᵢ), Rᵢ the trajectory's return;
-    /// b per parameter or scalar (note 001). The sums are built one trajectory at a time.
+    /// ĝ = (1/m) Σᵢ sᵢ (Rᵢ − b), sᵢ = ∇log P(τᵢ), Rᵢ the trajectory's return, b per parameter or scalar
+    /// (note 001, <see cref="OptimalConstantBaseline"/>), built one trajectory at a time.
     /// </summary>
     private float OptimalConstantStep()
     {
         var policy = Agent.Policy;
-        int o = _batch.ObservationSize, a = _batch.ActionSize, p = policy.ParameterCount;
-        Array.Clear(_numerator);
-        Array.Clear(_denominator);
-        Array.Clear(_scoreReturn);
-        Array.Clear(_scoreSum);
+        int o = _batch.ObservationSize, a = _batch.ActionSize;
+        _optimalBaseline.Clear();
         ReturnWeighting.WholeTrajectoryReturn(_rewards, _batch.TrajectoryEnds, _h.Gamma, _weights);
-        int m = 0, start = 0;
+        int start = 0;
         while (start < _batch.Capacity)
         {
             int end = ReturnWeighting.TrajectoryEnd(_batch.TrajectoryEnds, start);
@@ -134,34 +131,14 @@ public sealed class Reinforce : IPolicyGradientAlgorithm
             policy.ZeroGradients();
             policy.LogProbBatch(_batch.Observations.AsSpan(start * o, length * o), _batch.Actions.AsSpan(start * a, length * a), length, _logProbs);
             policy.AccumulateLogProbGradient(_ones, length);
-            ReadOnlySpan<float> score = policy.Gradients;
-            double r = _weights[start];
-            for (int j = 0; j < p; j++)
-            {
-                double s = score[j];
-                _numerator[j] += s * s * r;
-                _denominator[j] += s * s;
-                _scoreReturn[j] += s * r;
-                _scoreSum[j] += s;
-            }
-            m++;
+            _optimalBaseline.Add(policy.Gradients, _weights[start]);
             start = end + 1;
         }
-        double scalar = 0, scalarDen = 0;
-        for (int j = 0; j < p; j++)
-        {
-            scalar += _numerator[j];
-            scalarDen += _denominator[j];
-        }
-        scalar = scalarDen > 0 ? scalar / scalarDen : 0;
+        if (_h.Baseline == BaselineKind.OptimalConstantPerParameter) _optimalBaseline.PerParameter(_baseline);
+        else Array.Fill(_baseline, _optimalBaseline.Scalar());
         Span<float> gradient = policy.Gradients;
-        for (int j = 0; j < p; j++)
-        {
-            double b = _h.Baseline == BaselineKind.OptimalConstantPerParameter
-                ? (_denominator[j] > 0 ? _numerator[j] / _denominator[j] : 0)
-                : scalar;
-            gradient[j] = (float)(-(_scoreReturn[j] - b * _scoreSum[j]) / m);
-        }
+        _optimalBaseline.Gradient(_baseline, gradient);
+        for (int j = 0; j < gradient.Length; j++) gradient[j] = -gradient[j]; // Adam minimises −ĝ
         return float.NaN;
     }
 }

@@ -26,23 +26,20 @@ public enum BaselineKind
 /// </summary>
 public static class ConstantBaseline
 {
-    public static double MeanReturn(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma)
+    /// <summary>
+    /// The mean of R(τᵢ) read from either weighting of <see cref="ReturnWeighting"/>: on a trajectory's first
+    /// step the reward-to-go and the whole return are both R(τ).
+    /// </summary>
+    public static double MeanReturn(ReadOnlySpan<float> weights, ReadOnlySpan<bool> trajectoryEnds)
     {
-        if (rewards.Length == 0 || trajectoryEnds.Length != rewards.Length)
-            throw new ArgumentException($"need one trajectory-end flag per reward and at least one step (got {rewards.Length} rewards, {trajectoryEnds.Length} flags)");
+        if (weights.Length == 0 || trajectoryEnds.Length != weights.Length)
+            throw new ArgumentException($"need one trajectory-end flag per weight and at least one step (got {weights.Length} weights, {trajectoryEnds.Length} flags)");
         double sum = 0;
-        int count = 0, start = 0;
-        while (start < rewards.Length)
+        int count = 0;
+        for (int start = 0; start < weights.Length; start = ReturnWeighting.TrajectoryEnd(trajectoryEnds, start) + 1)
         {
-            int end = ReturnWeighting.TrajectoryEnd(trajectoryEnds, start);
-            double discount = 1;
-            for (int t = start; t <= end; t++)
-            {
-                sum += discount * rewards[t];
-                discount *= gamma;
-            }
+            sum += weights[start];
             count++;
-            start = end + 1;
         }
         return sum / count;
     }
@@ -57,60 +54,59 @@ public static class ConstantBaseline
 
 /// <summary>
 /// Note 001, time-dependent baseline bₜ = (1/m) Σᵢ Σ_{k=t}^{H−1} R(s_k⁽ⁱ⁾, u_k⁽ⁱ⁾): the mean, over the
-/// trajectories of the batch, of the reward-to-go at time index t. With trajectories of unequal
-/// length the mean runs over the trajectories that reach index t (equal to the note's formula when
-/// all have length H); any function of t alone keeps the estimate unbiased. Buffers are sized once
-/// for the longest trajectory.
+/// trajectories of the batch, of the weight (reward-to-go) at time index t — t counted from the start of
+/// the episode, which may lie in an earlier rollout. With trajectories of unequal length the mean runs over
+/// the trajectories that reach index t (equal to the note's formula when all have length H); any function
+/// of t alone keeps the estimate unbiased. The sums grow (doubling) the first time a longer episode is
+/// seen, so after the longest episode nothing is allocated.
 /// </summary>
 public sealed class TimeDependentBaseline
 {
-    private readonly double[] _sum;
-    private readonly int[] _count;
+    private double[] _sum;
+    private int[] _count;
 
-    public TimeDependentBaseline(int maxHorizon)
+    public TimeDependentBaseline(int initialHorizon)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxHorizon);
-        _sum = new double[maxHorizon];
-        _count = new int[maxHorizon];
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialHorizon);
+        _sum = new double[initialHorizon];
+        _count = new int[initialHorizon];
     }
 
-    public int MaxHorizon => _sum.Length;
+    /// <summary>Episode steps the sums currently hold.</summary>
+    public int Horizon => _sum.Length;
 
-    /// <summary>Writes bₜ for every step into <paramref name="baseline"/> (from the reward-to-go weights).</summary>
-    public void Compute(ReadOnlySpan<float> rewardToGo, ReadOnlySpan<bool> trajectoryEnds, Span<float> baseline)
+    /// <summary>Writes bₜ for every step into <paramref name="baseline"/>, t = <paramref name="episodeSteps"/>[k].</summary>
+    public void Compute(ReadOnlySpan<float> weights, ReadOnlySpan<int> episodeSteps, Span<float> baseline)
     {
-        if (trajectoryEnds.Length != rewardToGo.Length || baseline.Length != rewardToGo.Length)
-            throw new ArgumentException("reward-to-go, trajectory ends and baseline need one entry per step");
-        Array.Clear(_sum);
-        Array.Clear(_count);
-        for (int pass = 0; pass < 2; pass++)
+        if (episodeSteps.Length != weights.Length || baseline.Length != weights.Length)
+            throw new ArgumentException("weights, episode steps and baseline need one entry per step");
+        int longest = 0;
+        foreach (int t in episodeSteps)
         {
-            int start = 0;
-            while (start < rewardToGo.Length)
-            {
-                int end = ReturnWeighting.TrajectoryEnd(trajectoryEnds, start);
-                if (end - start + 1 > _sum.Length)
-                    throw new ArgumentException($"a trajectory of {end - start + 1} steps exceeds the baseline's horizon {_sum.Length}");
-                for (int t = start; t <= end; t++)
-                {
-                    if (pass == 0)
-                    {
-                        _sum[t - start] += rewardToGo[t];
-                        _count[t - start]++;
-                    }
-                    else
-                        baseline[t] = (float)(_sum[t - start] / _count[t - start]);
-                }
-                start = end + 1;
-            }
+            if (t < 0) throw new ArgumentOutOfRangeException(nameof(episodeSteps), t, "episode steps count from 0");
+            longest = Math.Max(longest, t + 1);
         }
+        if (longest > _sum.Length)
+        {
+            int size = Math.Max(longest, 2 * _sum.Length);
+            _sum = new double[size];
+            _count = new int[size];
+        }
+        Array.Clear(_sum, 0, longest);
+        Array.Clear(_count, 0, longest);
+        for (int k = 0; k < weights.Length; k++)
+        {
+            _sum[episodeSteps[k]] += weights[k];
+            _count[episodeSteps[k]]++;
+        }
+        for (int k = 0; k < weights.Length; k++) baseline[k] = (float)(_sum[episodeSteps[k]] / _count[episodeSteps[k]]);
     }
 
     /// <summary>wₜ ← wₜ − bₜ in place.</summary>
-    public void Subtract(Span<float> rewardToGo, ReadOnlySpan<bool> trajectoryEnds, Span<float> scratch)
+    public void Subtract(Span<float> weights, ReadOnlySpan<int> episodeSteps, Span<float> scratch)
     {
-        Compute(rewardToGo, trajectoryEnds, scratch);
-        for (int i = 0; i < rewardToGo.Length; i++) rewardToGo[i] -= scratch[i];
+        Compute(weights, episodeSteps, scratch);
+        for (int i = 0; i < weights.Length; i++) weights[i] -= scratch[i];
     }
 }
 
@@ -130,70 +126,83 @@ public static class StateValueBaseline
 /// that minimises the variance of ĝ = (1/m) Σᵢ ∇log P(τᵢ)(R(τᵢ) − b). Read component-wise (the square
 /// of a vector is element-wise) it is one baseline per parameter — the variance-minimising choice for
 /// each gradient component separately; read with ‖·‖² it is a single scalar minimising the total
-/// variance. Both are offered. Works on trajectory-level scores: <c>scores</c> is m×n row-major with
-/// row i = ∇_θ log P(τᵢ) = Σₜ ∇log π(aₜ|sₜ) (note 001: the dynamics drop out).
+/// variance. Both are offered. Trajectory-level scores sᵢ = ∇_θ log P(τᵢ) = Σₜ ∇log π(aₜ|sₜ) (note 001: the
+/// dynamics drop out) are added one trajectory at a time into four running sums (Σ s²R, Σ s², Σ sR, Σ s),
+/// so no m × n matrix is stored. Sums in double; allocation-free after construction.
 /// </summary>
-public static class OptimalConstantBaseline
+public sealed class OptimalConstantBaseline
 {
-    /// <summary>Scalar form b = Σᵢ ‖sᵢ‖² Rᵢ / Σᵢ ‖sᵢ‖².</summary>
-    public static double Scalar(ReadOnlySpan<float> scores, ReadOnlySpan<float> returns, int parameterCount)
+    private readonly double[] _squaredScoreReturn, _squaredScore, _scoreReturn, _score;
+
+    public OptimalConstantBaseline(int parameterCount)
     {
-        int m = CheckShape(scores, returns, parameterCount);
-        double numerator = 0, denominator = 0;
-        for (int i = 0; i < m; i++)
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parameterCount);
+        _squaredScoreReturn = new double[parameterCount];
+        _squaredScore = new double[parameterCount];
+        _scoreReturn = new double[parameterCount];
+        _score = new double[parameterCount];
+    }
+
+    public int ParameterCount => _score.Length;
+
+    /// <summary>Trajectories added since <see cref="Clear"/>.</summary>
+    public int Count { get; private set; }
+
+    public void Clear()
+    {
+        Array.Clear(_squaredScoreReturn);
+        Array.Clear(_squaredScore);
+        Array.Clear(_scoreReturn);
+        Array.Clear(_score);
+        Count = 0;
+    }
+
+    /// <summary>Adds one trajectory's score sᵢ = ∇log P(τᵢ) and return Rᵢ.</summary>
+    public void Add(ReadOnlySpan<float> score, double trajectoryReturn)
+    {
+        if (score.Length != ParameterCount) throw new ArgumentException($"score needs {ParameterCount} entries, got {score.Length}", nameof(score));
+        for (int j = 0; j < score.Length; j++)
         {
-            ReadOnlySpan<float> row = scores.Slice(i * parameterCount, parameterCount);
-            double squared = 0;
-            for (int j = 0; j < parameterCount; j++) squared += (double)row[j] * row[j];
-            numerator += squared * returns[i];
-            denominator += squared;
+            double s = score[j];
+            _squaredScoreReturn[j] += s * s * trajectoryReturn;
+            _squaredScore[j] += s * s;
+            _scoreReturn[j] += s * trajectoryReturn;
+            _score[j] += s;
+        }
+        Count++;
+    }
+
+    /// <summary>Scalar form b = Σᵢ ‖sᵢ‖² Rᵢ / Σᵢ ‖sᵢ‖² (0 when every score is 0).</summary>
+    public double Scalar()
+    {
+        double numerator = 0, denominator = 0;
+        for (int j = 0; j < _score.Length; j++)
+        {
+            numerator += _squaredScoreReturn[j];
+            denominator += _squaredScore[j];
         }
         return denominator > 0 ? numerator / denominator : 0;
     }
 
     /// <summary>Per-parameter form b_j = Σᵢ s_ij² Rᵢ / Σᵢ s_ij² (0 for a parameter with no score).</summary>
-    public static void PerParameter(ReadOnlySpan<float> scores, ReadOnlySpan<float> returns, int parameterCount, Span<double> baseline)
+    public void PerParameter(Span<double> baseline)
     {
-        int m = CheckShape(scores, returns, parameterCount);
-        if (baseline.Length != parameterCount)
-            throw new ArgumentException($"baseline needs {parameterCount} entries, got {baseline.Length}");
-        for (int j = 0; j < parameterCount; j++)
-        {
-            double numerator = 0, denominator = 0;
-            for (int i = 0; i < m; i++)
-            {
-                double s = scores[i * parameterCount + j];
-                numerator += s * s * returns[i];
-                denominator += s * s;
-            }
-            baseline[j] = denominator > 0 ? numerator / denominator : 0;
-        }
+        if (baseline.Length != ParameterCount) throw new ArgumentException($"baseline needs {ParameterCount} entries, got {baseline.Length}", nameof(baseline));
+        for (int j = 0; j < baseline.Length; j++)
+            baseline[j] = _squaredScore[j] > 0 ? _squaredScoreReturn[j] / _squaredScore[j] : 0;
     }
 
     /// <summary>
-    /// ĝ_j = (1/m) Σᵢ s_ij (Rᵢ − b_j) for a given baseline b (n entries; fill it with <see cref="Scalar"/>
-    /// for the scalar form). Fitted on the same batch it is applied to, b correlates with each sample's
-    /// own term and biases ĝ by O(1/m) — noticeably for this ratio (≈ 8 % at m = 64 on the bandit test);
-    /// fitted on an independent batch the estimate is exactly unbiased.
+    /// ĝ_j = (1/m) Σᵢ s_ij (Rᵢ − b_j) = (Σᵢ s_ijRᵢ − b_j Σᵢ s_ij)/m over the trajectories added, for a given b.
+    /// Fitted on the same batch it is applied to, b correlates with each sample's own term and biases ĝ by
+    /// O(1/m) — noticeably for this ratio (≈ 8 % at m = 64 on the bandit test); fitted on an independent
+    /// batch the estimate is exactly unbiased.
     /// </summary>
-    public static void Gradient(ReadOnlySpan<float> scores, ReadOnlySpan<float> returns, int parameterCount, ReadOnlySpan<double> baseline,
-        Span<float> gradient)
+    public void Gradient(ReadOnlySpan<double> baseline, Span<float> gradient)
     {
-        int m = CheckShape(scores, returns, parameterCount);
-        if (gradient.Length != parameterCount || baseline.Length != parameterCount)
-            throw new ArgumentException($"gradient and baseline need {parameterCount} entries, got {gradient.Length} and {baseline.Length}");
-        for (int j = 0; j < parameterCount; j++)
-        {
-            double sum = 0;
-            for (int i = 0; i < m; i++) sum += scores[i * parameterCount + j] * (returns[i] - baseline[j]);
-            gradient[j] = (float)(sum / m);
-        }
-    }
-
-    private static int CheckShape(ReadOnlySpan<float> scores, ReadOnlySpan<float> returns, int parameterCount)
-    {
-        if (parameterCount <= 0 || returns.Length == 0 || scores.Length != returns.Length * parameterCount)
-            throw new ArgumentException($"scores must be m×n = {returns.Length}×{parameterCount}, got {scores.Length} values");
-        return returns.Length;
+        if (gradient.Length != ParameterCount || baseline.Length != ParameterCount)
+            throw new ArgumentException($"gradient and baseline need {ParameterCount} entries, got {gradient.Length} and {baseline.Length}");
+        if (Count == 0) throw new InvalidOperationException("no trajectory added");
+        for (int j = 0; j < gradient.Length; j++) gradient[j] = (float)((_scoreReturn[j] - baseline[j] * _score[j]) / Count);
     }
 }

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Networks;
 using RobotPG.Numerics;
 
 namespace RobotPG.Learning.Estimators;
@@ -11,7 +12,6 @@ namespace RobotPG.Learning.Estimators;
 /// </summary>
 public sealed class LinearGaussianPolicy
 {
-    private static readonly double HalfLogTwoPi = 0.5 * Math.Log(2 * Math.PI);
     private readonly double[] _parameters;
     private readonly double[] _mean;
 
@@ -69,11 +69,7 @@ public sealed class LinearGaussianPolicy
         Mean(parameters, observation, _mean);
         ReadOnlySpan<double> logStd = parameters.Slice(ActionSize * (ObservationSize + 1), ActionSize);
         double sum = 0;
-        for (int i = 0; i < ActionSize; i++)
-        {
-            double z = (action[i] - _mean[i]) * Math.Exp(-logStd[i]);
-            sum += -0.5 * z * z - logStd[i] - HalfLogTwoPi;
-        }
+        for (int i = 0; i < ActionSize; i++) sum += DiagonalGaussian.LogDensity(action[i] - _mean[i], logStd[i]);
         return sum;
     }
 
@@ -85,63 +81,11 @@ public sealed class LinearGaussianPolicy
         ReadOnlySpan<double> logStd = LogStd;
         for (int i = 0; i < k; i++)
         {
-            double inverseVariance = Math.Exp(-2 * logStd[i]);
             double diff = action[i] - _mean[i];
-            double dMean = weight * diff * inverseVariance;
+            double dMean = weight * DiagonalGaussian.MeanScore(diff, logStd[i]);
             for (int j = 0; j < o; j++) gradient[i * o + j] += dMean * observation[j];
             gradient[k * o + i] += dMean;
-            gradient[k * (o + 1) + i] += weight * (diff * diff * inverseVariance - 1);
+            gradient[k * (o + 1) + i] += weight * DiagonalGaussian.LogStdScore(diff, logStd[i]);
         }
-    }
-
-    /// <summary>
-    /// Mean over the states of KL(π_θ(·|s) ‖ π_other(·|s)) for diagonal Gaussians:
-    /// Σᵢ log(σ'ᵢ/σᵢ) + (σᵢ² + (μᵢ − μ'ᵢ)²)/(2σ'ᵢ²) − ½.
-    /// </summary>
-    public double MeanKl(ReadOnlySpan<double> otherParameters, ReadOnlySpan<float> observations, int count)
-    {
-        int o = ObservationSize, k = ActionSize;
-        ReadOnlySpan<double> logStd = LogStd, otherLogStd = otherParameters.Slice(k * (o + 1), k);
-        double total = 0;
-        for (int n = 0; n < count; n++)
-        {
-            ReadOnlySpan<float> s = observations.Slice(n * o, o);
-            for (int i = 0; i < k; i++)
-            {
-                double mu = _parameters[k * o + i], muOther = otherParameters[k * o + i];
-                for (int j = 0; j < o; j++)
-                {
-                    mu += _parameters[i * o + j] * s[j];
-                    muOther += otherParameters[i * o + j] * s[j];
-                }
-                double variance = Math.Exp(2 * logStd[i]), otherVariance = Math.Exp(2 * otherLogStd[i]);
-                total += otherLogStd[i] - logStd[i] + (variance + (mu - muOther) * (mu - muOther)) / (2 * otherVariance) - 0.5;
-            }
-        }
-        return total / count;
-    }
-
-    /// <summary>
-    /// Exact Fisher-vector product averaged over the states, F v with F = E_s E_a[∇log π ∇log πᵀ]: for a
-    /// Gaussian the mean block is φφᵀ/σ² (φ = [s, 1]), the log σ block is 2 I, and they do not couple.
-    /// </summary>
-    public void FisherVectorProduct(ReadOnlySpan<float> observations, int count, ReadOnlySpan<double> v, Span<double> result)
-    {
-        int o = ObservationSize, k = ActionSize;
-        result.Clear();
-        ReadOnlySpan<double> logStd = LogStd;
-        for (int n = 0; n < count; n++)
-        {
-            ReadOnlySpan<float> s = observations.Slice(n * o, o);
-            for (int i = 0; i < k; i++)
-            {
-                double phiV = v[k * o + i];
-                for (int j = 0; j < o; j++) phiV += v[i * o + j] * s[j];
-                double scaled = phiV * Math.Exp(-2 * logStd[i]) / count;
-                for (int j = 0; j < o; j++) result[i * o + j] += scaled * s[j];
-                result[k * o + i] += scaled;
-            }
-        }
-        for (int i = 0; i < k; i++) result[k * (o + 1) + i] = 2 * v[k * (o + 1) + i];
     }
 }

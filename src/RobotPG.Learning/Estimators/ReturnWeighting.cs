@@ -25,30 +25,18 @@ public static class ReturnWeighting
     /// </summary>
     public static void WholeTrajectoryReturn(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
     {
-        Check(rewards, trajectoryEnds, weights, gamma);
-        int start = 0;
-        while (start < rewards.Length)
+        // The reward-to-go at a trajectory's first step is its whole return.
+        RewardToGo(rewards, trajectoryEnds, gamma, weights);
+        for (int start = 0; start < rewards.Length;)
         {
             int end = TrajectoryEnd(trajectoryEnds, start);
-            double total = 0, discount = 1;
-            for (int t = start; t <= end; t++)
-            {
-                total += discount * rewards[t];
-                discount *= gamma;
-            }
-            weights[start..(end + 1)].Fill((float)total);
+            weights[(start + 1)..(end + 1)].Fill(weights[start]);
             start = end + 1;
         }
     }
 
-    /// <summary>
-    /// Formula (b): wₜ = Σ_{t'=t}^{T−1} γ^{t'−t} r_{t'} (reward-to-go). With
-    /// <paramref name="discountFromTrajectoryStart"/> the weight is note 002's γ^{k−1} r_togo(k), i.e.
-    /// additionally multiplied by γ raised to the step's index within its trajectory — the exact
-    /// gradient of the discounted objective J = E[Σ γ^t r_t], which the usual estimator drops.
-    /// </summary>
-    public static void RewardToGo(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma,
-        bool discountFromTrajectoryStart, Span<float> weights)
+    /// <summary>Formula (b): wₜ = Σ_{t'=t}^{T−1} γ^{t'−t} r_{t'} (reward-to-go).</summary>
+    public static void RewardToGo(ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
     {
         Check(rewards, trajectoryEnds, weights, gamma);
         int start = 0;
@@ -63,37 +51,29 @@ public static class ReturnWeighting
             }
             start = end + 1;
         }
-        if (discountFromTrajectoryStart) ApplyDiscountFromTrajectoryStart(trajectoryEnds, gamma, weights);
     }
 
     /// <summary>
-    /// Note 002: wₖ ← γ^{k−1} wₖ with k−1 the step's index within its trajectory. Applied after a
-    /// baseline is subtracted, it gives 002's γ^{k−1}(r_togo(k) − r_baseline(k)).
+    /// Note 002: wₖ ← γ^{k−1} wₖ, k−1 the step's index within its episode (<paramref name="episodeSteps"/>,
+    /// counted from the episode's first step, which may lie in an earlier rollout) — the exact gradient of
+    /// the discounted objective J = E[Σ γ^t r_t], which the usual estimator drops. Applied after a baseline
+    /// is subtracted, it gives 002's γ^{k−1}(r_togo(k) − r_baseline(k)).
     /// </summary>
-    public static void ApplyDiscountFromTrajectoryStart(ReadOnlySpan<bool> trajectoryEnds, double gamma, Span<float> weights)
+    public static void ApplyDiscountFromEpisodeStart(ReadOnlySpan<int> episodeSteps, double gamma, Span<float> weights)
     {
-        int start = 0;
-        while (start < weights.Length)
-        {
-            int end = TrajectoryEnd(trajectoryEnds, start);
-            double factor = 1;
-            for (int t = start; t <= end; t++)
-            {
-                weights[t] = (float)(factor * weights[t]);
-                factor *= gamma;
-            }
-            start = end + 1;
-        }
+        if (episodeSteps.Length != weights.Length)
+            throw new ArgumentException($"need one episode step per weight ({weights.Length}), got {episodeSteps.Length}");
+        for (int k = 0; k < weights.Length; k++) weights[k] = (float)(Math.Pow(gamma, episodeSteps[k]) * weights[k]);
     }
 
-    /// <summary>Dispatches on <paramref name="kind"/> (the discount-from-start option applies to reward-to-go).</summary>
+    /// <summary>Dispatches on <paramref name="kind"/>.</summary>
     public static void Compute(ReturnWeightingKind kind, ReadOnlySpan<float> rewards, ReadOnlySpan<bool> trajectoryEnds,
-        double gamma, bool discountFromTrajectoryStart, Span<float> weights)
+        double gamma, Span<float> weights)
     {
         if (kind == ReturnWeightingKind.WholeTrajectoryReturn)
             WholeTrajectoryReturn(rewards, trajectoryEnds, gamma, weights);
         else
-            RewardToGo(rewards, trajectoryEnds, gamma, discountFromTrajectoryStart, weights);
+            RewardToGo(rewards, trajectoryEnds, gamma, weights);
     }
 
     /// <summary>Index of the last step of the trajectory that starts at <paramref name="start"/>.</summary>

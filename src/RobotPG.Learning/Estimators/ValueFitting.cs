@@ -1,5 +1,6 @@
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Optimization;
+using RobotPG.Learning.Rollouts;
 using RobotPG.Numerics;
 
 namespace RobotPG.Learning.Estimators;
@@ -57,12 +58,9 @@ public sealed class ValueFitting
             _shuffle.Shuffle(_indices.AsSpan(0, count));
             for (int start = 0; start + m <= count; start += m)
             {
-                for (int k = 0; k < m; k++)
-                {
-                    int i = _indices[start + k];
-                    observations.Slice(i * o, o).CopyTo(_mbObservations.AsSpan(k * o, o));
-                    _mbTargets[k] = targets[i];
-                }
+                ReadOnlySpan<int> picked = _indices.AsSpan(start, m);
+                Minibatch.Gather(picked, observations, o, _mbObservations);
+                Minibatch.Gather(picked, targets, 1, _mbTargets);
                 _value.ZeroGradients();
                 loss = _value.AccumulateSquaredErrorGradient(_mbObservations, _mbTargets, m);
                 if (trustPenalty > 0) AccumulateTrustPenaltyGradient(_value.Parameters, _anchor, trustPenalty, _value.Gradients);

@@ -12,7 +12,7 @@ namespace RobotPG.Learning.Networks;
 public sealed class GaussianPolicy
 {
     /// <summary>½·log(2π).</summary>
-    public const float HalfLogTwoPi = 0.9189385332046727f;
+    public const float HalfLogTwoPi = (float)DiagonalGaussian.HalfLogTwoPi;
 
     private enum BatchCache { None, LogProb, Kl, Fisher }
 
@@ -156,10 +156,9 @@ public sealed class GaussianPolicy
             float w = weights[i];
             for (int j = 0; j < a; j++)
             {
-                float invVar = MathF.Exp(-2f * logStd[j]);
                 float diff = _batchActions[i * a + j] - _batchMeans[i * a + j];
-                _meanGradients[i * a + j] = w * diff * invVar;
-                logStdGrad[j] += w * (diff * diff * invVar - 1f);
+                _meanGradients[i * a + j] = w * DiagonalGaussian.MeanScore(diff, logStd[j]);
+                logStdGrad[j] += w * DiagonalGaussian.LogStdScore(diff, logStd[j]);
             }
         }
         _mean.BackwardBatch(_meanGradients, count, _gradients.AsSpan(0, _meanParameterCount));
@@ -299,11 +298,7 @@ public sealed class GaussianPolicy
     private static float LogDensity(ReadOnlySpan<float> mean, ReadOnlySpan<float> action, ReadOnlySpan<float> logStd)
     {
         float logProb = 0f;
-        for (int j = 0; j < mean.Length; j++)
-        {
-            float z = (action[j] - mean[j]) * MathF.Exp(-logStd[j]);
-            logProb -= 0.5f * z * z + logStd[j] + HalfLogTwoPi;
-        }
+        for (int j = 0; j < mean.Length; j++) logProb += DiagonalGaussian.LogDensity(action[j] - mean[j], logStd[j]);
         return logProb;
     }
 

@@ -45,7 +45,7 @@ public sealed class BadConfigTests
         new("enum value", c => O(c, "imu")["accelRangeG"] = 3, "$.imu.accelRangeG", "3 is not one of 2, 4, 8, 16"),
         new("string enum value", c => O(c, "bus")["clock"] = "fast", "$.bus.clock", "\"fast\" is not one of \"lockstep\", \"realtime\""),
         new("sim bus without broker", c => O(c, "bus").Remove("broker"), "$.bus.broker", "required when bus.kind is \"sim\""),
-        new("broker not mqtt://", c => O(c, "bus")["broker"] = "tcp://localhost:1883", "$.bus.broker", "\"tcp://localhost:1883\" does not match ^mqtt://[^:/]+:[0-9]{1,5}$"),
+        new("broker not mqtt://", c => O(c, "bus")["broker"] = "tcp://localhost:1883", "$.bus.broker", "\"tcp://localhost:1883\" is not of the expected form: mqtt://host:port"),
         new("pi bus with clock", c => { O(c, "bus")["kind"] = "pi"; O(c, "bus").Remove("broker"); O(c, "telemetry")["broker"] = "mqtt://127.0.0.1:1883"; }, "$.bus.clock", "only allowed when bus.kind is \"sim\""),
         new("pi telemetry without broker", c => { O(c, "bus")["kind"] = "pi"; O(c, "bus").Remove("broker"); O(c, "bus").Remove("clock"); }, "$.telemetry.broker", "required when telemetry is enabled on a \"pi\" bus"),
         new("tilt limits out of order", c => O(c, "safety")["tiltLimitDeg"] = 20, "$.safety.tiltLimitDeg", "20 is below task.doneTiltDeg 30 (the motors would cut before the episode ends)"),
@@ -66,7 +66,7 @@ public sealed class BadConfigTests
             Motor(c, 0)["pwmSource"] = "hardware"; Motor(c, 0)["pwmChannel"] = 2; Motor(c, 0)["pwmPin"] = 12;
         }, "$.motors[0].pwmChannel", "hardware PWM has channels 0 and 1, not 2"),
         new("duplicate motor name", c => Motor(c, 1)["name"] = "left", "$.motors[1].name", "\"left\" is already the name of $.motors[0]"),
-        new("robot id with a slash", c => c["robotId"] = "bot/1", "$.robotId", "\"bot/1\" does not match ^[A-Za-z0-9_-]+$"),
+        new("robot id with a slash", c => c["robotId"] = "bot/1", "$.robotId", "\"bot/1\" is not of the expected form: The {robotId} of every MQTT topic and the log file prefix: letters, digits, '-' and '_'."),
         new("empty robot id", c => c["robotId"] = "", "$.robotId", "must not be empty"),
         new("balance-bot needs an IMU", c => c.Remove("imu"), "$.imu", "required by task \"balance-bot\" (pitch comes from the IMU)"),
         new("balance-bot with one motor", c => c["motors"]!.AsArray().RemoveAt(1), "$.motors", "task \"balance-bot\" drives 2 motors (left, right), not 1"),

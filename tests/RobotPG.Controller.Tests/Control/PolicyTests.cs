@@ -99,7 +99,7 @@ public sealed class PolicyTests
         byte[] bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
         var error = new StringWriter();
-        Assert.Equal(1, RobotPgCli.Run(["policy", "info", path], new StringWriter(), error));
+        Assert.Equal(2, RobotPgCli.Run(["policy", "info", path], new StringWriter(), error));
         Assert.Single(error.ToString().TrimEnd('\n').Split('\n'));
         Assert.Contains(path, error.ToString());
     }

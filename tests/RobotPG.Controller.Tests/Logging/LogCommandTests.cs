@@ -56,7 +56,7 @@ public sealed class LogCommandTests
         string file = dir.File("junk.rpglog");
         File.WriteAllBytes(file, new byte[10]);
         var error = new StringWriter();
-        Assert.Equal(1, RobotPgCli.Run(["log", "info", file], new StringWriter(), error));
+        Assert.Equal(2, RobotPgCli.Run(["log", "info", file], new StringWriter(), error));
         Assert.Equal($"{file}: the file holds 10 bytes, less than the 128-byte header{Environment.NewLine}", error.ToString());
     }
 

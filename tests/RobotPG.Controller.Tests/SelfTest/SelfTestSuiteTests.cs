@@ -31,29 +31,43 @@ public sealed class SelfTestSuiteTests
     [Fact]
     public void A_failing_check_is_named_and_the_other_checks_still_run()
     {
-        SelfTestReport report = SelfTestSuite.Run(new SelfTestOptions { Forwards = 10, Algorithms = ["no-such-algorithm", "reinforce"] });
+        // Fault: the log round trip's temporary directory is a regular file, so it cannot make its folder.
+        using var dir = new TempDirectory();
+        string file = dir.File("not-a-directory");
+        File.WriteAllText(file, "x");
+        SelfTestReport report = SelfTestSuite.Run(new SelfTestOptions { Forwards = 10, Algorithms = ["reinforce"], TemporaryDirectory = file });
 
         Assert.False(report.Passed);
         SelfTestCheck failure = report.FirstFailure!;
-        Assert.Equal("update no-such-algorithm", failure.Name);
-        Assert.Contains("learning.algorithm 'no-such-algorithm' is unknown", failure.Detail);
+        Assert.Equal("log round trip", failure.Name);
+        Assert.Contains(file, failure.Detail);
         Assert.True(double.IsNaN(failure.Figure));
         Assert.Equal(1, report.FailedCount);
         Assert.True(report.Find("update reinforce")!.Passed);
-        Assert.True(report.Find("log round trip")!.Passed);
+        Assert.True(report.Find("driver PCA9685")!.Passed);
     }
 
     [Fact]
     public void The_command_exits_1_with_one_line_naming_the_failed_check()
     {
+        using var dir = new TempDirectory();
+        string file = dir.File("not-a-directory");
+        File.WriteAllText(file, "x");
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = RobotPgCli.Run(["selftest", "--forwards", "10", "--algorithm", "no-such-algorithm"], output, error);
+        int code = SelfTestCommand.Run(new SelfTestOptions { Forwards = 10, Algorithms = ["reinforce"], TemporaryDirectory = file }, output, error);
 
         Assert.Equal(1, code);
         string line = Assert.Single(error.ToString().TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("robotpg selftest: 1 of 5 checks failed; first: update no-such-algorithm:", line);
-        Assert.Contains("FAIL update no-such-algorithm:", output.ToString());
+        Assert.StartsWith("robotpg selftest: 1 of 5 checks failed; first: log round trip:", line);
+        Assert.Contains("FAIL log round trip:", output.ToString());
+    }
+
+    [Fact]
+    public void An_unknown_algorithm_is_refused_before_any_check_runs()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SelfTestSuite.Run(new SelfTestOptions { Forwards = 10, Algorithms = ["no-such-algorithm"] }));
+        Assert.StartsWith("--algorithm: unknown algorithm 'no-such-algorithm' (known: ppo, ppo-kl, npg, trpo, a2c, vpg, reinforce)", e.Message);
     }
 
     [Theory]

@@ -34,6 +34,18 @@ internal sealed class LockstepPeer : IActuatorFrameSink
     public long Malformed { get; private set; }
     public long Applied { get; private set; }
 
+    /// <summary>Fault injection: this many next actuator frames are lost before they reach the peer.</summary>
+    public int DropNext { get; set; }
+
+    /// <summary>Keep every published frame in <see cref="Published"/> (allocates; off for allocation tests).</summary>
+    public bool KeepHistory { get; init; }
+
+    /// <summary>The encoded sensor frame of every tick published, by tick (for replays), when <see cref="KeepHistory"/>.</summary>
+    public Dictionary<ulong, byte[]> Published { get; } = [];
+
+    /// <summary>What the sim does when nobody answered for a while: the current tick again, same bytes.</summary>
+    public void Republish() => _bus!.ReceiveSensorFrame(Published[Tick]);
+
     /// <summary>Runs after the actuators were applied, before the next tick's frame is published.</summary>
     public Action<LockstepPeer>? Physics { get; set; }
 
@@ -51,6 +63,11 @@ internal sealed class LockstepPeer : IActuatorFrameSink
         if (_actuators.TryDecode(encodedFrame) != FrameStatus.Ok)
         {
             Malformed++;
+            return;
+        }
+        if (DropNext > 0)
+        {
+            DropNext--; // lost on the way: never reached the sim
             return;
         }
         if (_actuators.AnswersTick != Tick)
@@ -97,6 +114,7 @@ internal sealed class LockstepPeer : IActuatorFrameSink
         _sensors.Sequence = Tick;
         _sensors.SimTime = Tick * TickSeconds;
         int length = _sensors.Encode(_encoded);
+        if (KeepHistory) Published[Tick] = _encoded.AsSpan(0, length).ToArray();
         _bus!.ReceiveSensorFrame(_encoded.AsSpan(0, length));
     }
 }

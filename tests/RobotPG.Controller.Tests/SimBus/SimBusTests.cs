@@ -334,3 +334,69 @@ public sealed class SimBusTests
         public void Send(ReadOnlySpan<byte> encodedFrame) { }
     }
 }
+
+/// <summary>Lockstep over a lossy link: a lost answer, the sim's republish, a replayed old tick.</summary>
+public sealed class SimBusLossTests
+{
+    private static (LockstepPeer Peer, Controller.Simulation.SimBus Bus, GpioController Gpio) Start()
+    {
+        var peer = new LockstepPeer { KeepHistory = true };
+        var bus = new Controller.Simulation.SimBus(new SimBusOptions { FrameTimeout = TimeSpan.FromSeconds(2) }, peer);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(TimeSpan.FromSeconds(2));
+        var gpio = bus.CreateGpioController();
+        gpio.OpenPin(5, PinMode.Output);
+        return (peer, bus, gpio);
+    }
+
+    [Fact]
+    public void A_republished_tick_after_a_lost_answer_is_answered_again_and_is_not_new_data()
+    {
+        var (peer, bus, gpio) = Start();
+        bus.BeginRead(out _, out long s0);
+        gpio.Write(5, PinValue.High);
+        bus.CommitWrites();                       // answers tick 0: the peer computes tick 1
+        Assert.Equal(1UL, peer.Tick);
+        bus.BeginRead(out _, out long s1);
+        Assert.Equal(s0 + 1, s1);
+
+        peer.DropNext = 1;
+        gpio.Write(5, PinValue.Low);
+        bus.CommitWrites();                       // the answer to tick 1 is lost
+        Assert.Equal(1UL, peer.Tick);
+
+        peer.Republish();                         // the sim says tick 1 again
+        Assert.True(bus.HasNewFrame);             // wakes a lockstep loop waiting for the next tick
+        bus.BeginRead(out _, out long s2);
+        Assert.Equal(s1, s2);                     // same data: the stale-sensor rule counts it
+        Assert.Equal(1, bus.RepublishedFrames);
+        bus.CommitWrites();                       // answered again, with the whole output state
+        Assert.Equal(2UL, peer.Tick);
+        Assert.False(peer.PinLevels[5]);
+        bus.BeginRead(out _, out long s3);
+        Assert.Equal(s2 + 1, s3);
+        bus.Dispose();
+    }
+
+    [Fact]
+    public void A_replayed_older_tick_is_never_latched()
+    {
+        var (peer, bus, gpio) = Start();
+        for (int k = 0; k < 3; k++)
+        {
+            bus.BeginRead(out _, out _);
+            gpio.Write(5, k % 2 == 0 ? PinValue.High : PinValue.Low);
+            bus.CommitWrites();
+        }
+        bus.BeginRead(out _, out long before);
+        Assert.Equal(3UL, bus.Current.Sequence);
+
+        bus.ReceiveSensorFrame(peer.Published[1]); // an old copy delivered late (broker redelivery)
+        Assert.False(bus.HasNewFrame);
+        bus.BeginRead(out _, out long after);
+        Assert.Equal(before, after);
+        Assert.Equal(3UL, bus.Current.Sequence);
+        Assert.Equal(1, bus.ReplayedFrames);
+        bus.Dispose();
+    }
+}

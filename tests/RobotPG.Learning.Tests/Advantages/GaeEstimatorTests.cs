@@ -126,15 +126,6 @@ public class GaeEstimatorTests
     }
 
     [Fact]
-    public void DiscountedReturnEqualsGaeReturnsAtLambdaOne()
-    {
-        var g = new float[8];
-        DiscountedReturn.Compute(8, 1, Rewards, Terminated, Truncated, Bootstrap, [LastValue], 0.9, g);
-        (_, float[] ret) = Run(0.9, 1.0);
-        for (int t = 0; t < 8; t++) Assert.Equal(ret[t], g[t], Tolerance);
-    }
-
-    [Fact]
     public void BufferFormAllocatesNothing()
     {
         var buffer = new RolloutBuffer(64, 4, 3, 1);

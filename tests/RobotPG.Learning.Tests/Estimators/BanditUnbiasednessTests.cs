@@ -79,15 +79,23 @@ public class BanditUnbiasednessTests
                 switch (estimator)
                 {
                     case Estimator.OptimalScalar or Estimator.OptimalPerParameter:
+                        // b fitted on the previous batch (independent of this one), applied to this one.
+                        var fitted = new OptimalConstantBaseline(P);
+                        var applied = new OptimalConstantBaseline(P);
+                        for (int i = 0; i < BatchSize; i++)
+                        {
+                            fitted.Add(previousScores.AsSpan(i * P, P), previousRewards[i]);
+                            applied.Add(scores.AsSpan(i * P, P), rewards[i]);
+                        }
                         if (estimator == Estimator.OptimalPerParameter)
-                            OptimalConstantBaseline.PerParameter(previousScores, previousRewards, P, perParameter);
+                            fitted.PerParameter(perParameter);
                         else
-                            Array.Fill(perParameter, OptimalConstantBaseline.Scalar(previousScores, previousRewards, P));
-                        OptimalConstantBaseline.Gradient(scores, rewards, P, perParameter, optimal);
+                            Array.Fill(perParameter, fitted.Scalar());
+                        applied.Gradient(perParameter, optimal);
                         for (int j = 0; j < P; j++) gradient[j] = optimal[j];
                         break;
                     default:
-                        ReturnWeighting.RewardToGo(rewards, ends, 1.0, false, weights);
+                        ReturnWeighting.RewardToGo(rewards, ends, 1.0, weights);
                         if (estimator == Estimator.MeanReturn)
                             ConstantBaseline.Subtract(weights, previousMean);
                         else if (estimator == Estimator.StateValue)
@@ -103,7 +111,7 @@ public class BanditUnbiasednessTests
                 }
                 for (int j = 0; j < P; j++) estimates[k * P + j] = gradient[j];
             }
-            previousMean = ConstantBaseline.MeanReturn(rewards, ends, 1.0);
+            previousMean = ConstantBaseline.MeanReturn(rewards, ends); // one-step trajectories: the rewards are the returns
             scores.CopyTo(previousScores, 0);
             rewards.CopyTo(previousRewards, 0);
         }

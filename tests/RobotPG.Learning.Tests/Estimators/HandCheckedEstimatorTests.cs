@@ -52,7 +52,7 @@ public class HandCheckedEstimatorTests
     public void FormulaBWeightsByRewardToGo()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         Assert.Equal([3f, 2f, 7f, 4f], w);
         // ĝ_w = ½[0.5·3 − 2·2 − 1·7 + 2·4] = −0.75;  ĝ_b = ½[0.5·3 − 1·2 + 1·7 + 2·4] = 7.25
         var (gw, gb) = Gradient(w);
@@ -64,17 +64,20 @@ public class HandCheckedEstimatorTests
     public void FormulaBDiscountedWithAndWithoutNote002Factor()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, w);
         Assert.Equal([2f, 2f, 5f, 4f], w); // r_togo: 1 + 0.5·2, 2, 3 + 0.5·4, 4
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, true, w);
+        ReturnWeighting.ApplyDiscountFromEpisodeStart([0, 1, 0, 1], 0.5, w);
         Assert.Equal([2f, 1f, 5f, 2f], w); // γ^{k−1} r_togo(k): second steps × 0.5
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.5, w);
+        ReturnWeighting.ApplyDiscountFromEpisodeStart([3, 4, 0, 1], 0.5, w); // first run continues an episode at step 3
+        Assert.Equal([0.25f, 0.125f, 5f, 2f], w);
     }
 
     [Fact]
     public void BatchEndClosesAnOpenTrajectory()
     {
         float[] w = new float[3];
-        ReturnWeighting.RewardToGo([1, 1, 1], [true, false, false], 1.0, false, w);
+        ReturnWeighting.RewardToGo([1, 1, 1], [true, false, false], 1.0, w);
         Assert.Equal([1f, 2f, 1f], w);
         Assert.Equal(2, ReturnWeighting.CountTrajectories([true, false, false]));
     }
@@ -84,7 +87,7 @@ public class HandCheckedEstimatorTests
     {
         float[] w = new float[4];
         ReturnWeighting.WholeTrajectoryReturn(Rewards, Ends, 1.0, w);
-        double b = ConstantBaseline.MeanReturn(Rewards, Ends, 1.0);
+        double b = ConstantBaseline.MeanReturn(w, Ends);
         Assert.Equal(5.0, b, 12); // (3 + 7)/2
         ConstantBaseline.Subtract(w, b);
         // ĝ_w = ½[(−1.5)(−2) + (1)(2)] = 2.5
@@ -95,11 +98,11 @@ public class HandCheckedEstimatorTests
     public void TimeDependentBaselineSubtractsMeanRewardToGo()
     {
         float[] w = new float[4], scratch = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         var baseline = new TimeDependentBaseline(2);
-        baseline.Compute(w, Ends, scratch);
+        baseline.Compute(w, [0, 1, 0, 1], scratch);
         Assert.Equal([5f, 3f, 5f, 3f], scratch); // b₀ = (3 + 7)/2, b₁ = (2 + 4)/2
-        baseline.Subtract(w, Ends, scratch);
+        baseline.Subtract(w, [0, 1, 0, 1], scratch);
         // weights [−2, −1, 2, 1]: ĝ_w = ½[0.5·(−2) − 2·(−1) − 1·2 + 2·1] = 0.5
         Assert.Equal(0.5, Gradient(w).W, 6);
     }
@@ -108,15 +111,19 @@ public class HandCheckedEstimatorTests
     public void TimeDependentBaselineAveragesOverTrajectoriesReachingEachIndex()
     {
         float[] scratch = new float[3];
-        new TimeDependentBaseline(4).Compute([4, 2, 6], [false, true, true], scratch);
+        new TimeDependentBaseline(4).Compute([4, 2, 6], [0, 1, 0], scratch);
         Assert.Equal([5f, 2f, 5f], scratch);
+        // Episode steps past the initial horizon grow the sums instead of failing.
+        var grown = new TimeDependentBaseline(1);
+        grown.Compute([4, 2, 6, 1], [5, 6, 5, 0], new float[4]);
+        Assert.Equal(7, grown.Horizon);
     }
 
     [Fact]
     public void StateValueBaselineSubtractsValues()
     {
         float[] w = new float[4];
-        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, false, w);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 1.0, w);
         StateValueBaseline.Subtract(w, [1, 1, 2, 3]);
         Assert.Equal([2f, 1f, 5f, 1f], w);
         // ĝ_w = ½[0.5·2 − 2·1 − 1·5 + 2·1] = −2
@@ -127,15 +134,24 @@ public class HandCheckedEstimatorTests
     private static readonly float[] TrajectoryScores = [-1.5f, -0.5f, 1f, 3f];
     private static readonly float[] TrajectoryReturns = [3f, 7f];
 
+    private static OptimalConstantBaseline TwoTrajectories()
+    {
+        var baseline = new OptimalConstantBaseline(2);
+        baseline.Add(TrajectoryScores.AsSpan(0, 2), TrajectoryReturns[0]);
+        baseline.Add(TrajectoryScores.AsSpan(2, 2), TrajectoryReturns[1]);
+        return baseline;
+    }
+
     [Fact]
     public void OptimalConstantBaselinePerParameter()
     {
         double[] b = new double[2];
-        OptimalConstantBaseline.PerParameter(TrajectoryScores, TrajectoryReturns, 2, b);
+        var baseline = TwoTrajectories();
+        baseline.PerParameter(b);
         Assert.Equal((2.25 * 3 + 1 * 7) / 3.25, b[0], 6);      // 4.2308
         Assert.Equal((0.25 * 3 + 9 * 7) / 9.25, b[1], 6);      // 6.8919
         float[] g = new float[2];
-        OptimalConstantBaseline.Gradient(TrajectoryScores, TrajectoryReturns, 2, b, g);
+        baseline.Gradient(b, g);
         Assert.Equal(0.5 * (-1.5 * (3 - 13.75 / 3.25) + 1 * (7 - 13.75 / 3.25)), g[0], 5);   // 2.3077
         Assert.Equal(0.5 * (-0.5 * (3 - 63.75 / 9.25) + 3 * (7 - 63.75 / 9.25)), g[1], 5);   // 1.1351
     }
@@ -144,9 +160,10 @@ public class HandCheckedEstimatorTests
     public void OptimalConstantBaselineScalar()
     {
         // ‖s₁‖² = 2.5, ‖s₂‖² = 10 → b = (2.5·3 + 10·7)/12.5 = 6.2
-        Assert.Equal(6.2, OptimalConstantBaseline.Scalar(TrajectoryScores, TrajectoryReturns, 2), 6);
+        var baseline = TwoTrajectories();
+        Assert.Equal(6.2, baseline.Scalar(), 6);
         float[] g = new float[2];
-        OptimalConstantBaseline.Gradient(TrajectoryScores, TrajectoryReturns, 2, [6.2, 6.2], g);
+        baseline.Gradient([6.2, 6.2], g);
         Assert.Equal(2.8, g[0], 5);  // ½[−1.5·(−3.2) + 1·0.8]
         Assert.Equal(2.0, g[1], 5);  // ½[−0.5·(−3.2) + 3·0.8]
     }
@@ -170,7 +187,7 @@ public class HandCheckedEstimatorTests
     {
         float[] logProb = [-1.2f, -0.3f, -2f, -0.7f], w = new float[4], rtg = new float[4];
         ImportanceSampling.PerDecisionWeights(logProb, logProb, Rewards, Ends, 0.9, w);
-        ReturnWeighting.RewardToGo(Rewards, Ends, 0.9, false, rtg);
+        ReturnWeighting.RewardToGo(Rewards, Ends, 0.9, rtg);
         for (int i = 0; i < 4; i++) Assert.Equal(rtg[i], w[i], 5);
     }
 

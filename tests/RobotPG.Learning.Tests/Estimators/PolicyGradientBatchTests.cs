@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Rollouts;
@@ -29,6 +30,7 @@ public class PolicyGradientBatchTests
         rollout.LastValues[1] = 30;
 
         var batch = new PolicyGradientBatch(6, 1, 1);
+        GaeEstimator.Estimate(rollout, 0.5, 1.0);
         batch.Load(rollout);
         Assert.Equal([100f, 102, 104, 101, 103, 105], batch.Observations);
         Assert.Equal([1f, 2, 3, 4, 5, 6], batch.Rewards);
@@ -39,16 +41,21 @@ public class PolicyGradientBatchTests
         // γ = 0.5: bootstrapped reward-to-go = [1 + 0.5·2, 2, 3 + 0.5·10, 4 + 0.5·20, 5 + 0.5·(6 + 15), 6 + 15]
         float[] bootstrapped = new float[6], toGo = new float[6];
         batch.BootstrappedRewards(0.5, true, bootstrapped);
-        ReturnWeighting.RewardToGo(bootstrapped, batch.TrajectoryEnds, 0.5, false, toGo);
+        ReturnWeighting.RewardToGo(bootstrapped, batch.TrajectoryEnds, 0.5, toGo);
         Assert.Equal([2f, 2, 8, 14, 15.5f, 21], toGo);
 
-        // GAE with λ = 1 is the bootstrapped return minus V.
-        float[] advantages = new float[6], returns = new float[6];
-        batch.GeneralizedAdvantage(0.5, 1.0, advantages, returns);
+        // GAE with λ = 1 (run on the rollout, carried into trajectory order) is the bootstrapped return minus V.
         for (int k = 0; k < 6; k++)
         {
-            Assert.Equal(toGo[k], returns[k], 5);
-            Assert.Equal(toGo[k] - batch.Values[k], advantages[k], 5);
+            Assert.Equal(toGo[k], batch.Returns[k], 5);
+            Assert.Equal(toGo[k] - batch.Values[k], batch.Advantages[k], 5);
         }
+
+        // TD targets r + γV(s′) (note 001, fitted V iteration): V(s′) is the next stored value inside a run,
+        // 0 after termination, V(final) after truncation, the last value at the rollout's cut.
+        // Values in trajectory order: env 0 → 0, 1, 2; env 1 → 0.5, 1.5, 2.5.
+        float[] targets = new float[6];
+        batch.TemporalDifferenceTargets(0.5, targets);
+        Assert.Equal([1 + 0.5f * 1, 2, 3 + 0.5f * 10, 4 + 0.5f * 20, 5 + 0.5f * 2.5f, 6 + 0.5f * 30], targets);
     }
 }

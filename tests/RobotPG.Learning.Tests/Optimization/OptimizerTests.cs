@@ -83,15 +83,6 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Sgd_steps_against_the_gradient()
-    {
-        var sgd = new Sgd(0.5f);
-        float[] theta = [1f, 2f, 3f];
-        sgd.Step(theta, [2f, -2f, 0f]);
-        Assert.Equal([0f, 3f, 3f], theta);
-    }
-
-    [Fact]
     public void Clipping_uses_one_joint_norm_and_returns_it()
     {
         float[] a = [3f, 0f], b = [0f, 4f];

@@ -1,3 +1,4 @@
+using RobotPG.Learning.Advantages;
 using MathNet.Numerics.Statistics;
 using RobotPG.Learning.Algorithms;
 using Xunit;
@@ -92,8 +93,11 @@ public class PpoLossTests
         float[] a = [3f, -1f, 0.5f, 7f, 2f, -4f];
         double[] reference = Array.ConvertAll(a, x => (double)x);
         double mean = reference.Mean(), std = reference.StandardDeviation(); // MathNet: sample (n − 1) std
-        PpoLoss.NormalizeAdvantages(a);
+        AdvantageStandardization.Standardize(a);
         for (int i = 0; i < a.Length; i++) Assert.Equal((reference[i] - mean) / (std + 1e-8), a[i], 1e-6);
+        float[] one = [3f];
+        AdvantageStandardization.Standardize(one); // no spread: centred only, not NaN
+        Assert.Equal([0f], one);
     }
 
     [Fact]

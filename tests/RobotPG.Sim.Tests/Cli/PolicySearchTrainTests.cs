@@ -96,7 +96,7 @@ public class PolicySearchTrainTests(ITestOutputHelper output)
         using JsonDocument final = JsonDocument.Parse(lines[^1]);
         JsonElement f = final.RootElement;
         Assert.True(f.GetProperty("final").GetBoolean());
-        double eval = f.GetProperty("eval_return").GetDouble();
+        double eval = f.GetProperty("evalReturn").GetDouble();
         output.WriteLine($"{algo}: eval {eval:F4}, LQR optimum {optimum:F4}, {lines.Length - 1} updates");
         // The threshold of PointMassTests: within 1 % of the LQR optimum (here on the evaluation states).
         Assert.True(eval >= optimum * 1.01, $"eval_return {eval:F4} < 1.01 × optimum {optimum:F4}");
@@ -113,11 +113,11 @@ public class PolicySearchTrainTests(ITestOutputHelper output)
             previousSteps = s;
             // Episodes of 50 steps: every roll-out counted in steps is a finished episode.
             Assert.Equal(s / PointMass.MaxEpisodeSteps, e.GetProperty("episodes").GetInt64());
-            Assert.True(double.IsFinite(e.GetProperty("mean_return").GetDouble()));
-            Assert.True(e.GetProperty("update_ms").GetDouble() >= 0);
+            Assert.True(double.IsFinite(e.GetProperty("meanReturn").GetDouble()));
+            Assert.True(e.GetProperty("updateMs").GetDouble() >= 0);
             Assert.True(e.GetProperty("sps").GetDouble() > 0);
-            Assert.Equal(JsonValueKind.Null, e.GetProperty("approx_kl").ValueKind);
-            Assert.Equal(JsonValueKind.Null, e.GetProperty("value_loss").ValueKind);
+            Assert.Equal(JsonValueKind.Null, e.GetProperty("approxKl").ValueKind);
+            Assert.Equal(JsonValueKind.Null, e.GetProperty("valueLoss").ValueKind);
         }
         Assert.True(Steps - previousSteps < previousSteps / (lines.Length - 1), "the run stopped more than one update short of the budget");
 
@@ -191,7 +191,7 @@ public class PolicySearchTrainTests(ITestOutputHelper output)
     public void LoadRejectsAMalformedFile()
     {
         string path = Path.Combine(CliTestRun.TempDirectory(), "policy.linear.json");
-        File.WriteAllText(path, """{"format":"robotpg-linear-gaussian-policy","version":1,"tag":"x","observation_size":2,"action_size":1,"weights":[[1]],"bias":[0],"log_std":[0],"steps":0,"episodes":0,"updates":0}""");
+        File.WriteAllText(path, """{"format":"robotpg-linear-gaussian-policy","version":1,"tag":"x","observationSize":2,"actionSize":1,"weights":[[1]],"bias":[0],"logStd":[0],"steps":0,"episodes":0,"updates":0}""");
         var e = Assert.Throws<InvalidDataException>(() => LinearPolicyFile.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("weights must be 1 rows of 2 numbers", e.Message);
@@ -207,12 +207,13 @@ public class PolicySearchPlainOutputTests
         var (exit, stdout, stderr) = CliTestRun.Invoke(TrainCommand.Create(), "--env", "point-mass", "--algo", "fd", "--steps", "16000", "--out", dir);
         Assert.True(exit == 0, stderr);
         string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        // 16000 steps at 1600 per update (4 utility evaluations × 8 episodes × 50 steps): 10 updates, one line each, then "done".
-        Assert.Equal(11, lines.Length);
-        Assert.StartsWith("steps 16000/16000  episodes 320  mean return ", lines[^2]);
-        Assert.Contains("kl -", lines[^2]);
-        Assert.StartsWith("done: 16000 steps, 320 episodes", lines[^1]);
-        Assert.Contains("deterministic eval return", lines[^1]);
+        // 16000 steps at 1600 per update (4 utility evaluations × 8 episodes × 50 steps): 10 updates, one line each, "done", the 3 files written.
+        Assert.Equal(14, lines.Length);
+        Assert.StartsWith("steps 16000/16000  episodes 320  mean return ", lines[^5]);
+        Assert.Contains("kl -", lines[^5]);
+        Assert.StartsWith("done: 16000 steps, 320 episodes", lines[^4]);
+        Assert.Contains("deterministic eval return", lines[^4]);
+        Assert.Equal($"wrote {Path.Combine(dir, "policy.linear.json")}", lines[^3]);
         Assert.DoesNotContain("NaN", stdout);
     }
 }

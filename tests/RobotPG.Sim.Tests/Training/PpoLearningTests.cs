@@ -21,7 +21,7 @@ public class PpoLearningTests
         using JsonDocument last = JsonDocument.Parse(lines[^1]);
         Assert.True(last.RootElement.GetProperty("final").GetBoolean());
         Assert.True(last.RootElement.GetProperty("steps").GetInt64() <= steps);
-        return (last.RootElement.GetProperty("eval_return").GetDouble(), lines);
+        return (last.RootElement.GetProperty("evalReturn").GetDouble(), lines);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public class PpoLearningTests
         using JsonDocument doc = JsonDocument.Parse(line);
         var kept = new List<string>();
         foreach (JsonProperty p in doc.RootElement.EnumerateObject())
-            if (p.Name is not ("update_ms" or "sps" or "wall_seconds")) kept.Add(p.ToString());
+            if (p.Name is not ("updateMs" or "sps" or "wallSeconds")) kept.Add(p.ToString());
         return string.Join(";", kept);
     }
 }

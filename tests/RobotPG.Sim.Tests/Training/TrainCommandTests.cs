@@ -31,7 +31,7 @@ public class TrainCommandTests
         (_, string stdout) = TrainShort("--json");
         string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length); // 2 updates + final
-        string[] required = ["steps", "episodes", "mean_return", "approx_kl", "clipfrac", "explained_variance", "entropy", "update_ms", "sps"];
+        string[] required = ["steps", "episodes", "meanReturn", "approxKl", "clipFraction", "explainedVariance", "entropy", "updateMs", "sps"];
         for (int i = 0; i < lines.Length; i++)
         {
             using JsonDocument doc = JsonDocument.Parse(lines[i]);
@@ -40,7 +40,7 @@ public class TrainCommandTests
         }
         using JsonDocument last = JsonDocument.Parse(lines[^1]);
         Assert.True(last.RootElement.GetProperty("final").GetBoolean());
-        double eval = last.RootElement.GetProperty("eval_return").GetDouble();
+        double eval = last.RootElement.GetProperty("evalReturn").GetDouble();
         Assert.InRange(eval, -16.3 * 200, 0); // a Pendulum-v1 episode's return lies in [−3254.7, 0]
         using JsonDocument first = JsonDocument.Parse(lines[0]);
         Assert.False(first.RootElement.TryGetProperty("final", out _));
@@ -112,7 +112,7 @@ public class TrainCommandTests
     {
         (string dir, string stdout) = TrainShort("--json");
         using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
-        double trained = last.RootElement.GetProperty("eval_return").GetDouble();
+        double trained = last.RootElement.GetProperty("evalReturn").GetDouble();
 
         // train evaluates 10 episodes from seed + 1000000 = 1000007.
         var (exit, evalOut, stderr) = CliTestRun.Invoke(EvalCommand.Create(),
