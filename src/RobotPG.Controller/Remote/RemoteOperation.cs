@@ -55,6 +55,9 @@ public sealed class RemoteOperation : IDisposable
 
     public long Refused => Interlocked.Read(ref _refused);
 
+    /// <summary>Connections made to the broker so far; each one is subscribed to the commands before it counts.</summary>
+    public long Connects => _client.Connects;
+
     /// <summary>The payload the broker publishes as our last will: retained, state "offline".</summary>
     public static byte[] OfflineStatus(string robotId) =>
         JsonSerializer.SerializeToUtf8Bytes(new RobotStatus(robotId, "offline", null, null, null, null, null, null, null, null), MessagingJsonContext.Default.RobotStatus);
