@@ -96,8 +96,9 @@ public sealed class SimFaultInjectionTests
                 .WaitAsync(TimeSpan.FromMinutes(3));
 
             Assert.True(faultAt > 0, "the motors were never driven, so the fault was never switched on");
-            Assert.Equal(3, code);
-            Assert.Contains("0x40", output.ToString() + error.ToString());
+            Assert.True(code == 3, $"exit {code}, fault at tick {faultAt}, pins low at {pinsLowAt}: {output}{error}");
+            Assert.Contains("motors off (bus-fault)", output.ToString());
+            Assert.Equal("robotpg: motors off after a bus-fault that does not clear by itself; exiting 3 so the service restarts the controller\n", error.ToString());
             Assert.False(fellBeforeStop, "the robot fell first: the tilt rule, not the bus fault, may have stopped the motors");
             Assert.InRange(pinsLowAt, faultAt + 1, faultAt + MaxPeriodsToMotorsOff);
             sim.Inspect(r =>
@@ -121,3 +122,4 @@ public sealed class SimFaultInjectionTests
         }
     }
 }
+
