@@ -82,10 +82,15 @@ public sealed partial class ReadmeTests
         int parsed = 0;
         foreach (var (_, text) in Blocks(Readme))
         {
+            // Shell variables the block itself sets (NAME="...") are expanded as bash would; any other $NAME fails the parse.
+            var variables = new Dictionary<string, string>();
             foreach (string raw in text.Split('\n'))
             {
                 string line = raw.Trim();
+                var assignment = Regex.Match(line, @"^([A-Z_]+)=""([^""]*)""$");
+                if (assignment.Success) { variables[assignment.Groups[1].Value] = assignment.Groups[2].Value; continue; }
                 if (!IsCommand(line)) continue;
+                line = Regex.Replace(line, @"\$([A-Z_]+)\b", v => variables.TryGetValue(v.Groups[1].Value, out string? value) ? value : v.Value);
                 line = Regex.Replace(line, @"""\$\(.*?\)""", "some.rpglog");
                 line = Regex.Replace(line, @"\s+#.*$", "").TrimEnd('&', ' ');
                 string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -104,7 +109,7 @@ public sealed partial class ReadmeTests
         [
             TrainCommand.CheckpointFileName, TrainCommand.LinearPolicyFileName, TrainCommand.CurveCsvFileName, TrainCommand.CurveSvgFileName,
             CompareCommand.SvgFileName, CompareCommand.CurvesFileName, CompareCommand.SummaryFileName,
-            LearnerCheckpoints.LatestName, LearnerCheckpoints.PreviousName,
+            TrainCommand.FinalCheckpointFileName, LearnerCheckpoints.LatestName, LearnerCheckpoints.PreviousName,
         ];
         int checkedNames = 0;
         foreach (string markdown in (string[])[Readme, File.ReadAllText(Path.Combine(Root, "firmware-config", "README.md"))])
@@ -130,7 +135,7 @@ public sealed partial class ReadmeTests
     [Fact]
     public void The_learning_section_the_walk_through_adds_makes_a_valid_robot_config()
     {
-        string snippet = Blocks(Readme).Single(b => b.Language == "json").Text;
+        string snippet = Blocks(Readme).First(b => b.Language == "json" && b.Text.Contains("\"learning\"")).Text;
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Root, "firmware-config", "balance-bot.json")))!.AsObject();
         var learning = JsonNode.Parse("{" + snippet.Trim() + "}")!.AsObject();
         config["learning"] = learning["learning"]!.DeepClone();

@@ -20,6 +20,9 @@ public static class SimCli
         root.Subcommands.Add(KeyCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
         root.Subcommands.Add(CommandCommand.Create());
+        root.Subcommands.Add(FleetCommand.Create());
+        root.Subcommands.Add(FleetCommand.CreateLearner());
+        root.Subcommands.Add(FleetCommand.CreateLoad());
         return root;
     }
 

@@ -39,7 +39,7 @@ public sealed class FleetLearnerCore
     private readonly int _checkpointEvery;
     private int _count;
     private long _batchesConsumed, _batchesStale, _batchesMalformed, _transitions, _staleTransitions, _updates, _rejected, _adopted;
-    private double _lastUpdateMs;
+    private double _lastUpdateMs, _updateMsTotal, _updateMsMax;
 
     public FleetLearnerCore(IPolicyGradientAlgorithm algorithm, IFleetPolicySigner signer, int maxStaleVersions, double maxKl,
         LearnerCheckpoints? checkpoints = null, int checkpointEveryUpdates = 10)
@@ -93,6 +93,10 @@ public sealed class FleetLearnerCore
 
     /// <summary>Duration of the last PPO update, ms.</summary>
     public double LastUpdateMs => Volatile.Read(ref _lastUpdateMs);
+
+    /// <summary>Mean and longest PPO update, ms (learner thread's view; read after it stopped or approximately).</summary>
+    public double MeanUpdateMs => _updates == 0 ? double.NaN : _updateMsTotal / _updates;
+    public double MaxUpdateMs => _updateMsMax;
 
     /// <summary>Transitions collected toward the next update.</summary>
     public int BatchFill => _count;
@@ -242,7 +246,10 @@ public sealed class FleetLearnerCore
         {
             ok = false;
         }
-        Volatile.Write(ref _lastUpdateMs, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        Volatile.Write(ref _lastUpdateMs, ms);
+        _updateMsTotal += ms;
+        _updateMsMax = Math.Max(_updateMsMax, ms);
         _count = 0;
         if (!ok)
         {

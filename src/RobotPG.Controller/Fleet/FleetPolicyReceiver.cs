@@ -39,9 +39,9 @@ public sealed class FleetPolicyReceiver
 
     private readonly IFleetPolicyVerifier _verifier;
     private readonly FleetPolicyMessage _message;
-    private readonly (ControlPolicy Policy, GaussianPolicy Network, RunningMeanStd? Normalizer)[] _buffers;
+    private readonly (ControlPolicy Policy, GaussianPolicy Network, RunningMeanStd Normalizer)[] _buffers;
     private readonly GaussianPolicy _goodNetwork;
-    private readonly RunningMeanStd? _goodNormalizer;
+    private readonly RunningMeanStd _goodNormalizer;
     private readonly double _maxKl, _returnDropMargin;
     private readonly int _evaluationEpisodes;
     private readonly float[] _normalizedOld, _normalizedNew, _meanOld, _meanNew;
@@ -68,26 +68,20 @@ public sealed class FleetPolicyReceiver
         _returnDropMargin = returnDropMargin;
         int n = initial.ObservationSize, m = initial.ActionSize;
         _message = new FleetPolicyMessage(n, m, initial.HiddenSizes, initial.ParameterCount);
-        _buffers = new (ControlPolicy, GaussianPolicy, RunningMeanStd?)[2];
+        _buffers = new (ControlPolicy, GaussianPolicy, RunningMeanStd)[2];
         for (int i = 0; i < 2; i++)
         {
             var network = new GaussianPolicy(n, m, initial.HiddenSizes, maxBatch: 1, seed: 1);
             network.CopyFrom(initial);
-            RunningMeanStd? normalizer = null;
-            if (initialNormalizer is not null)
-            {
-                normalizer = new RunningMeanStd(n);
-                normalizer.CopyFrom(initialNormalizer);
-            }
+            // Always a normaliser: a broadcast brings the learner's statistics (a fresh one is the identity).
+            var normalizer = new RunningMeanStd(n);
+            if (initialNormalizer is not null) normalizer.CopyFrom(initialNormalizer);
             _buffers[i] = (ControlPolicy.FromNetwork(network, normalizer, deterministic: false, "fleet"), network, normalizer);
         }
         _goodNetwork = new GaussianPolicy(n, m, initial.HiddenSizes, maxBatch: 1, seed: 1);
         _goodNetwork.CopyFrom(initial);
-        if (initialNormalizer is not null)
-        {
-            _goodNormalizer = new RunningMeanStd(n);
-            _goodNormalizer.CopyFrom(initialNormalizer);
-        }
+        _goodNormalizer = new RunningMeanStd(n);
+        if (initialNormalizer is not null) _goodNormalizer.CopyFrom(initialNormalizer);
         _normalizedOld = new float[n];
         _normalizedNew = new float[n];
         _meanOld = new float[m];
@@ -154,11 +148,8 @@ public sealed class FleetPolicyReceiver
             return Refuse(FleetPolicyVerdict.NotNewer, "the loop has not taken the previous policy yet");
         var (policy, network, normalizer) = _buffers[spare];
         _message.Parameters.CopyTo(network.Parameters);
-        if (normalizer is not null)
-        {
-            if (_message.HasNormalizer) normalizer.Restore(_message.NormalizerMean, _message.NormalizerVariance, _message.NormalizerCount);
-            else normalizer.Reset();
-        }
+        if (_message.HasNormalizer) normalizer.Restore(_message.NormalizerMean, _message.NormalizerVariance, _message.NormalizerCount);
+        else normalizer.Reset();
         double kl = MeanKl(_buffers[_running], _buffers[spare], recent);
         if (!(kl <= _maxKl))
             return Refuse(FleetPolicyVerdict.KlBound, $"version {_message.Version}: mean KL {kl:G3} above the bound {_maxKl:G3}");
@@ -203,7 +194,7 @@ public sealed class FleetPolicyReceiver
             spare = _running; // cannot happen after an episode (the loop took the new one long ago); stay safe
         var (policy, network, normalizer) = _buffers[spare];
         network.CopyFrom(_goodNetwork);
-        if (normalizer is not null && _goodNormalizer is not null) normalizer.CopyFrom(_goodNormalizer);
+        normalizer.CopyFrom(_goodNormalizer);
         _exchange.Publish(policy);
         _running = spare;
         // Keep the refused version as the one to beat: only a newer broadcast is considered.
@@ -215,7 +206,7 @@ public sealed class FleetPolicyReceiver
     {
         var (_, network, normalizer) = _buffers[_running];
         _goodNetwork.CopyFrom(network);
-        if (normalizer is not null && _goodNormalizer is not null) _goodNormalizer.CopyFrom(normalizer);
+        _goodNormalizer.CopyFrom(normalizer);
         _goodVersion = Version;
     }
 

@@ -137,10 +137,10 @@ public class TrainCommandTests
     [Fact]
     public void ReinforceOnCartpoleSavesTheBestPolicyNotTheCollapsedFinalOne()
     {
-        // Seed 2 reaches 500 by about 37k steps and has collapsed (final return ≈ 160) by 300k; a few seconds.
+        // Seed 5 reaches 500 early and has collapsed (final return 338.7) by 300k; a few seconds.
         string dir = CliTestRun.TempDirectory();
         var (exit, stdout, stderr) = CliTestRun.Invoke(TrainCommand.Create(),
-            "--env", "cartpole", "--algo", "reinforce", "--steps", "300000", "--seed", "2", "--out", dir, "--json");
+            "--env", "cartpole", "--algo", "reinforce", "--steps", "300000", "--seed", "5", "--out", dir, "--json");
         Assert.True(exit == 0, stderr);
         using JsonDocument last = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
         JsonElement root = last.RootElement;
@@ -152,7 +152,7 @@ public class TrainCommandTests
         Assert.InRange(root.GetProperty("bestSteps").GetInt64(), 1, 299_008 - 1);
 
         // Each file holds what the report says: its evaluation on the report's seeds gives the reported return.
-        ulong evalSeed = 2 + TrainCommand.EvaluationSeedOffset;
+        ulong evalSeed = 5 + TrainCommand.EvaluationSeedOffset;
         Assert.Equal(best, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.CheckpointFileName)),
             EnvironmentCatalog.Create("cartpole"), TrainCommand.EvaluationEpisodes, evalSeed));
         Assert.Equal(final, PolicyEvaluation.Run(ActorCritic.Load(Path.Combine(dir, TrainCommand.FinalCheckpointFileName)),
