@@ -100,8 +100,10 @@ public sealed class DriverRobotIo : IRobotIo
         _bus.BeginRead(out long timestamp, out long sequence);
         if (_pca is not null && Options.Pca9685CheckEveryReads > 0 && ++_readsSinceCheck >= Options.Pca9685CheckEveryReads)
         {
+            // A brown-out or NACK is a bus fault of this read: the supervisor retries, then trips. The count
+            // restarts only after a good read-back, so each retry checks again instead of skipping the check.
+            _pca.VerifyConfiguration();
             _readsSinceCheck = 0;
-            _pca.VerifyConfiguration(); // a brown-out is a bus fault of this read: the supervisor retries, then trips
         }
         _imu?.Read(frame);
         if (Options.FreshnessFromImuData && _imu is not null)

@@ -47,6 +47,9 @@ public sealed class ChipFaultDetectionTests
         var ex = Assert.Throws<BusFaultException>(() => io.Read(frame));
         Assert.Contains("MODE1 0x11 PRE_SCALE 0x1E", ex.Message);
         Assert.Contains("PCA9685", ex.Message);
+        // The supervisor's retries read again: each must check again, or a retry hides the brown-out.
+        Assert.Throws<BusFaultException>(() => io.Read(frame));
+        Assert.Throws<BusFaultException>(() => io.Read(frame));
     }
 
     [Fact]

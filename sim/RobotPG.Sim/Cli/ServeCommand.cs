@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using RobotPG.Messaging;
+using RobotPG.Sim.Devices;
 using RobotPG.Sim.Robots;
 using RobotPG.Sim.Serving;
 
@@ -28,8 +29,13 @@ public static class ServeCommand
         var noTruth = new Option<bool>("--no-truth") { Description = "Do not publish the ground truth on robotpg/{id}/truth." };
         var controlRate = new Option<string?>("--control-rate") { Description = "Control ticks per second (default: the physics file's; must equal the controller's controlRateHz)." };
         var physicsDir = new Option<string?>("--physics-dir") { Description = "Folder of <robot>.physics.json (default: robots/ next to the executable)." };
+        var faults = new Option<string[]>("--fault")
+        {
+            Description = "Switch a fault on in the emulated chips (repeatable): " + SimFault.Grammar + ".",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("serve", "Serve a simulated robot over MQTT, emulated down to its device registers.");
-        foreach (Option o in new Option[] { robot, broker, port, clock, seed, robotId, latency, noise, randomize, noTruth, controlRate, physicsDir }) command.Options.Add(o);
+        foreach (Option o in new Option[] { robot, broker, port, clock, seed, robotId, latency, noise, randomize, noTruth, controlRate, physicsDir, faults }) command.Options.Add(o);
         var connection = new BrokerConnectionOptions();
         connection.AddTo(command);
         command.SetAction(parseResult =>
@@ -44,7 +50,14 @@ public static class ServeCommand
                 error.WriteLine($"robotpg-sim serve: {problem}");
                 return 2;
             }
-            if (options!.Broker is { } external)
+            var injected = TryParseFaults(parseResult.GetValue(faults), out problem);
+            if (injected is null)
+            {
+                error.WriteLine($"robotpg-sim serve: {problem}");
+                return 2;
+            }
+            options = options! with { Faults = injected };
+            if (options.Broker is { } external)
             {
                 var secured = connection.Apply(parseResult, external, out problem);
                 if (secured is null)
@@ -79,6 +92,24 @@ public static class ServeCommand
     }
 
     /// <summary>Validates the arguments; on failure <paramref name="problem"/> is one line naming the option and why.</summary>
+    /// <summary>The <c>--fault</c> specs as faults, or null and the first bad one's problem.</summary>
+    public static IReadOnlyList<SimFault>? TryParseFaults(string[]? specs, out string? problem)
+    {
+        problem = null;
+        var result = new List<SimFault>();
+        foreach (string spec in specs ?? [])
+        {
+            var fault = SimFault.TryParse(spec, out string? why);
+            if (fault is null)
+            {
+                problem = $"--fault: {why}";
+                return null;
+            }
+            result.Add(fault);
+        }
+        return result;
+    }
+
     public static bool TryBuildOptions(string? robot, string? broker, string? port, string? clock, string? seed, string? robotId, string? latencyMs,
         string? noise, bool randomize, bool truth, string? controlRate, string? physicsDir, out SimulationServerOptions? options, out string? problem)
     {

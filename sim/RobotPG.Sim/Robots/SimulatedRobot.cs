@@ -35,6 +35,15 @@ public abstract class SimulatedRobot
     private readonly ulong _seed;
     protected Prng Random;
 
+    // Injected faults (robotpg-sim serve --fault): evaluated once per actuator frame.
+    private SimFault[] _faults = [];
+    private bool[] _faultFired = [];
+    private readonly bool[] _nacking = new bool[128];
+    private readonly bool[] _pinStuck = new bool[PinCount];
+    private bool _imuFrozen;
+    private Prng _faultRandom;
+    private long _actuatorFramesApplied;
+
     protected SimulatedRobot(RobotPhysicsConfig config, ulong seed)
     {
         Config = config;
@@ -56,6 +65,7 @@ public abstract class SimulatedRobot
                 _ => throw new RobotPhysicsConfigException($"encoders[{e}].measures: '{config.Encoders[e].Measures}' is not a shaft"),
             };
         }
+        _faultRandom = new Prng(seed ^ 0x5EED_FA17_0000_0001UL);
         _motorOnPca9685 = new bool[config.Motors.Length];
         for (int m = 0; m < _motorOnPca9685.Length; m++) _motorOnPca9685[m] = config.Motors[m].PwmSource == "pca9685";
         if (config.Imu is not null)
@@ -104,6 +114,67 @@ public abstract class SimulatedRobot
 
     public long Resets { get; private set; }
 
+    /// <summary>I2C writes in actuator frames dropped because their chip was not acknowledging (an injected NACK).</summary>
+    public long NackedWrites { get; private set; }
+
+    /// <summary>Injected PCA9685 brown-outs that happened.</summary>
+    public long Brownouts { get; private set; }
+
+    /// <summary>Pin writes in actuator frames lost on a dead GPIO line (an injected fault).</summary>
+    public long LostPinWrites { get; private set; }
+
+    /// <summary>Whether the chip at <paramref name="address"/> is currently not acknowledging (an injected fault).</summary>
+    public bool IsNacking(int address) => (uint)address < 128 && _nacking[address];
+
+    /// <summary>Switches these faults on (each from its own actuator frame count); replaces earlier ones.</summary>
+    public void SetFaults(IReadOnlyList<SimFault> faults)
+    {
+        _faults = [.. faults];
+        _faultFired = new bool[_faults.Length];
+        Array.Clear(_nacking);
+        Array.Clear(_pinStuck);
+        _imuFrozen = false;
+        EvaluateFaults();
+    }
+
+    private void EvaluateFaults()
+    {
+        if (_faults.Length == 0) return;
+        Array.Clear(_nacking);
+        Array.Clear(_pinStuck);
+        _imuFrozen = false;
+        long frame = _actuatorFramesApplied;
+        for (int f = 0; f < _faults.Length; f++)
+        {
+            var fault = _faults[f];
+            if (frame < fault.FromFrame) continue;
+            switch (fault.Kind)
+            {
+                case SimFaultKind.I2cNack:
+                    bool on = fault.Mode switch
+                    {
+                        SimNackMode.Permanent => true,
+                        SimNackMode.Once => frame == fault.FromFrame,
+                        _ => _faultRandom.NextDouble() < fault.Probability,
+                    };
+                    _nacking[fault.Address] |= on;
+                    break;
+                case SimFaultKind.ImuFrozen:
+                    _imuFrozen = true;
+                    break;
+                case SimFaultKind.PcaBrownout:
+                    if (_faultFired[f] || Pca9685 is null) break;
+                    _faultFired[f] = true;
+                    Pca9685.PowerOnReset();
+                    Brownouts++;
+                    break;
+                case SimFaultKind.GpioWriteFail:
+                    _pinStuck[fault.Pin] = true;
+                    break;
+            }
+        }
+    }
+
     /// <summary>Multipliers currently applied to the nominal parameters by <see cref="Randomize"/>.</summary>
     public double MassFactor { get; private set; } = 1;
 
@@ -128,13 +199,22 @@ public abstract class SimulatedRobot
     /// <summary>Replays the controller's bus activity of one control step on the chips and pins.</summary>
     public void ApplyActuators(SimActuatorFrame frame)
     {
+        EvaluateFaults();
+        _actuatorFramesApplied++;
         for (int i = 0; i < frame.I2cWriteCount; i++)
         {
-            var device = DeviceAt(frame.I2cWriteAddress(i));
+            int address = frame.I2cWriteAddress(i);
+            var device = DeviceAt(address);
             if (device is null) UnknownAddressWrites++;
+            else if (_nacking[address]) NackedWrites++;
             else device.Write(frame.I2cWriteData(i));
         }
-        for (int i = 0; i < frame.PinLevelCount; i++) _pinLevels[frame.PinNumber(i)] = frame.PinHigh(i);
+        for (int i = 0; i < frame.PinLevelCount; i++)
+        {
+            int pin = frame.PinNumber(i);
+            if (_pinStuck[pin]) LostPinWrites++;
+            else _pinLevels[pin] = frame.PinHigh(i);
+        }
         for (int i = 0; i < frame.PwmCount; i++)
         {
             var setting = frame.Pwm(i);
@@ -210,11 +290,13 @@ public abstract class SimulatedRobot
     /// <summary>Writes tick, time, every chip's register file and every encoder count.</summary>
     public void FillSensorFrame(SimSensorFrame frame)
     {
-        int devices = (Imu is null ? 0 : 1) + (Pca9685 is null ? 0 : 1);
-        frame.SetShape(devices, _encoderCounts.Length);
+        // A chip that does not acknowledge is left out: the controller's read of it then fails as on a NACK.
+        bool imu = Imu is not null && !_nacking[Imu.Address];
+        bool pca = Pca9685 is not null && !_nacking[Pca9685.Address];
+        frame.SetShape((imu ? 1 : 0) + (pca ? 1 : 0), _encoderCounts.Length);
         int slot = 0;
-        if (Imu is not null) frame.SetDevice(slot++, Imu.Address, Imu.RegisterImage);
-        if (Pca9685 is not null) frame.SetDevice(slot, Pca9685.Address, Pca9685.RegisterImage);
+        if (imu) frame.SetDevice(slot++, Imu!.Address, Imu.RegisterImage);
+        if (pca) frame.SetDevice(slot, Pca9685!.Address, Pca9685.RegisterImage);
         _encoderCounts.CopyTo(frame.EncoderCounts);
         frame.Sequence = Tick;
         frame.SimTime = SimTime;
@@ -231,7 +313,7 @@ public abstract class SimulatedRobot
             long count = (long)Math.Floor(ShaftAngle(_encoderShafts[e]) / (2 * Math.PI) * w.CountsPerRevolution);
             _encoderCounts[e] = w.Mirrored ? -count : count;
         }
-        if (Imu is not null && Config.Imu is { } imu)
+        if (Imu is not null && Config.Imu is { } imu && !_imuFrozen)
         {
             double n = SensorNoiseScale;
             var nominal = Imu.Imperfections;

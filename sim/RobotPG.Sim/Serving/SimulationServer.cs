@@ -103,6 +103,7 @@ public sealed class SimulationServer : IAsyncDisposable
         }
         var robot = SimulatedRobot.Create(physics, options.Seed);
         robot.SensorNoiseScale = options.SensorNoiseScale;
+        robot.SetFaults(options.Faults);
 
         EmbeddedBroker? broker = null;
         MqttEndpoint endpoint;

@@ -63,6 +63,9 @@ public sealed record SimulationServerOptions
     /// <summary>Folder of the physics files; null = robots/ next to the executable.</summary>
     public string? PhysicsDirectory { get; init; }
 
+    /// <summary>Faults switched on in the register-level emulation (<c>--fault</c>).</summary>
+    public IReadOnlyList<RobotPG.Sim.Devices.SimFault> Faults { get; init; } = [];
+
     /// <summary>Overrides the physics file's control rate (must match the controller config's controlRateHz).</summary>
     public double? ControlRateHz { get; init; }
 }

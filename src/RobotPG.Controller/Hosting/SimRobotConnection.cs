@@ -38,7 +38,12 @@ public sealed class SimRobotConnection : RobotConnection
         {
             _client.SubscribeAsync(topics.Sensors, OnSensorFrame).GetAwaiter().GetResult();
             _bus.WaitForFirstFrame(startTimeout);
-            _io = new DriverRobotIo(DriverOptionsMapping.ToDriverOptions(config), _bus);
+            // The PCA9685 is read back as on the Pi, so a chip the simulator reports as not acknowledging
+            // (robotpg-sim serve --fault i2c-nack:0x40:...) or browned out is caught the same way.
+            _io = new DriverRobotIo(DriverOptionsMapping.ToDriverOptions(config) with
+            {
+                Pca9685CheckEveryReads = Math.Max(1, (int)(config.ControlRateHz / 4)),
+            }, _bus);
         }
         catch
         {
