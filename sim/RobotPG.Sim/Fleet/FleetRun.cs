@@ -51,6 +51,8 @@ public sealed record FleetRunResult(
 /// </summary>
 public sealed class FleetRun
 {
+    public const string FleetCurveFileName = "curve-fleet.csv";
+
     private const int Slice = 64;
     private readonly FleetRunOptions _o;
 
@@ -215,7 +217,7 @@ public sealed class FleetRun
         var fleet = new StringBuilder("fleet_robot_s,robot,return,length_steps,policy_version,wall_s\n");
         foreach (var e in result.Episodes)
             fleet.Append(CultureInfo.InvariantCulture, $"{e.RobotSeconds * robots.Count:F2},{e.Robot},{e.Return:F3},{e.Length},{e.PolicyVersion},{e.WallSeconds:F3}\n");
-        File.WriteAllText(Path.Combine(outDir, "curve-fleet.csv"), fleet.ToString());
+        File.WriteAllText(Path.Combine(outDir, FleetCurveFileName), fleet.ToString());
     }
 
     /// <summary>A simulated fleet robot's controller config (the shipped balance bot at the run's rate), learning.mode fleet.</summary>
