@@ -135,9 +135,9 @@ public sealed class FleetLearning : IDisposable
         _client?.Start();
         _thread = new Thread(Run) { IsBackground = true, Name = "robotpg-fleet", Priority = ThreadPriority.BelowNormal };
         _thread.Start();
-        if (_simClient is not null && Reset is not null)
+        if (_simClient is { } simClient && Reset is { } reset)
         {
-            _resetThread = new Thread(SendResets) { IsBackground = true, Name = "robotpg-episode-reset" };
+            _resetThread = new Thread(() => reset.SendResets(simClient, _resetTopic, _stop.Token)) { IsBackground = true, Name = "robotpg-episode-reset" };
             _resetThread.Start();
         }
     }
@@ -156,20 +156,6 @@ public sealed class FleetLearning : IDisposable
                 Console.Error.WriteLine("robotpg: fleet: " + e.Message);
                 Thread.Sleep(100);
             }
-        }
-    }
-
-    private void SendResets()
-    {
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-                if (Reset!.ResetRequested.Wait(TimeSpan.FromMilliseconds(200), _stop.Token))
-                    _simClient!.TryPublish(_resetTopic, ReadOnlySpan<byte>.Empty);
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
         }
     }
 

@@ -231,12 +231,7 @@ public sealed class FleetPolicyReceiver
             Normalize(next.Normalizer, o, _normalizedNew);
             old.Network.Mean(_normalizedOld, _meanOld);
             next.Network.Mean(_normalizedNew, _meanNew);
-            for (int j = 0; j < _meanOld.Length; j++)
-            {
-                double oldVar = Math.Exp(2.0 * oldLogStd[j]), newVar = Math.Exp(2.0 * newLogStd[j]);
-                double dm = _meanOld[j] - _meanNew[j];
-                sum += newLogStd[j] - oldLogStd[j] + (oldVar + dm * dm) / (2 * newVar) - 0.5;
-            }
+            sum += DiagonalGaussian.Kl(_meanOld, oldLogStd, _meanNew, newLogStd);
         }
         return sum / count;
     }

@@ -1,3 +1,4 @@
+using RobotPG.Messaging;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Tasks;
 using RobotPG.Hardware;
@@ -81,6 +82,24 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         if (ok && _held > HoldSteps) return true;
         if (++_waited % RetrySteps == 0) ResetRequested.Release();
         return false;
+    }
+
+    /// <summary>
+    /// The helper thread's body: sends the simulator's reset command each time one is requested, until
+    /// <paramref name="stop"/> (the control thread only releases the semaphore, it never publishes).
+    /// </summary>
+    public void SendResets(ResilientMqttClient simClient, string resetTopic, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+                if (ResetRequested.Wait(TimeSpan.FromMilliseconds(200), stop))
+                    simClient.TryPublish(resetTopic, ReadOnlySpan<byte>.Empty);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     public void Dispose() => ResetRequested.Dispose();

@@ -573,12 +573,7 @@ public sealed class OnDeviceLearner : IDisposable
             ReadOnlySpan<float> o = _rollout.Observation(i);
             _previousPolicy.Mean(o, _meanOld);
             _agent.Policy.Mean(o, _meanNew);
-            for (int j = 0; j < _act; j++)
-            {
-                double oldVar = Math.Exp(2.0 * oldLogStd[j]), newVar = Math.Exp(2.0 * newLogStd[j]);
-                double dm = _meanOld[j] - _meanNew[j];
-                sum += newLogStd[j] - oldLogStd[j] + (oldVar + dm * dm) / (2 * newVar) - 0.5;
-            }
+            sum += DiagonalGaussian.Kl(_meanOld, oldLogStd, _meanNew, newLogStd);
         }
         return sum / n;
     }

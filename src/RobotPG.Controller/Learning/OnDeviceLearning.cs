@@ -115,26 +115,10 @@ public sealed class OnDeviceLearning : IDisposable
         _telemetry = new LearningTelemetryPublisher(Events, telemetryClient, _topics, Options.Algorithm, _output);
         Learner.Start();
         _telemetry.Start();
-        if (_simClient is not null && Reset is not null)
+        if (_simClient is { } simClient && Reset is { } reset)
         {
-            _resetThread = new Thread(SendResets) { IsBackground = true, Name = "robotpg-episode-reset" };
+            _resetThread = new Thread(() => reset.SendResets(simClient, _resetTopic, _stop.Token)) { IsBackground = true, Name = "robotpg-episode-reset" };
             _resetThread.Start();
-        }
-    }
-
-    private void SendResets()
-    {
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                if (Reset!.ResetRequested.Wait(TimeSpan.FromMilliseconds(200), _stop.Token))
-                    _simClient!.TryPublish(_resetTopic, ReadOnlySpan<byte>.Empty);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
         }
     }
 

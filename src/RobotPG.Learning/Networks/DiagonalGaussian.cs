@@ -26,4 +26,17 @@ public static class DiagonalGaussian
     /// <summary>∂log π/∂log σ = d²/σ² − 1.</summary>
     public static T LogStdScore<T>(T difference, T logStd) where T : IFloatingPointIeee754<T> =>
         difference * difference * T.Exp(T.CreateTruncating(-2) * logStd) - T.One;
+
+    /// <summary>KL(old ‖ new) of two diagonal Gaussians at one observation, in double: the guards' exact check.</summary>
+    public static double Kl(ReadOnlySpan<float> oldMean, ReadOnlySpan<float> oldLogStd, ReadOnlySpan<float> newMean, ReadOnlySpan<float> newLogStd)
+    {
+        double kl = 0;
+        for (int j = 0; j < oldMean.Length; j++)
+        {
+            double oldVar = Math.Exp(2.0 * oldLogStd[j]), newVar = Math.Exp(2.0 * newLogStd[j]);
+            double dm = oldMean[j] - newMean[j];
+            kl += newLogStd[j] - oldLogStd[j] + (oldVar + dm * dm) / (2 * newVar) - 0.5;
+        }
+        return kl;
+    }
 }
