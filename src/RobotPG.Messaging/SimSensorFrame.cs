@@ -6,7 +6,9 @@ namespace RobotPG.Messaging;
 /// <summary>
 /// One simulator tick as the controller's sim-backed bus sees it: the tick number, sim time, the
 /// full register file of every emulated I2C chip (so any register read can be served from it) and
-/// the count of every quadrature encoder. Allocated once with room for the largest frame; encode
+/// the count of every quadrature encoder, the actuator frame it has applied last and the GPIO levels
+/// it holds (so the controller can tell which of its writes a frame reflects, and read its pins back).
+/// Allocated once with room for the largest frame; encode
 /// and decode reuse it without allocating. Byte layout: README.md, "Sensor frame".
 /// </summary>
 public sealed class SimSensorFrame
@@ -16,7 +18,7 @@ public sealed class SimSensorFrame
     public const int MaxEncoders = 8;
 
     private const int BodyOffset = FrameFormat.HeaderLength;
-    private const int DevicesOffset = BodyOffset + 12;
+    private const int DevicesOffset = BodyOffset + 28;
     private const int DeviceHeaderLength = 4;
 
     private readonly byte[] _addresses = new byte[MaxDevices];
@@ -37,6 +39,18 @@ public sealed class SimSensorFrame
 
     /// <summary>Simulated time at this tick, seconds since the last reset.</summary>
     public double SimTime { get; set; }
+
+    /// <summary>
+    /// <see cref="SimActuatorFrame.Sequence"/> of the last actuator frame the simulator applied before
+    /// it computed this frame (0: none yet): a read-back of a write is answered only by a frame that
+    /// includes it, whatever the clock (in real time a frame may be computed before a write arrives).
+    /// </summary>
+    public ulong AppliedActuatorSequence { get; set; }
+
+    /// <summary>The level of GPIO 0–63 as the simulated robot holds it (bit n: GPIO n high): the read-back of the controller's pin writes.</summary>
+    public ulong PinLevels { get; set; }
+
+    public bool PinHigh(int pin) => (uint)pin < 64 && (PinLevels >> pin & 1) != 0;
 
     public int DeviceCount { get; private set; }
 
@@ -98,6 +112,8 @@ public sealed class SimSensorFrame
         frame[BodyOffset + 8] = (byte)DeviceCount;
         frame[BodyOffset + 9] = (byte)EncoderCount;
         BinaryPrimitives.WriteUInt16LittleEndian(frame[(BodyOffset + 10)..], 0);
+        BinaryPrimitives.WriteUInt64LittleEndian(frame[(BodyOffset + 12)..], AppliedActuatorSequence);
+        BinaryPrimitives.WriteUInt64LittleEndian(frame[(BodyOffset + 20)..], PinLevels);
         int at = DevicesOffset;
         for (int i = 0; i < DeviceCount; i++)
         {
@@ -144,6 +160,8 @@ public sealed class SimSensorFrame
 
         Sequence = sequence;
         SimTime = simTime;
+        AppliedActuatorSequence = BinaryPrimitives.ReadUInt64LittleEndian(source[(BodyOffset + 12)..]);
+        PinLevels = BinaryPrimitives.ReadUInt64LittleEndian(source[(BodyOffset + 20)..]);
         DeviceCount = devices;
         EncoderCount = encoders;
         at = DevicesOffset;
@@ -169,6 +187,8 @@ public sealed class SimSensorFrame
     {
         Sequence = other.Sequence;
         SimTime = other.SimTime;
+        AppliedActuatorSequence = other.AppliedActuatorSequence;
+        PinLevels = other.PinLevels;
         SetShape(other.DeviceCount, other.EncoderCount);
         for (int i = 0; i < other.DeviceCount; i++) SetDevice(i, other._addresses[i], other.DeviceImage(i));
         other.EncoderCounts.CopyTo(_encoderCounts);

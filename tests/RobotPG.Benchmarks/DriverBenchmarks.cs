@@ -82,6 +82,8 @@ public class DriverBenchmarks
         private readonly byte[] _encoded = new byte[SimSensorFrame.MaxEncodedLength];
         private SimBus? _bus;
         private ulong _tick;
+        private ulong _applied;
+        private ulong _pins;
 
         public void Attach(SimBus bus)
         {
@@ -97,6 +99,12 @@ public class DriverBenchmarks
                 IRegisterDevice device = _actuators.I2cWriteAddress(i) == _imu.Address ? _imu : _pwm;
                 device.Write(_actuators.I2cWriteData(i));
             }
+            for (int i = 0; i < _actuators.PinLevelCount; i++)
+            {
+                ulong bit = 1UL << _actuators.PinNumber(i);
+                _pins = _actuators.PinHigh(i) ? _pins | bit : _pins & ~bit;
+            }
+            _applied = _actuators.Sequence;
             _tick++;
             _imu.SetMotion(0.1, 0.2, 9.8, 0.01, 0.02, 0.03, 25);
             Publish();
@@ -111,6 +119,8 @@ public class DriverBenchmarks
             _sensors.EncoderCounts[1] = -3 * (long)_tick;
             _sensors.Sequence = _tick;
             _sensors.SimTime = _tick * 0.005;
+            _sensors.AppliedActuatorSequence = _applied;
+            _sensors.PinLevels = _pins;
             int length = _sensors.Encode(_encoded);
             _bus!.ReceiveSensorFrame(_encoded.AsSpan(0, length));
         }

@@ -10,7 +10,7 @@ public class FrameCodecTests
 {
     private static SimSensorFrame SampleSensor()
     {
-        var frame = new SimSensorFrame { Sequence = 0x0102030405060708, SimTime = 1.25 };
+        var frame = new SimSensorFrame { Sequence = 0x0102030405060708, SimTime = 1.25, AppliedActuatorSequence = 0x1122334455667788, PinLevels = (1UL << 5) | (1UL << 63) };
         frame.SetShape(2, 2);
         var imu = new byte[128];
         for (int i = 0; i < imu.Length; i++) imu[i] = (byte)i;
@@ -27,8 +27,8 @@ public class FrameCodecTests
         var frame = SampleSensor();
         var bytes = new byte[SimSensorFrame.MaxEncodedLength];
         int length = frame.Encode(bytes);
-        // 16 header + 12 body + (4 + 128) + (4 + 2) + 2·8 encoders + 4 CRC (README.md, "Sensor frame").
-        Assert.Equal(16 + 12 + 132 + 6 + 16 + 4, length);
+        // 16 header + 28 body + (4 + 128) + (4 + 2) + 2·8 encoders + 4 CRC (README.md, "Sensor frame").
+        Assert.Equal(16 + 28 + 132 + 6 + 16 + 4, length);
         var b = bytes.AsSpan(0, length);
         Assert.Equal((byte)'R', b[0]);
         Assert.Equal((byte)'S', b[1]);
@@ -39,14 +39,16 @@ public class FrameCodecTests
         Assert.Equal(1.25, BinaryPrimitives.ReadDoubleLittleEndian(b[16..]));
         Assert.Equal(2, b[24]);
         Assert.Equal(2, b[25]);
-        Assert.Equal(0x68, b[28]);
-        Assert.Equal(128, BinaryPrimitives.ReadUInt16LittleEndian(b[30..]));
-        Assert.Equal(0x3B, b[32 + 0x3B]);
-        Assert.Equal(0x40, b[160]);
-        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(b[162..]));
-        Assert.Equal(0xAA, b[164]);
-        Assert.Equal(-5L, BinaryPrimitives.ReadInt64LittleEndian(b[166..]));
-        Assert.Equal(1320L, BinaryPrimitives.ReadInt64LittleEndian(b[174..]));
+        Assert.Equal(0x1122334455667788UL, BinaryPrimitives.ReadUInt64LittleEndian(b[28..]));
+        Assert.Equal((1UL << 5) | (1UL << 63), BinaryPrimitives.ReadUInt64LittleEndian(b[36..]));
+        Assert.Equal(0x68, b[44]);
+        Assert.Equal(128, BinaryPrimitives.ReadUInt16LittleEndian(b[46..]));
+        Assert.Equal(0x3B, b[48 + 0x3B]);
+        Assert.Equal(0x40, b[176]);
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(b[178..]));
+        Assert.Equal(0xAA, b[180]);
+        Assert.Equal(-5L, BinaryPrimitives.ReadInt64LittleEndian(b[182..]));
+        Assert.Equal(1320L, BinaryPrimitives.ReadInt64LittleEndian(b[190..]));
         Assert.Equal(Crc32.HashToUInt32(b[..^4]), BinaryPrimitives.ReadUInt32LittleEndian(b[^4..]));
     }
 
@@ -60,6 +62,8 @@ public class FrameCodecTests
         Assert.Equal(FrameStatus.Ok, back.TryDecode(bytes.AsSpan(0, length)));
         Assert.Equal(frame.Sequence, back.Sequence);
         Assert.Equal(frame.SimTime, back.SimTime);
+        Assert.Equal(0x1122334455667788UL, back.AppliedActuatorSequence);
+        Assert.True(back.PinHigh(5) && back.PinHigh(63) && !back.PinHigh(6));
         Assert.Equal(2, back.DeviceCount);
         Assert.True(back.ImageOf(0x68).SequenceEqual(frame.ImageOf(0x68)));
         Assert.True(back.ImageOf(0x40).SequenceEqual(new byte[] { 0xAA, 0xBB }));
@@ -185,7 +189,7 @@ public class FrameCodecTests
         var bytes = new byte[SimSensorFrame.MaxEncodedLength];
         int length = frame.Encode(bytes);
         var b = bytes.AsSpan(0, length);
-        BinaryPrimitives.WriteUInt16LittleEndian(b[30..], 300); // image longer than the frame
+        BinaryPrimitives.WriteUInt16LittleEndian(b[46..], 300); // image longer than the frame
         BinaryPrimitives.WriteUInt32LittleEndian(b[^4..], Crc32.HashToUInt32(b[..^4]));
         Assert.Equal(FrameStatus.BadContent, new SimSensorFrame().TryDecode(b));
     }

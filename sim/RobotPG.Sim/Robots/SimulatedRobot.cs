@@ -201,6 +201,7 @@ public abstract class SimulatedRobot
     {
         EvaluateFaults();
         _actuatorFramesApplied++;
+        LastAppliedActuatorSequence = frame.Sequence;
         for (int i = 0; i < frame.I2cWriteCount; i++)
         {
             int address = frame.I2cWriteAddress(i);
@@ -226,6 +227,9 @@ public abstract class SimulatedRobot
             else channel.Stop();
         }
     }
+
+    /// <summary>The sequence of the last actuator frame applied (0: none): each sensor frame echoes it.</summary>
+    public ulong LastAppliedActuatorSequence { get; private set; }
 
     /// <summary>Bridge state and duty a motor sees from its pins and its PWM source (mirror-mounting applied).</summary>
     protected BridgeState MotorInput(int motor, out double duty)
@@ -287,7 +291,7 @@ public abstract class SimulatedRobot
         Reset();
     }
 
-    /// <summary>Writes tick, time, every chip's register file and every encoder count.</summary>
+    /// <summary>Writes tick, time, the last applied actuator frame, the pin levels, every chip's register file and every encoder count.</summary>
     public void FillSensorFrame(SimSensorFrame frame)
     {
         // A chip that does not acknowledge is left out: the controller's read of it then fails as on a NACK.
@@ -300,6 +304,11 @@ public abstract class SimulatedRobot
         _encoderCounts.CopyTo(frame.EncoderCounts);
         frame.Sequence = Tick;
         frame.SimTime = SimTime;
+        frame.AppliedActuatorSequence = LastAppliedActuatorSequence;
+        ulong levels = 0;
+        for (int pin = 0; pin < PinCount; pin++)
+            if (_pinLevels[pin]) levels |= 1UL << pin;
+        frame.PinLevels = levels;
     }
 
     public abstract void FillTruth(GroundTruthFrame frame);

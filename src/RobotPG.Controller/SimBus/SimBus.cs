@@ -31,8 +31,11 @@ public sealed record SimBusOptions
 /// collected in one <see cref="SimActuatorFrame"/> that <see cref="CommitWrites"/> encodes and
 /// hands to an <see cref="IActuatorFrameSink"/>. Each actuator frame answers a different sensor tick
 /// (lockstep: the sim computes tick k+1 once the answer to tick k arrived); writes made after the
-/// latched tick was answered wait for the next tick. Hot path (BeginRead, reads, writes,
-/// CommitWrites) allocates nothing.
+/// latched tick was answered wait for the next tick. Which writes a sensor frame reflects comes from
+/// the frame itself (the sim echoes the last actuator frame it applied), never from the clock mode:
+/// in real time a frame computed before the sim applied a write must not answer its read-back. The
+/// same echo checks each output pin against the level the sim holds, so a dead GPIO line is a bus
+/// fault. Hot path (BeginRead, reads, writes, CommitWrites) allocates nothing.
 /// </summary>
 public sealed class SimBus : IRobotBus, IDisposable
 {
@@ -66,12 +69,18 @@ public sealed class SimBus : IRobotBus, IDisposable
     private long _replayedFrames;
     private long _republishedFrames;
     private double _simTimeOffset;
+    private readonly ulong _sequenceBase;
+    private int _pinMismatch = -1;
+    private ulong _pinMismatchTick;
 
     public SimBus(SimBusOptions options, IActuatorFrameSink sink)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _sink = sink ?? throw new ArgumentNullException(nameof(sink));
         _gpio = new SimGpioDriver(this, SimActuatorFrame.MaxPins, options.Encoders);
+        // Actuator frames count up from a random start: a simulator that outlived an earlier controller
+        // echoes that run's last frame, which must not acknowledge this run's writes.
+        _sequenceBase = (ulong)Random.Shared.NextInt64(1, 1L << 62);
     }
 
     /// <summary>Outcome counts of every sensor payload received (malformed ones are dropped).</summary>
@@ -81,7 +90,7 @@ public sealed class SimBus : IRobotBus, IDisposable
     public SimSensorFrame Current => _frames[_front];
 
     /// <summary>Distinct sensor frames latched so far: what <see cref="SensorFrame.Sequence"/> reports.</summary>
-    public long LatchedFrames => _latched;
+    public long LatchedFrames => Volatile.Read(ref _latched);
 
     /// <summary>Sensor frames of a tick older than one already received (replays): dropped, never latched.</summary>
     public long ReplayedFrames => Interlocked.Read(ref _replayedFrames);
@@ -91,6 +100,12 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     /// <summary>Actuator frames handed to the sink.</summary>
     public long CommittedFrames => _commits;
+
+    /// <summary>Actuator frames (counted from 1) that the latest latched sensor frames show applied by the sim.</summary>
+    public long AcknowledgedFrames => _acknowledgedCommit;
+
+    /// <summary>The <see cref="SimActuatorFrame.Sequence"/> the n-th committed actuator frame (from 1) carries.</summary>
+    public ulong ActuatorSequence(long commit) => _sequenceBase + (ulong)commit;
 
     /// <summary>I2C writes refused because the pending actuator frame was full.</summary>
     public long OverflowedWrites { get; private set; }
@@ -177,6 +192,7 @@ public sealed class SimBus : IRobotBus, IDisposable
     {
         TryLatch();
         if (!_haveFrame) throw new IOException("no sensor frame from the simulator yet");
+        if (_pinMismatch >= 0) ThrowPinMismatch();
         timestamp = (long)((_simTimeOffset + Current.SimTime) * Stopwatch.Frequency);
         sequence = _latched;
     }
@@ -234,6 +250,9 @@ public sealed class SimBus : IRobotBus, IDisposable
         return _commits + 1;
     }
 
+    /// <summary>The number of the actuator frame that will carry writes made now.</summary>
+    internal long NextCommit => _commits + 1;
+
     internal void RecordPinLevel(int pin, bool high)
     {
         if (!_pending.TrySetPinLevel(pin, high))
@@ -264,7 +283,7 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     private void Send()
     {
-        _pending.Sequence = (ulong)(_commits + 1);
+        _pending.Sequence = ActuatorSequence(_commits + 1);
         _pending.AnswersTick = Current.Sequence;
         int length = _pending.Encode(_encoded);
         _sink.Send(_encoded.AsSpan(0, length));
@@ -289,6 +308,14 @@ public sealed class SimBus : IRobotBus, IDisposable
         TryLatch();
     }
 
+    private void ThrowPinMismatch()
+    {
+        int pin = _pinMismatch;
+        bool wrote = _gpio.OutputLevel(pin);
+        throw new IOException(
+            $"GPIO {pin}: wrote {(wrote ? "high" : "low")}, the simulator's pin reads {(wrote ? "low" : "high")} (tick {_pinMismatchTick}, after the write was applied): a dead GPIO line");
+    }
+
     private bool TryLatch()
     {
         if ((Volatile.Read(ref _middle) & FreshBit) == 0) return false;
@@ -305,12 +332,16 @@ public sealed class SimBus : IRobotBus, IDisposable
         _latchedTick = frame.Sequence;
         if (_haveFrame && frame.SimTime < _lastSimTime) _simTimeOffset += _lastSimTime; // sim reset: keep time monotonic
         _lastSimTime = frame.SimTime;
-        _latched++;
-        // Lockstep: the tick after the one last answered is computed from every actuator frame sent
-        // so far (a sim reset restarts the ticks; any other tick than the answered one counts).
+        Volatile.Write(ref _latched, _latched + 1);
         bool sameTick = _commits > 0 && frame.Sequence == _lastAnsweredTick;
-        if (!sameTick) _acknowledgedCommit = _commits;
         _answeredLatched = sameTick;
+        // Which of our frames the sim had applied when it computed this one: an echo below our start
+        // or past our last frame (an earlier run's, a restarted sim's 0) acknowledges nothing.
+        ulong applied = frame.AppliedActuatorSequence - _sequenceBase;
+        bool ours = frame.AppliedActuatorSequence > _sequenceBase && applied <= (ulong)_commits;
+        if (ours && (long)applied > _acknowledgedCommit) _acknowledgedCommit = (long)applied;
+        _pinMismatch = ours ? _gpio.FindUnappliedLevel(frame.PinLevels, (long)applied) : -1;
+        _pinMismatchTick = frame.Sequence;
         _haveFrame = true;
         _gpio.FollowEncoders(frame.EncoderCounts);
         return true;

@@ -25,6 +25,7 @@ public sealed class SimGpioDriver : GpioDriver
     private readonly int[] _encoderPinA;
     private readonly int[] _encoderPinB;
     private readonly long[] _encoderCounts;
+    private readonly long[] _levelSetInCommit;
     private bool _encodersPlaced;
 
     internal SimGpioDriver(SimBus bus, int pinCount, IReadOnlyList<EncoderPins> encoders)
@@ -37,6 +38,7 @@ public sealed class SimGpioDriver : GpioDriver
         _rising = new PinValueChangedEventArgs[pinCount];
         _falling = new PinValueChangedEventArgs[pinCount];
         _callbacks = new PinCallbackTable(pinCount);
+        _levelSetInCommit = new long[pinCount];
         for (int pin = 0; pin < pinCount; pin++)
         {
             _rising[pin] = new PinValueChangedEventArgs(PinEventTypes.Rising, pin);
@@ -98,6 +100,23 @@ public sealed class SimGpioDriver : GpioDriver
         }
     }
 
+    /// <summary>
+    /// The first output pin whose level, set by an actuator frame the sim has applied (frame
+    /// <paramref name="appliedCommit"/> or earlier) and unchanged since, differs from
+    /// <paramref name="levels"/> (the sim's pins, bit n = GPIO n); -1 when every such pin agrees.
+    /// Every frame carries the whole output state, so any applied frame from the one that set the level on shows it.
+    /// </summary>
+    internal int FindUnappliedLevel(ulong levels, long appliedCommit)
+    {
+        int pins = Math.Min(_pinCount, 64);
+        for (int pin = 0; pin < pins; pin++)
+        {
+            if (_mode[pin] != PinMode.Output || _levelSetInCommit[pin] > appliedCommit) continue;
+            if (((levels >> pin & 1) != 0) != _output[pin]) return pin;
+        }
+        return -1;
+    }
+
     /// <summary>Puts every output pin's level into the actuator frame (each frame carries the whole output state).</summary>
     internal void RecordOutputs()
     {
@@ -118,6 +137,7 @@ public sealed class SimGpioDriver : GpioDriver
         CheckPin(pinNumber);
         if (!IsPinModeSupported(pinNumber, mode))
             throw new InvalidOperationException($"GPIO {pinNumber}: mode {mode} is not supported by the sim bus");
+        if (mode == PinMode.Output && _mode[pinNumber] != PinMode.Output) _levelSetInCommit[pinNumber] = _bus.NextCommit;
         _mode[pinNumber] = mode;
         if (mode == PinMode.Output) _bus.RecordPinLevel(pinNumber, _output[pinNumber]);
     }
@@ -138,8 +158,10 @@ public sealed class SimGpioDriver : GpioDriver
     protected override void Write(int pinNumber, PinValue value)
     {
         CheckPin(pinNumber);
-        _output[pinNumber] = value == PinValue.High;
-        _bus.RecordPinLevel(pinNumber, _output[pinNumber]);
+        bool high = value == PinValue.High;
+        if (high != _output[pinNumber]) _levelSetInCommit[pinNumber] = _bus.NextCommit;
+        _output[pinNumber] = high;
+        _bus.RecordPinLevel(pinNumber, high);
     }
 
     protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken) =>

@@ -34,6 +34,12 @@ internal sealed class LockstepPeer : IActuatorFrameSink
     public long Malformed { get; private set; }
     public long Applied { get; private set; }
 
+    /// <summary>The sequence of the last actuator frame applied: each sensor frame echoes it, as the sim's do.</summary>
+    public ulong AppliedSequence { get; private set; }
+
+    /// <summary>Fault injection: writes to this GPIO are lost (a dead line); -1: none.</summary>
+    public int StuckPin { get; set; } = -1;
+
     /// <summary>Fault injection: this many next actuator frames are lost before they reach the peer.</summary>
     public int DropNext { get; set; }
 
@@ -80,7 +86,12 @@ internal sealed class LockstepPeer : IActuatorFrameSink
             IRegisterDevice device = _actuators.I2cWriteAddress(i) == Imu.Address ? Imu : Pwm;
             device.Write(_actuators.I2cWriteData(i));
         }
-        for (int i = 0; i < _actuators.PinLevelCount; i++) PinLevels[_actuators.PinNumber(i)] = _actuators.PinHigh(i);
+        for (int i = 0; i < _actuators.PinLevelCount; i++)
+        {
+            int pin = _actuators.PinNumber(i);
+            if (pin != StuckPin) PinLevels[pin] = _actuators.PinHigh(i);
+        }
+        AppliedSequence = _actuators.Sequence;
         Applied++;
         Tick++;
         Physics?.Invoke(this);
@@ -113,6 +124,11 @@ internal sealed class LockstepPeer : IActuatorFrameSink
         EncoderCounts.CopyTo(_sensors.EncoderCounts);
         _sensors.Sequence = Tick;
         _sensors.SimTime = Tick * TickSeconds;
+        _sensors.AppliedActuatorSequence = AppliedSequence;
+        ulong levels = 0;
+        for (int pin = 0; pin < PinLevels.Length; pin++)
+            if (PinLevels[pin]) levels |= 1UL << pin;
+        _sensors.PinLevels = levels;
         int length = _sensors.Encode(_encoded);
         if (KeepHistory) Published[Tick] = _encoded.AsSpan(0, length).ToArray();
         _bus!.ReceiveSensorFrame(_encoded.AsSpan(0, length));
