@@ -29,30 +29,9 @@ public sealed class OnDeviceRealTimeTests(ITestOutputHelper log)
         return path;
     }
 
-    /// <summary>
-    /// Known issue outside the learner (reported): in real time the MPU-6050's write-verify at start-up
-    /// sometimes reads a sensor frame that predates the write ("wrote 0x02, reads back 0x00"). Start-up
-    /// is retried, at most three times, so that this test measures the loop and the learner.
-    /// </summary>
-    private ControllerHost StartRealTime(RobotConfig config, string work)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return ControllerHost.Start(config, work, null, 25, TextWriter.Null);
-            }
-            catch (StartupException e) when (attempt < 3 && e.Message.Contains("reads back", StringComparison.Ordinal))
-            {
-                log.WriteLine($"start-up attempt {attempt}: {e.Message}");
-            }
-        }
-    }
-
     [Fact]
     public async Task In_real_time_the_loop_keeps_its_period_and_allocates_nothing_while_the_learner_updates()
     {
-        // 100 Hz: the sim's real-time start-up at 200 Hz currently fails the MPU-6050's write-verify now and then (reported).
         const double rate = 100;
         string work = NewWork();
         await using var sim = await SimulationServer.StartAsync(new SimulationServerOptions
@@ -72,7 +51,7 @@ public sealed class OnDeviceRealTimeTests(ITestOutputHelper log)
         var config = ConfigLoader.Load(configFile).Config!;
 
         // 25 s at 100 Hz; the loop's allocation count starts after its first 1000 steps.
-        using var host = StartRealTime(config, work);
+        using var host = ControllerHost.Start(config, work, null, 25, TextWriter.Null);
         await Task.Run(host.WaitForExit).WaitAsync(TimeSpan.FromSeconds(40));
         var loop = host.Loop;
         var learner = host.Learning!.Learner;
