@@ -106,8 +106,12 @@ public sealed class DriverRobotIo : IRobotIo
             _readsSinceCheck = 0;
         }
         _imu?.Read(frame);
-        if (Options.FreshnessFromImuData && _imu is not null)
+        if (_imu is not null)
         {
+            // Freshness from the data itself, on every bus: a Pi's read always succeeds on a frozen or
+            // reset chip, and a simulator's new frame can carry a frozen chip's registers. A read is new
+            // data only when the 14-byte burst changed; otherwise the sequence stands still and the
+            // stale-sensor rule counts it.
             if (!_imu.LastReadChanged) sequence = _lastSequence;
             _lastSequence = sequence;
         }

@@ -19,13 +19,6 @@ public sealed record DriverRobotIoOptions
 
     public IReadOnlyList<EncoderWiring> Encoders { get; init; } = [];
 
-    /// <summary>
-    /// True on the Pi, whose bus cannot tell whether a read is new: a read is new data only when the
-    /// IMU's 14-byte burst changed, so a frozen or reset MPU-6050 stops the sequence and trips the
-    /// stale-sensor rule. False where the bus numbers the data itself (the simulator's frames).
-    /// </summary>
-    public bool FreshnessFromImuData { get; init; }
-
     /// <summary>Reads between PCA9685 MODE1/PRE_SCALE read-backs (brown-out detection); 0: never.</summary>
     public int Pca9685CheckEveryReads { get; init; }
 

@@ -24,12 +24,11 @@ public sealed class ChipFaultDetectionTests
         Assert.Equal(1, hurried.EarlyRestarts); // the emulator does see a driver that does not wait
     }
 
-    private static DriverRobotIoOptions Options(bool freshnessFromData, int pcaCheckEvery) =>
+    private static DriverRobotIoOptions Options(int pcaCheckEvery) =>
         DriverRobotIoOptions.BalanceBot(1440) with
         {
             Imu = new Mpu6050Options { ResetDelay = TimeSpan.Zero, GyroCalibrationSamples = 0 },
             Pca9685 = new Pca9685Options { OscillatorStartup = TimeSpan.Zero, FrequencyHz = 1000 },
-            FreshnessFromImuData = freshnessFromData,
             Pca9685CheckEveryReads = pcaCheckEvery,
         };
 
@@ -37,7 +36,7 @@ public sealed class ChipFaultDetectionTests
     public void Pca9685_brown_out_is_found_by_the_register_read_back()
     {
         var bus = new EmulatedRobotBus();
-        using var io = new DriverRobotIo(Options(false, pcaCheckEvery: 4), bus);
+        using var io = new DriverRobotIo(Options(pcaCheckEvery: 4), bus);
         var frame = new SensorFrame(2);
         io.Drive([0.5f, 0.5f]);
         for (int i = 0; i < 8; i++) io.Read(frame); // two read-backs, both of the configured registers
@@ -57,7 +56,7 @@ public sealed class ChipFaultDetectionTests
     {
         var bus = new EmulatedRobotBus();
         bus.Imu.Imperfections = Mpu6050Imperfections.None with { AccelNoiseStd = 0.05, GyroNoiseStd = 0.01 };
-        using var io = new DriverRobotIo(Options(true, 0), bus);
+        using var io = new DriverRobotIo(Options(0), bus);
         var frame = new SensorFrame(2);
         var sequences = new List<long>();
         for (int i = 0; i < 4; i++)
@@ -75,11 +74,15 @@ public sealed class ChipFaultDetectionTests
         }
         Assert.Equal([1, 2, 3, 4, 4, 4, 4, 4], sequences);
 
-        // Without the rule (the simulator's bus numbers its frames) the sequence is the bus's.
-        var simLike = new EmulatedRobotBus();
-        using var io2 = new DriverRobotIo(Options(false, 0), simLike);
-        simLike.Tick(); io2.Read(frame);
-        simLike.Tick(); io2.Read(frame);
-        Assert.Equal(2, frame.Sequence);
+        // The rule runs on every bus: the sequence moves on new data only, and stops on a frozen burst.
+        var live = new EmulatedRobotBus();
+        live.Imu.Imperfections = bus.Imu.Imperfections;
+        using var io2 = new DriverRobotIo(Options(0), live);
+        live.Imu.SetMotion(0, 0, G, 0, 0, 0, 25);
+        live.Tick(); io2.Read(frame);
+        long first = frame.Sequence;
+        live.Tick(); io2.Read(frame);
+        live.Tick(); io2.Read(frame);
+        Assert.Equal(first, frame.Sequence);
     }
 }

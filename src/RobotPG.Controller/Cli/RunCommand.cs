@@ -81,6 +81,8 @@ public static class RunCommand
             if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
             if (loop.FatalCause is { } fatal)
             {
+                if (fatal == Control.SafetyCause.BusFault && loop.LastBusFault is { } busFault)
+                    output.WriteLine($"robotpg: last bus fault: {busFault.ReplaceLineEndings(" ")}");
                 error.WriteLine($"robotpg: motors off after a {Telemetry.TelemetryPublisher.CauseName(fatal)} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller");
                 return RobotPgCli.ExitFault;
             }

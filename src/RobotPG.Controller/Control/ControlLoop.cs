@@ -113,6 +113,11 @@ public sealed class ControlLoop
     /// </summary>
     public SafetyCause? FatalCause { get; private set; }
 
+    private Exception? _lastBusFault;
+
+    /// <summary>What the last failed bus transfer said (the chip or pin and why), null when none failed. Any thread.</summary>
+    public string? LastBusFault => Volatile.Read(ref _lastBusFault)?.Message;
+
     /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
     public Hosting.SystemdNotifier? Notifier { get; init; }
 
@@ -316,8 +321,9 @@ public sealed class ControlLoop
                 _io.Read(_frame);
                 return true;
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastBusFault, e); // a reference, no allocation: the message is read off the loop
                 Counters.AddBusFault();
             }
         }
@@ -342,8 +348,9 @@ public sealed class ControlLoop
                 _io.Drive(_safeAction);
                 return;
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastBusFault, e); // a reference, no allocation: the message is read off the loop
                 Counters.AddBusFault();
             }
         }

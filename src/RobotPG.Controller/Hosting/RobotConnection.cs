@@ -31,9 +31,7 @@ public sealed class PiRobotConnection : RobotConnection
     {
         _io = new DriverRobotIo(DriverOptionsMapping.ToDriverOptions(config) with
         {
-            // The Pi's reads always succeed on a frozen chip: freshness comes from the data, and the
-            // PCA9685 is read back about 4 times a second to catch a brown-out reset.
-            FreshnessFromImuData = true,
+            // The PCA9685 is read back about 4 times a second to catch a brown-out reset.
             Pca9685CheckEveryReads = Math.Max(1, (int)(config.ControlRateHz / 4)),
         }, new PiRobotBus());
         Description = $"Pi: I2C bus {config.Bus.I2cBusId}, {config.Motors.Length} motor(s), {config.Encoders.Length} encoder(s)";
