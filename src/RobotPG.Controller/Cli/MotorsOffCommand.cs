@@ -35,6 +35,20 @@ public static class MotorsOffCommand
             error.WriteLine($"robotpg motors-off: {configPath}: bus.kind is \"sim\": motors-off drives a Pi's own outputs (a simulated robot's motors stop with its actuator frames)");
             return RobotPgCli.ExitUsage;
         }
+        if (Hosting.DryRun.FromEnvironment() is not null)
+        {
+            // The rehearsal: the same writes against register fakes, then what the fakes hold.
+            var fakes = new Hosting.DryRunRobotBus(config);
+            int code = StopMotors(config, fakes, output, error);
+            foreach (MotorConfig motor in config.Motors)
+            {
+                string pwm = motor.PwmSource == Configuration.PwmSource.Pca9685
+                    ? $"PCA9685 channel {motor.PwmChannel} duty {fakes.Pca9685!.DutyCycle(motor.PwmChannel):0.###}"
+                    : $"hardware PWM channel {motor.PwmChannel} stopped";
+                output.WriteLine($"robotpg motors-off: dry run: motor '{motor.Name}': {pwm}, GPIO {motor.In1Pin} {Level(fakes.PinHigh(motor.In1Pin))}, GPIO {motor.In2Pin} {Level(fakes.PinHigh(motor.In2Pin))} (register fakes, no pin touched)");
+            }
+            return code;
+        }
         if (!HasGpio())
         {
             error.WriteLine($"robotpg motors-off: no GPIO on this machine (no /dev/gpiochip*), so the motor outputs of {configPath} cannot be driven; run it on the robot");
@@ -42,6 +56,8 @@ public static class MotorsOffCommand
         }
         return StopMotors(config, new PiRobotBus(), output, error);
     }
+
+    private static string Level(bool high) => high ? "high" : "low";
 
     private static bool HasGpio() => Directory.Exists("/dev") && Directory.GetFiles("/dev", "gpiochip*").Length > 0;
 

@@ -37,6 +37,7 @@ public static class RunCommand
 
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
+        var dryRun = DryRun.FromEnvironment();
         if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
         {
             error.WriteLine("robotpg: --duration must be a positive number of seconds (see robotpg --help)");
@@ -55,7 +56,7 @@ public static class RunCommand
         ControllerHost host;
         try
         {
-            host = ControllerHost.Start(loaded.Config!, configDirectory, policyPath, durationSeconds, output, resume);
+            host = ControllerHost.Start(loaded.Config!, configDirectory, policyPath, durationSeconds, output, resume, dryRun);
         }
         catch (StartupException e)
         {
@@ -79,6 +80,16 @@ public static class RunCommand
                     $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
             }
             if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
+            if (dryRun is not null)
+            {
+                if (loop.FirstStepTimestamp == 0 || loop.FatalCause is not null)
+                {
+                    error.WriteLine($"robotpg: dry run: the loop did not run its {DryRun.Periods} periods ({(loop.FatalCause is { } f ? Telemetry.TelemetryPublisher.CauseName(f) : "no control step")})");
+                    return RobotPgCli.ExitFailure;
+                }
+                output.WriteLine($"robotpg: dry run: first control step reached; {loop.StepCount} periods against register fakes, no pin touched; state under {dryRun.StateRoot}");
+                return RobotPgCli.ExitOk;
+            }
             if (loop.FatalCause is { } fatal)
             {
                 if (fatal == Control.SafetyCause.BusFault && loop.LastBusFault is { } busFault)

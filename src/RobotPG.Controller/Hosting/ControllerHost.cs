@@ -68,12 +68,13 @@ public sealed class ControllerHost : IDisposable
     /// config's relative paths; <paramref name="policyPath"/> overrides policy.checkpoint. Throws
     /// <see cref="StartupException"/> (one line) when a part cannot start; whatever started is stopped.
     /// </summary>
-    public static ControllerHost Start(RobotConfig config, string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume = false)
+    public static ControllerHost Start(RobotConfig config, string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume = false,
+        DryRun? dryRun = null)
     {
         var host = new ControllerHost(config);
         try
         {
-            host.StartCore(configDirectory, policyPath, durationSeconds, output, resume);
+            host.StartCore(configDirectory, policyPath, durationSeconds, output, resume, dryRun);
             return host;
         }
         catch (Exception e) when (e is not StartupException)
@@ -91,7 +92,7 @@ public sealed class ControllerHost : IDisposable
     private string _configDirectory = ".";
     private SystemdNotifier? _notifier;
 
-    private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume)
+    private void StartCore(string configDirectory, string? policyPath, double? durationSeconds, TextWriter output, bool resume, DryRun? dryRun)
     {
         _configDirectory = configDirectory;
         var c = Config;
@@ -143,7 +144,7 @@ public sealed class ControllerHost : IDisposable
         {
             try
             {
-                _robot = new PiRobotConnection(c);
+                _robot = new PiRobotConnection(c, dryRun is null ? null : new DryRunRobotBus(c));
             }
             catch (Exception e) when (e is PlatformNotSupportedException or DllNotFoundException or EntryPointNotFoundException)
             {
@@ -157,7 +158,7 @@ public sealed class ControllerHost : IDisposable
         {
             try
             {
-                Learning = OnDeviceLearning.Create(c, c.Learning!, configDirectory, task, checkpoint, resume, simClient, output);
+                Learning = OnDeviceLearning.Create(c, c.Learning!, configDirectory, task, checkpoint, resume, simClient, output, statePath: dryRun is null ? null : dryRun.StatePath);
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
@@ -180,6 +181,7 @@ public sealed class ControllerHost : IDisposable
 
         LogRing = new TrajectoryRing(task.ObservationSize, task.ActionSize, c.Log.RingRecords);
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
+        if (dryRun is not null) logDirectory = dryRun.StatePath(logDirectory);
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
             new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
 
@@ -205,7 +207,7 @@ public sealed class ControllerHost : IDisposable
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
-        long maxSteps = durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
+        long maxSteps = dryRun is not null ? DryRun.Periods : durationSeconds is { } d ? (long)Math.Round(d * c.ControlRateHz) : long.MaxValue;
         Learning?.Start(telemetryClient);
         FleetLearning?.Start();
         Loop.Start(maxSteps);

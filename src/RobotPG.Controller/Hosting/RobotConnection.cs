@@ -22,19 +22,19 @@ public abstract class RobotConnection : IDisposable
     public abstract void Dispose();
 }
 
-/// <summary>The real Pi: drivers on /dev/i2c-N, the GPIO chip and sysfs PWM, paced by the wall clock.</summary>
+/// <summary>The real Pi: drivers on /dev/i2c-N, the GPIO chip and sysfs PWM (or a dry run's fakes of them), paced by the wall clock.</summary>
 public sealed class PiRobotConnection : RobotConnection
 {
     private readonly DriverRobotIo _io;
 
-    public PiRobotConnection(RobotConfig config)
+    public PiRobotConnection(RobotConfig config, IRobotBus? dryRunBus = null)
     {
         _io = new DriverRobotIo(DriverOptionsMapping.ToDriverOptions(config) with
         {
             // The PCA9685 is read back about 4 times a second to catch a brown-out reset.
             Pca9685CheckEveryReads = Math.Max(1, (int)(config.ControlRateHz / 4)),
-        }, new PiRobotBus());
-        Description = $"Pi: I2C bus {config.Bus.I2cBusId}, {config.Motors.Length} motor(s), {config.Encoders.Length} encoder(s)";
+        }, dryRunBus ?? new PiRobotBus());
+        Description = (dryRunBus is null ? "" : "dry run (register fakes, no pin touched) of ") + $"Pi: I2C bus {config.Bus.I2cBusId}, {config.Motors.Length} motor(s), {config.Encoders.Length} encoder(s)";
     }
 
     public override IRobotIo Io => _io;

@@ -65,8 +65,10 @@ public sealed class OnDeviceLearning : IDisposable
     /// Throws <see cref="ArgumentException"/> or <see cref="CheckpointException"/> with the reason.
     /// </summary>
     public static OnDeviceLearning Create(RobotConfig config, LearningConfig learning, string configDirectory, IControlTask task,
-        string? initialCheckpoint, bool resume, ResilientMqttClient? simClient, TextWriter output, LearningEventQueue? events = null)
+        string? initialCheckpoint, bool resume, ResilientMqttClient? simClient, TextWriter output, LearningEventQueue? events = null,
+        Func<string, string>? statePath = null)
     {
+        string checkpointDirectory = Path.Combine(configDirectory, learning.CheckpointDirectory ?? DefaultCheckpointDirectory);
         var defaults = new LearningOptions();
         var options = new LearningOptions
         {
@@ -77,7 +79,7 @@ public sealed class OnDeviceLearning : IDisposable
             MaxKl = learning.MaxKl ?? defaults.MaxKl,
             EvaluationEpisodes = learning.EvaluationEpisodes,
             ReturnDropMargin = learning.ReturnDropMargin ?? defaults.ReturnDropMargin,
-            CheckpointDirectory = Path.Combine(configDirectory, learning.CheckpointDirectory ?? DefaultCheckpointDirectory),
+            CheckpointDirectory = statePath is null ? checkpointDirectory : statePath(checkpointDirectory),
             CheckpointEveryUpdates = learning.CheckpointEveryUpdates ?? defaults.CheckpointEveryUpdates,
             CheckpointEveryEpisodes = learning.CheckpointEveryEpisodes ?? defaults.CheckpointEveryEpisodes,
             Seed = config.Policy.Seed,
