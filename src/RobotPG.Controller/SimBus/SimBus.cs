@@ -273,7 +273,13 @@ public sealed class SimBus : IRobotBus, IDisposable
         try
         {
             if (commit > _commits) Flush();
-            while (_acknowledgedCommit < commit) AwaitNewerFrame();
+            while (_acknowledgedCommit < commit)
+            {
+                // A frame the sim dropped (it answered a tick that a reset superseded, or was lost) is never
+                // echoed: answer the tick we hold, and the first frame applied after it acknowledges the rest.
+                if (_haveFrame && !_answeredLatched) Send();
+                AwaitNewerFrame();
+            }
         }
         catch (TimeoutException ex)
         {

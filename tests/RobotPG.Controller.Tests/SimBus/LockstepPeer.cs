@@ -52,6 +52,13 @@ internal sealed class LockstepPeer : IActuatorFrameSink
     /// <summary>What the sim does when nobody answered for a while: the current tick again, same bytes.</summary>
     public void Republish() => _bus!.ReceiveSensorFrame(Published[Tick]);
 
+    /// <summary>What the sim does on cmd/reset: a new tick that applied no actuator frame (an answer to the old tick is then out of order).</summary>
+    public void SkipTick()
+    {
+        Tick++;
+        Publish();
+    }
+
     /// <summary>Runs after the actuators were applied, before the next tick's frame is published.</summary>
     public Action<LockstepPeer>? Physics { get; set; }
 

@@ -379,6 +379,27 @@ public sealed class SimBusLossTests
     }
 
     [Fact]
+    public void A_read_back_after_a_frame_the_sim_dropped_is_served_once_a_later_frame_was_applied()
+    {
+        var (peer, bus, _) = Start();
+        var pca = bus.CreateI2cDevice(new I2cConnectionSettings(1, 0x40));
+        bus.BeginRead(out _, out _);
+        pca.Write([0x06, 0x11]);                 // LED0_ON_L
+        peer.DropNext = 1;
+        bus.CommitWrites();                       // the answer to tick 0 is lost...
+        peer.SkipTick();                          // ...and the sim moved on without it (an episode reset)
+
+        Span<byte> back = stackalloc byte[1];
+        pca.WriteRead([0x06], back);              // no echo will ever name the lost frame: must not wait for one
+        Assert.Equal(0x00, back[0]);              // the write went with its frame: the chip never got it
+        Assert.Equal(0x00, peer.Pwm.RegisterImage[0x06]);
+        Assert.Equal(2, bus.CommittedFrames);     // the reset tick was answered while waiting
+        Assert.Equal(2, bus.AcknowledgedFrames);
+        Assert.Equal(2UL, bus.Current.Sequence);
+        bus.Dispose();
+    }
+
+    [Fact]
     public void A_replayed_older_tick_is_never_latched()
     {
         var (peer, bus, gpio) = Start();
