@@ -13,7 +13,7 @@ public sealed record McapExportCounts(long Observations, long Actions, long Rewa
 /// <summary>
 /// Turns a trajectory log into MCAP with JSON messages (each channel carries a JSON Schema, so Foxglove
 /// and PlotJuggler name every field). Channels: <c>/observation</c> (fields named from the task),
-/// <c>/action</c> (motor duties and the log-probability), <c>/reward</c> (reward and done flags),
+/// <c>/action</c> (the policy's sampled motor duties and their log-probability), <c>/reward</c> (reward and done flags),
 /// <c>/episode</c> (one message per episode end: steps and return), <c>/safety</c> (one message per
 /// safety stop entered, and when it cleared), <c>/policy</c> (the policy the file was logged under),
 /// <c>/learning</c> (one message per learning update or rollback from the log's update file: update number,
@@ -52,7 +52,7 @@ public static class TrajectoryMcapExport
         numberFields = [("step", "integer")];
         foreach (string n in actNames) numberFields.Add((n, "number"));
         numberFields.Add(("log_prob", "number"));
-        ushort actChannel = Channel(ActionTopic, "Action sent to the motors (after the safety filter) and the policy's log-probability of the sample", [.. numberFields]);
+        ushort actChannel = Channel(ActionTopic, "Action the policy sampled (before the safety filter) and its log-probability", [.. numberFields]);
         ushort rewardChannel = Channel(RewardTopic, "Reward of the step and its done flags",
             ("step", "integer"), ("reward", "number"), ("terminated", "boolean"), ("truncated", "boolean"), ("safety_stop", "boolean"), ("idle", "boolean"));
         ushort episodeChannel = Channel(EpisodeTopic, "An episode ended",
