@@ -198,6 +198,9 @@ public sealed class SecureRemoteOperationTests
         Assert.True(host.Loop.StepCount >= stepBefore + 20);
         desk.StatusWhere(s => s.GetProperty("policyHash").GetString() == expected.ToString("x16"));
 
+        // The same signed push again is a replay.
+        Assert.Equal("refused-replayed", Outcome(desk.Command("policy", pushed)));
+
         // A signed policy far from the running one (every log σ + 3: mean KL 2·(3 + e⁻⁶/2 − ½) ≈ 5 > 1) is refused by the KL bound.
         var far = new GaussianPolicy(host.Policy.ObservationSize, host.Policy.ActionSize, c.Policy.HiddenSizes, 1, seed: 77);
         foreach (ref float logStd in far.LogStd) logStd += 3;
@@ -235,7 +238,7 @@ public sealed class SecureRemoteOperationTests
         Assert.True(host.Loop.Safety.Tripped);
         Assert.Equal("accepted", Outcome(desk.Command("clear-estop", Signed(key, "clear-estop"))));
         Until(() => !host.Loop.Safety.Tripped, "clear-estop was not applied");
-        Assert.True(host.Remote!.Refused >= 12);
+        Assert.True(host.Remote!.Refused >= 13);
     }
 
     [Fact]
@@ -338,7 +341,7 @@ public sealed class SecureRemoteOperationTests
         Assert.Equal(ControlPolicy.Load(file, network.ObservationSize, network.ActionSize, host.Config.Policy.HiddenSizes, false).Hash, host.Loop.Policies.Current.Hash);
     }
 
-    private static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)
+    internal static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
