@@ -35,6 +35,10 @@ public static class RunCommand
             ? $"--resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)"
             : null;
 
+    /// <summary>The last line of a run that a fault ended (exit code 3): the cause, the chip or pin and what failed.</summary>
+    public static string FatalLine(Control.ControlLoop loop) =>
+        $"robotpg: motors off after a {loop.FatalDescription} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller";
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         if (durationSeconds is { } d && !(d > 0 && double.IsFinite(d)))
@@ -79,9 +83,9 @@ public static class RunCommand
                     $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
             }
             if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
-            if (loop.FatalCause is { } fatal)
+            if (loop.FatalCause is not null)
             {
-                error.WriteLine($"robotpg: motors off after a {Telemetry.TelemetryPublisher.CauseName(fatal)} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller");
+                error.WriteLine(FatalLine(loop));
                 return RobotPgCli.ExitFault;
             }
             return RobotPgCli.ExitOk;

@@ -113,6 +113,19 @@ public sealed class ControlLoop
     /// </summary>
     public SafetyCause? FatalCause { get; private set; }
 
+    /// <summary>
+    /// The exception behind the latest bus or software fault (null if none): it names the chip or pin and the
+    /// fault (<see cref="FaultDescription"/>). Kept by reference, so recording it allocates nothing.
+    /// </summary>
+    public Exception? LastFault => Volatile.Read(ref _lastFault);
+    private Exception? _lastFault;
+
+    /// <summary>The exit line's account of <see cref="FatalCause"/>: "bus-fault (i2c-nack: PCA9685 at … 0x40 …)".</summary>
+    public string? FatalDescription => FatalCause is not { } cause ? null
+        : FaultDescription.Describe(cause is SafetyCause.BusFault or SafetyCause.SoftwareFault ? LastFault : null) is { } d
+            ? $"{Telemetry.TelemetryPublisher.CauseName(cause)} ({d})"
+            : Telemetry.TelemetryPublisher.CauseName(cause);
+
     /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
     public Hosting.SystemdNotifier? Notifier { get; init; }
 
@@ -207,10 +220,11 @@ public sealed class ControlLoop
         {
             StepCore(timestamp);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // Everything expected is handled inside; this is the last line for the unexpected
             // (a misbehaving IRobotIo.StopMotors, a ring bug): motors off, keep the loop alive.
+            Volatile.Write(ref _lastFault, e);
             Counters.AddSoftwareFault();
             _safety.Trip(SafetyCause.SoftwareFault);
             try
@@ -248,8 +262,9 @@ public sealed class ControlLoop
                 outcome = _task.Evaluate(_frame, _dt, _observation);
                 logProb = policy.Act(_observation, _normalized, _action, ref _prng);
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddSoftwareFault();
                 _safety.Trip(SafetyCause.SoftwareFault);
             }
@@ -316,8 +331,9 @@ public sealed class ControlLoop
                 _io.Read(_frame);
                 return true;
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddBusFault();
             }
         }
@@ -342,8 +358,9 @@ public sealed class ControlLoop
                 _io.Drive(_safeAction);
                 return;
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddBusFault();
             }
         }
