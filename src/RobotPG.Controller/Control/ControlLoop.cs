@@ -308,7 +308,10 @@ public sealed class ControlLoop
                 }
             }
             _readyForEpisode = !outcome.Terminated;
-            if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame))
+            // A stale-sensor trip waits for new data: an upright, still reading from a frozen IMU (or a lost
+            // simulator link) must not start an episode.
+            bool staleHeld = _safety.Tripped && _safety.Cause == SafetyCause.StaleSensor && !_safety.SensorFresh;
+            if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame) && !staleHeld)
             {
                 // The robot is back (stood up, or the simulator reset it) and its sensor is fresh again: a tilt or
                 // stale-sensor trip is over; e-stop, bus and software faults stay latched.
