@@ -254,7 +254,13 @@ public sealed class SimBus : IRobotBus, IDisposable
         try
         {
             if (commit > _commits) Flush();
-            while (_acknowledgedCommit < commit) AwaitNewerFrame();
+            while (_acknowledgedCommit < commit)
+            {
+                // Lockstep: the simulator republished the latched tick, so our answer was lost. It moves on only
+                // when answered, so answer again rather than wait for a tick that cannot come.
+                if (!_answeredLatched) Send();
+                AwaitNewerFrame();
+            }
         }
         catch (TimeoutException ex)
         {

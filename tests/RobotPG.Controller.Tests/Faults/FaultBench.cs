@@ -145,8 +145,22 @@ internal sealed class LinkPeer(BenchChips chips, SimLink link) : IActuatorFrameS
     public void Send(ReadOnlySpan<byte> encodedFrame)
     {
         Assert.Equal(FrameStatus.Ok, _command.TryDecode(encodedFrame));
-        if (!Started) Apply(encodedFrame);
-        else Link.Send(SimLinkDirection.Actuators, encodedFrame, NowMs, Applied - _appliedAtStart);
+        if (!Started)
+        {
+            Apply(encodedFrame);
+            return;
+        }
+        Link.Send(SimLinkDirection.Actuators, encodedFrame, NowMs, Applied - _appliedAtStart);
+        // The controller may wait inside this step (a read after a write): link time runs on until the
+        // simulator's answer (or its republish) is at the bus, at most the lockstep clock's second.
+        RunUntilSensorFrame();
+    }
+
+    /// <summary>Delivers what is due and advances link time until the bus holds a frame it has not latched, at most 1 s.</summary>
+    public void RunUntilSensorFrame()
+    {
+        PumpNow();
+        for (int ms = 0; ms < 1000 && !Bus.HasNewFrame; ms++) AdvanceOneMillisecond();
     }
 
     /// <summary>Delivers whatever the link has due now, both ways.</summary>
@@ -302,11 +316,15 @@ internal sealed class FaultDisk
 }
 
 /// <summary>A clock that never waits: it runs the bench's script before each step, so the loop's step count is its time.</summary>
-internal sealed class ScriptedClock(Func<long, long> beforeStep) : IStepClock
+internal sealed class ScriptedClock(Action<long> beforeStep) : IStepClock
 {
     private long _k;
 
-    public long WaitUntil(long deadline) => beforeStep(_k++);
+    public long WaitUntil(long deadline)
+    {
+        beforeStep(_k++);
+        return deadline;
+    }
 }
 
 /// <summary>
@@ -340,9 +358,9 @@ internal sealed class FaultBench : IDisposable
         {
             Peer = new LinkPeer(Chips, new SimLink(linkFaults, seed: 7));
             var pins = Config.Encoders.Select(e => new EncoderPins(e.PinA, e.PinB)).ToArray();
-            _simBus = new Controller.Simulation.SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = TimeSpan.FromSeconds(5) }, Peer);
+            _simBus = new Controller.Simulation.SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = TimeSpan.FromMilliseconds(100) }, Peer);
             Peer.Attach(_simBus);
-            _simBus.WaitForFirstFrame(TimeSpan.FromSeconds(5));
+            _simBus.WaitForFirstFrame(TimeSpan.FromMilliseconds(100));
             _driverIo = new DriverRobotIo(options, _simBus);
             Peer.Started = true;
         }
@@ -407,6 +425,9 @@ internal sealed class FaultBench : IDisposable
     public OnDeviceLearner? Learner { get; }
     public LearningEventQueue? Events { get; }
 
+    /// <summary>The complete records that survived the power cut (power-cut row).</summary>
+    public List<long> PowerCut { get; set; } = [];
+
     /// <summary>Wait, before each step, until the log writer has written every record so far (one record per batch: the fsync policy is judged per record).</summary>
     public bool LogInLockstep { get; set; }
 
@@ -433,7 +454,7 @@ internal sealed class FaultBench : IDisposable
         return sum;
     }
 
-    private long BeforeStep(long k)
+    private void BeforeStep(long k)
     {
         Peer?.PumpNow();
         if (LogInLockstep)
@@ -447,11 +468,10 @@ internal sealed class FaultBench : IDisposable
         if (Peer is { } p)
         {
             // Lockstep pacing as SimRobotConnection's clock: wait (link time) for the next tick, at most 1 s.
-            for (int ms = 0; ms < 1000 && !_simBus!.HasNewFrame; ms++) p.AdvanceOneMillisecond();
-            return p.NowMs * (Stopwatch.Frequency / 1000);
+            p.RunUntilSensorFrame();
+            return;
         }
         _pi!.Tick();
-        return k * (Stopwatch.Frequency / 200);
     }
 
     public void Dispose()

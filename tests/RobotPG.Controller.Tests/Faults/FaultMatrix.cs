@@ -77,13 +77,13 @@ public static class FaultMatrix
         new("mqtt-dup", "sim link", null, null, FaultOutcome.Recovers, RecordLoss.None, "— (a repeat is not new data; the sim drops repeated answers)"),
         new("mqtt-reorder:p=0.2", "sim link", 2, null, FaultOutcome.Recovers, RecordLoss.None, "replayed or republished ticks (sim bus counters)"),
         new("mqtt-delay:20", "sim link", null, null, FaultOutcome.Recovers, RecordLoss.None, "— (lockstep waits)"),
-        new("broker-restart", "sim link, 600 ms outage", 1, null, FaultOutcome.Recovers, RecordLoss.None, "republished ticks (sim bus counter)"),
+        new("broker-restart@N", "sim link, 600 ms outage", 1, null, FaultOutcome.Recovers, RecordLoss.None, "republished ticks (sim bus counter)"),
         new("link lost 10 s", "no frame either way", 5, 5, FaultOutcome.Rearms, RecordLoss.None, "stale-sensor", MotorsOffNote: "commanded; the sim gets it when the link is back"),
-        new("disk-full", "log directory", 1, null, FaultOutcome.Recovers, RecordLoss.Counted, "log write errors, records lost"),
-        new("read-only-log", "log directory", 1, null, FaultOutcome.Recovers, RecordLoss.Counted, "log write errors, records lost"),
-        new("power-cut", "log, un-fsynced bytes dropped", null, null, FaultOutcome.Recovers, RecordLoss.SinceLastFsync, "—"),
-        new("learner-exception", "the learner's update throws", 1, null, FaultOutcome.Recovers, RecordLoss.None, "rollback, cause exception; last good policy kept", LearningOnly: true),
-        new("learner-nan", "the learner's update gives NaN", 1, null, FaultOutcome.Recovers, RecordLoss.None, "rollback, cause non-finite; last good policy kept", LearningOnly: true),
+        new("disk full", "log directory", 1, null, FaultOutcome.Recovers, RecordLoss.Counted, "log write errors, records lost"),
+        new("read-only log", "log directory", 1, null, FaultOutcome.Recovers, RecordLoss.Counted, "log write errors, records lost"),
+        new("power cut", "log, un-fsynced bytes dropped", null, null, FaultOutcome.Recovers, RecordLoss.SinceLastFsync, "—"),
+        new("learner throws", "the learner's update throws", 1, null, FaultOutcome.Recovers, RecordLoss.None, "rollback, cause exception; last good policy kept", LearningOnly: true),
+        new("learner NaN", "the learner's update gives NaN", 1, null, FaultOutcome.Recovers, RecordLoss.None, "rollback, cause non-finite; last good policy kept", LearningOnly: true),
     ];
 
     public static FaultCase Row(string fault) => Array.Find(Rows, r => r.Fault == fault) ?? throw new ArgumentException($"no row {fault}", nameof(fault));
