@@ -198,7 +198,7 @@ public sealed class HBridgeMotor : IDisposable
         }
         catch (Exception e) when (e is not GpioWriteException)
         {
-            throw new GpioWriteException(pins.Length == 1 ? $"{pins[0].PinNumber}" : $"{pins[0].PinNumber}/{pins[1].PinNumber}", e);
+            throw new GpioWriteException(pins.Length == 1 ? $"{pins[0].PinNumber}" : $"{_pin1}/{_pin2}", e); // IN1/IN2; the driver's words say which
         }
     }
 
