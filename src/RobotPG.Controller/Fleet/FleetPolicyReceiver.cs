@@ -44,7 +44,7 @@ public sealed class FleetPolicyReceiver
     private readonly RunningMeanStd _goodNormalizer;
     private readonly double _maxKl, _returnDropMargin;
     private readonly int _evaluationEpisodes;
-    private readonly float[] _normalizedOld, _normalizedNew, _meanOld, _meanNew;
+    private readonly PolicyKl.Scratch _kl;
     private readonly double[] _recentReturns = new double[ReturnWindow];
     private readonly long[] _verdicts = new long[Enum.GetValues<FleetPolicyVerdict>().Length];
     private PolicyExchange? _exchange;
@@ -82,10 +82,7 @@ public sealed class FleetPolicyReceiver
         _goodNetwork.CopyFrom(initial);
         _goodNormalizer = new RunningMeanStd(n);
         if (initialNormalizer is not null) _goodNormalizer.CopyFrom(initialNormalizer);
-        _normalizedOld = new float[n];
-        _normalizedNew = new float[n];
-        _meanOld = new float[m];
-        _meanNew = new float[m];
+        _kl = new PolicyKl.Scratch(n, m);
     }
 
     /// <summary>The policy the loop starts with.</summary>
@@ -222,24 +219,10 @@ public sealed class FleetPolicyReceiver
     {
         int count = observations.Count;
         if (count == 0) return 0;
-        ReadOnlySpan<float> oldLogStd = old.Network.LogStd, newLogStd = next.Network.LogStd;
         double sum = 0;
         for (int i = 0; i < count; i++)
-        {
-            var o = observations.Observation(i);
-            Normalize(old.Normalizer, o, _normalizedOld);
-            Normalize(next.Normalizer, o, _normalizedNew);
-            old.Network.Mean(_normalizedOld, _meanOld);
-            next.Network.Mean(_normalizedNew, _meanNew);
-            sum += DiagonalGaussian.Kl(_meanOld, oldLogStd, _meanNew, newLogStd);
-        }
+            sum += PolicyKl.At(old.Network, old.Normalizer, next.Network, next.Normalizer, observations.Observation(i), _kl);
         return sum / count;
-    }
-
-    private static void Normalize(RunningMeanStd? normalizer, ReadOnlySpan<float> raw, Span<float> normalized)
-    {
-        if (normalizer is null) raw.CopyTo(normalized);
-        else normalizer.Normalize(raw, normalized);
     }
 
     private static bool Finite(FleetPolicyMessage m)
