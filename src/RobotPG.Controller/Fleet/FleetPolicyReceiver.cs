@@ -91,6 +91,12 @@ public sealed class FleetPolicyReceiver
     /// <summary>Version of the policy the robot runs (0: its own starting policy).</summary>
     public ulong Version { get; private set; }
 
+    /// <summary>
+    /// Version of the policy offered to the loop: <see cref="Version"/>, or after a rollback the good version it
+    /// returned to (rollout batches are tagged with this one; <see cref="Version"/> stays the one a broadcast must beat).
+    /// </summary>
+    public ulong RunningVersion { get; private set; }
+
     /// <summary>Version of the last policy that passed every guard (what a rollback returns to).</summary>
     public ulong GoodVersion => _goodVersion;
 
@@ -154,6 +160,7 @@ public sealed class FleetPolicyReceiver
         _exchange.Publish(policy);
         _running = spare;
         Version = _message.Version;
+        RunningVersion = Version;
         LastRefusal = null;
         if (_evaluationEpisodes > 0 && _recentCount >= _evaluationEpisodes)
         {
@@ -194,6 +201,7 @@ public sealed class FleetPolicyReceiver
         normalizer.CopyFrom(_goodNormalizer);
         _exchange.Publish(policy);
         _running = spare;
+        RunningVersion = _goodVersion;
         // Keep the refused version as the one to beat: only a newer broadcast is considered.
         Interlocked.Increment(ref _verdicts[(int)FleetPolicyVerdict.ReturnDrop]);
         LastRefusal = $"version {Version}: mean return {mean:G4} over {_evaluationEpisodes} episodes fell below {floor:G4}; back to version {_goodVersion}";

@@ -184,6 +184,7 @@ public sealed class ControllerHost : IDisposable
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
             new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
+        Learning?.LogUpdatesTo(_logWriter);
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
