@@ -147,7 +147,7 @@ public sealed class HBridgeMotor : IDisposable
         }
         catch (Exception e)
         {
-            return e;
+            return new GpioWriteException($"{pin}", e);
         }
     }
 
@@ -190,6 +190,18 @@ public sealed class HBridgeMotor : IDisposable
         _duty = duty;
     }
 
+    private void WritePins(ReadOnlySpan<PinValuePair> pins)
+    {
+        try
+        {
+            _gpio.Write(pins);
+        }
+        catch (Exception e) when (e is not GpioWriteException)
+        {
+            throw new GpioWriteException(pins.Length == 1 ? $"{pins[0].PinNumber}" : $"{_pin1}/{_pin2}", e); // IN1/IN2; the driver's words say which
+        }
+    }
+
     private void SetDirection(int direction)
     {
         if (direction == _direction) return;
@@ -203,13 +215,13 @@ public sealed class HBridgeMotor : IDisposable
             Span<PinValuePair> pins = stackalloc PinValuePair[2];
             pins[0] = in1 == PinValue.Low ? new PinValuePair(_pin1, in1) : new PinValuePair(_pin2, in2);
             pins[1] = in1 == PinValue.Low ? new PinValuePair(_pin2, in2) : new PinValuePair(_pin1, in1);
-            _gpio.Write(pins);
+            WritePins(pins);
         }
         else if (direction != 0)
         {
             Span<PinValuePair> pin = stackalloc PinValuePair[1];
             pin[0] = new PinValuePair(_pin1, direction > 0 ? PinValue.High : PinValue.Low);
-            _gpio.Write(pin);
+            WritePins(pin);
         }
         _direction = direction;
     }

@@ -168,7 +168,7 @@ public sealed class Pca9685 : IDisposable
         {
             // Channel state is unknown now: the next SetDutyCycle writes again.
             Array.Fill(_lastOffCount, -1);
-            throw Fault("read-back of MODE1/PRE_SCALE", BrownOutReason(mode1, prescale));
+            throw new BusFaultException(DeviceName, _device.ConnectionSettings, "read-back of MODE1/PRE_SCALE", BrownOutReason(mode1, prescale), faultName: "pca-brownout");
         }
     }
 

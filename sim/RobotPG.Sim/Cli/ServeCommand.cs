@@ -57,6 +57,11 @@ public static class ServeCommand
                 return 2;
             }
             options = options! with { Faults = injected };
+            if (options.Broker is not null && injected.Any(f => f.Kind == SimFaultKind.BrokerRestart))
+            {
+                error.WriteLine("robotpg-sim serve: --fault: broker-restart restarts the embedded broker, and --broker names another one");
+                return 2;
+            }
             if (options.Broker is { } external)
             {
                 var secured = connection.Apply(parseResult, external, out problem);

@@ -15,6 +15,21 @@ public enum SimFaultKind
 
     /// <summary>GPIO <see cref="SimFault.Pin"/> keeps its level whatever the controller writes (a dead line).</summary>
     GpioWriteFail,
+
+    /// <summary>Each sensor and actuator frame is lost on the MQTT link with probability <see cref="SimFault.Probability"/>.</summary>
+    MqttDrop,
+
+    /// <summary>Each frame arrives twice with probability <see cref="SimFault.Probability"/>.</summary>
+    MqttDuplicate,
+
+    /// <summary>Each frame is held back with probability <see cref="SimFault.Probability"/> and arrives after the next one on its topic.</summary>
+    MqttReorder,
+
+    /// <summary>Every frame arrives <see cref="SimFault.DelayMs"/> milliseconds late.</summary>
+    MqttDelay,
+
+    /// <summary>The embedded broker stops and starts again (same port) once, at actuator frame <see cref="SimFault.FromFrame"/>.</summary>
+    BrokerRestart,
 }
 
 public enum SimNackMode
@@ -31,14 +46,19 @@ public enum SimNackMode
 /// <summary>
 /// One fault <c>robotpg-sim serve --fault SPEC</c> switches on in the register-level emulation:
 /// <c>i2c-nack:ADDR:permanent|once|p=P</c>, <c>imu-frozen</c>, <c>pca-brownout</c>,
-/// <c>gpio-write-fail:PIN</c>, each optionally followed by <c>@N</c> (on from the N-th actuator frame, default 0).
+/// <c>gpio-write-fail:PIN</c>; on the MQTT link between simulator and controller <c>mqtt-drop:p=P</c>,
+/// <c>mqtt-dup[:p=P]</c>, <c>mqtt-reorder[:p=P]</c>, <c>mqtt-delay:MS</c> and <c>broker-restart@N</c>; each optionally
+/// followed by <c>@N</c> (on from the N-th actuator frame, default 0; required by broker-restart).
 /// Over MQTT the controller's reads are served from the sensor frame, so a NACKing chip is one left out
 /// of it (the controller's read throws as the Linux driver does on a NACK) and its writes are not applied.
 /// </summary>
 public sealed record SimFault(SimFaultKind Kind, int Address = 0, SimNackMode Mode = SimNackMode.Permanent,
-    double Probability = 1, int Pin = -1, long FromFrame = 0)
+    double Probability = 1, int Pin = -1, long FromFrame = 0, int DelayMs = 0)
 {
-    public const string Grammar = "i2c-nack:ADDR:permanent|once|p=P, imu-frozen, pca-brownout or gpio-write-fail:PIN, optionally followed by @N (from the N-th actuator frame)";
+    public const string Grammar = "i2c-nack:ADDR:permanent|once|p=P, imu-frozen, pca-brownout, gpio-write-fail:PIN, mqtt-drop:p=P, mqtt-dup[:p=P], mqtt-reorder[:p=P], mqtt-delay:MS or broker-restart@N, optionally followed by @N (from the N-th actuator frame)";
+
+    /// <summary>A fault of the MQTT link (<see cref="SimLink"/>, the broker), not of a chip.</summary>
+    public bool IsLinkFault => Kind is SimFaultKind.MqttDrop or SimFaultKind.MqttDuplicate or SimFaultKind.MqttReorder or SimFaultKind.MqttDelay or SimFaultKind.BrokerRestart;
 
     /// <summary>Parses a spec; null and <paramref name="problem"/> (what is wrong, why) when it is not one.</summary>
     public static SimFault? TryParse(string? spec, out string? problem)
@@ -71,6 +91,22 @@ public sealed record SimFault(SimFaultKind Kind, int Address = 0, SimNackMode Mo
                 return new SimFault(SimFaultKind.ImuFrozen, FromFrame: from);
             case "pca-brownout" when parts.Length == 1:
                 return new SimFault(SimFaultKind.PcaBrownout, FromFrame: from);
+            case "mqtt-drop" or "mqtt-dup" or "mqtt-reorder":
+            {
+                var kind = parts[0] switch { "mqtt-drop" => SimFaultKind.MqttDrop, "mqtt-dup" => SimFaultKind.MqttDuplicate, _ => SimFaultKind.MqttReorder };
+                if (parts.Length == 1 && kind != SimFaultKind.MqttDrop) return new SimFault(kind, FromFrame: from);
+                if (parts.Length == 2 && parts[1].StartsWith("p=", StringComparison.Ordinal)
+                    && double.TryParse(parts[1].AsSpan(2), NumberStyles.Float, CultureInfo.InvariantCulture, out double q) && q > 0 && q <= 1)
+                    return new SimFault(kind, Probability: q, FromFrame: from);
+                return Fail($"'{spec}': {parts[0]} takes {(kind == SimFaultKind.MqttDrop ? "" : "nothing or ")}p=P with 0 < P ≤ 1 ({parts[0]}:p=0.1)", out problem);
+            }
+            case "mqtt-delay":
+                if (parts.Length != 2 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int ms) || ms < 1 || ms > 10_000)
+                    return Fail($"'{spec}': mqtt-delay takes a delay of 1–10000 milliseconds (mqtt-delay:20)", out problem);
+                return new SimFault(SimFaultKind.MqttDelay, DelayMs: ms, FromFrame: from);
+            case "broker-restart" when parts.Length == 1:
+                if (at < 0) return Fail($"'{spec}': broker-restart needs the actuator frame to restart at (broker-restart@400)", out problem);
+                return new SimFault(SimFaultKind.BrokerRestart, FromFrame: from);
             case "gpio-write-fail":
                 if (parts.Length != 2 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int pin) || pin > 63)
                     return Fail($"'{spec}': gpio-write-fail takes one GPIO number 0–63 (gpio-write-fail:17)", out problem);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using RobotPG.Messaging;
+using RobotPG.Sim.Devices;
 using RobotPG.Sim.Robots;
 
 namespace RobotPG.Sim.Serving;
@@ -20,8 +21,11 @@ public sealed class SimulationServer : IAsyncDisposable
 
     private readonly SimulationServerOptions _options;
     private readonly SimulatedRobot _robot;
-    private readonly EmbeddedBroker? _broker;
+    private EmbeddedBroker? _broker;
     private readonly ResilientMqttClient _client;
+    private readonly SimLink? _link;
+    private readonly long _brokerRestartAt;
+    private Task? _brokerRestart;
     private readonly object _gate = new();
     private readonly SimSensorFrame _sensor = new();
     private readonly GroundTruthFrame _truth = new();
@@ -58,6 +62,65 @@ public sealed class SimulationServer : IAsyncDisposable
         BrokerPort = endpoint.Port;
         _client = new ResilientMqttClient(endpoint, new ResilientMqttClientOptions { QueueCapacity = 256, MaxPayloadLength = FrameFormat.MaxFrameLength });
         for (int i = 0; i < RealtimeQueueLength; i++) _queue[i] = new SimActuatorFrame();
+        var link = new SimLink(options.Faults, options.Seed);
+        _link = link.HasFaults ? link : null;
+        _brokerRestartAt = options.Faults.FirstOrDefault(f => f.Kind == SimFaultKind.BrokerRestart)?.FromFrame ?? -1;
+    }
+
+    /// <summary>The injected MQTT link faults (<c>--fault mqtt-…</c>), null when there are none.</summary>
+    public SimLink? Link => _link;
+
+    /// <summary>Restarts of the embedded broker done (<c>--fault broker-restart@N</c>).</summary>
+    public long BrokerRestarts => Interlocked.Read(ref _brokerRestarts);
+    private long _brokerRestarts;
+
+    private static long NowMs => Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency;
+
+    /// <summary>A sensor frame onto the link (or straight to the broker without link faults). Caller holds the lock.</summary>
+    private void PublishSensorsLocked(ReadOnlySpan<byte> frame)
+    {
+        if (_link is null)
+        {
+            if (_client.TryPublish(Topics.Sensors, frame)) Interlocked.Increment(ref _sensorFramesPublished);
+            return;
+        }
+        _link.Send(SimLinkDirection.Sensors, frame, NowMs, ActuatorFrames.Accepted);
+        PumpLinkLocked();
+    }
+
+    /// <summary>Hands on what the faulty link has due: sensor frames to the broker, actuator frames to the robot. Caller holds the lock.</summary>
+    private void PumpLinkLocked()
+    {
+        if (_link is null) return;
+        long now = NowMs;
+        _link.Pump(SimLinkDirection.Sensors, now, bytes =>
+        {
+            if (_client.TryPublish(Topics.Sensors, bytes)) Interlocked.Increment(ref _sensorFramesPublished);
+        });
+        _link.Pump(SimLinkDirection.Actuators, now, bytes => HandleActuatorMessage(new ReadOnlySequence<byte>(bytes)));
+    }
+
+    /// <summary>--fault broker-restart@N: the embedded broker goes away and comes back on its port; clients reconnect.</summary>
+    private async Task RestartBrokerAsync()
+    {
+        var old = _broker!;
+        await old.DisposeAsync().ConfigureAwait(false);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                _broker = await EmbeddedBroker.StartAsync(new EmbeddedBrokerOptions
+                {
+                    Port = BrokerPort, UserName = _options.EmbeddedUserName, Password = _options.EmbeddedPassword, Certificate = _options.EmbeddedCertificate,
+                }).ConfigureAwait(false);
+                Interlocked.Increment(ref _brokerRestarts);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt < 50 && !_stop.IsCancellationRequested)
+            {
+                await Task.Delay(100).ConfigureAwait(false); // the port is still held by the old listener's sockets
+            }
+        }
     }
 
     public Topics Topics { get; }
@@ -178,7 +241,19 @@ public sealed class SimulationServer : IAsyncDisposable
     {
         try
         {
-            HandleActuatorMessage(payload);
+            if (_link is null)
+            {
+                HandleActuatorMessage(payload);
+            }
+            else
+            {
+                byte[] bytes = payload.ToArray();
+                lock (_gate)
+                {
+                    _link.Send(SimLinkDirection.Actuators, bytes, NowMs, ActuatorFrames.Accepted);
+                    PumpLinkLocked();
+                }
+            }
         }
         finally
         {
@@ -208,6 +283,8 @@ public sealed class SimulationServer : IAsyncDisposable
                 _robot.Advance();
                 _sequence++;
                 PublishTickLocked();
+                if (ActuatorFrames.Accepted == _brokerRestartAt && _broker is not null && _brokerRestart is null)
+                    _brokerRestart = Task.Run(RestartBrokerAsync);
             }
             return;
         }
@@ -288,7 +365,7 @@ public sealed class SimulationServer : IAsyncDisposable
         _robot.FillSensorFrame(_sensor);
         _sensor.Sequence = _sequence;
         _sensorLength = _sensor.Encode(_sensorBytes);
-        if (_client.TryPublish(Topics.Sensors, _sensorBytes.AsSpan(0, _sensorLength))) Interlocked.Increment(ref _sensorFramesPublished);
+        PublishSensorsLocked(_sensorBytes.AsSpan(0, _sensorLength));
         if (_options.PublishTruth)
         {
             _robot.FillTruth(_truth);
@@ -301,7 +378,9 @@ public sealed class SimulationServer : IAsyncDisposable
 
     private async Task LockstepHousekeepingAsync()
     {
-        var period = TimeSpan.FromMilliseconds(Math.Max(10, Math.Min(_options.LockstepRepublish.TotalMilliseconds, _options.StatusPeriod.TotalMilliseconds) / 2));
+        var period = _link is not null
+            ? TimeSpan.FromMilliseconds(2) // late frames (mqtt-delay) go out within a few ms of their time
+            : TimeSpan.FromMilliseconds(Math.Max(10, Math.Min(_options.LockstepRepublish.TotalMilliseconds, _options.StatusPeriod.TotalMilliseconds) / 2));
         using var timer = new PeriodicTimer(period);
         try
         {
@@ -312,9 +391,10 @@ public sealed class SimulationServer : IAsyncDisposable
                     // Nobody answered (a controller that subscribed after our publish): say it again, same bytes.
                     if (Stopwatch.GetElapsedTime(_lastProgressTimestamp) >= _options.LockstepRepublish && _sensorLength > 0)
                     {
-                        _client.TryPublish(Topics.Sensors, _sensorBytes.AsSpan(0, _sensorLength));
+                        PublishSensorsLocked(_sensorBytes.AsSpan(0, _sensorLength));
                         _lastProgressTimestamp = Stopwatch.GetTimestamp();
                     }
+                    PumpLinkLocked();
                 }
                 PublishStatusIfDue();
             }
@@ -345,6 +425,7 @@ public sealed class SimulationServer : IAsyncDisposable
             if (now - next > 10 * periodTicks) next = now + periodTicks; // fell far behind (debugger, suspend): don't burst
             lock (_gate)
             {
+                PumpLinkLocked();
                 // Apply every frame whose actuation time has come, in arrival order; the last one wins for pins.
                 while (_queueCount > 0 && _queueDue[_queueStart] <= now)
                 {
@@ -396,6 +477,7 @@ public sealed class SimulationServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_brokerRestart is not null) await _brokerRestart.ConfigureAwait(false);
         await _client.DisposeAsync().ConfigureAwait(false);
         if (_broker is not null) await _broker.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();

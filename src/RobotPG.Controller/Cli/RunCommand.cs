@@ -35,6 +35,10 @@ public static class RunCommand
             ? $"--resume continues on-device learning, but {configPath} has no learning section (or learning.algorithm is off)"
             : null;
 
+    /// <summary>The last line of a run that a fault ended (exit code 3): the cause, the chip or pin and what failed.</summary>
+    public static string FatalLine(Control.ControlLoop loop) =>
+        $"robotpg: motors off after a {loop.FatalDescription} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller";
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         var dryRun = DryRun.FromEnvironment();
@@ -84,17 +88,15 @@ public static class RunCommand
             {
                 if (loop.FirstStepTimestamp == 0 || loop.FatalCause is not null)
                 {
-                    error.WriteLine($"robotpg: dry run: the loop did not run its {DryRun.Periods} periods ({(loop.FatalCause is { } f ? Telemetry.TelemetryPublisher.CauseName(f) : "no control step")})");
+                    error.WriteLine($"robotpg: dry run: the loop did not run its {DryRun.Periods} periods ({loop.FatalDescription ?? "no control step"})");
                     return RobotPgCli.ExitFailure;
                 }
                 output.WriteLine($"robotpg: dry run: first control step reached; {loop.StepCount} periods against register fakes, no pin touched; state under {dryRun.StateRoot}");
                 return RobotPgCli.ExitOk;
             }
-            if (loop.FatalCause is { } fatal)
+            if (loop.FatalCause is not null)
             {
-                if (fatal == Control.SafetyCause.BusFault && loop.LastBusFault is { } busFault)
-                    output.WriteLine($"robotpg: last bus fault: {busFault.ReplaceLineEndings(" ")}");
-                error.WriteLine($"robotpg: motors off after a {Telemetry.TelemetryPublisher.CauseName(fatal)} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller");
+                error.WriteLine(FatalLine(loop));
                 return RobotPgCli.ExitFault;
             }
             return RobotPgCli.ExitOk;

@@ -119,10 +119,18 @@ public sealed class ControlLoop
     /// </summary>
     public SafetyCause? FatalCause { get; private set; }
 
-    private Exception? _lastBusFault;
+    /// <summary>
+    /// The exception behind the latest bus or software fault (null if none): it names the chip or pin and the
+    /// fault (<see cref="FaultDescription"/>). Kept by reference, so recording it allocates nothing.
+    /// </summary>
+    public Exception? LastFault => Volatile.Read(ref _lastFault);
+    private Exception? _lastFault;
 
-    /// <summary>What the last failed bus transfer said (the chip or pin and why), null when none failed. Any thread.</summary>
-    public string? LastBusFault => Volatile.Read(ref _lastBusFault)?.Message;
+    /// <summary>The exit line's account of <see cref="FatalCause"/>: "bus-fault (i2c-nack: PCA9685 at … 0x40 …)".</summary>
+    public string? FatalDescription => FatalCause is not { } cause ? null
+        : FaultDescription.Describe(cause is SafetyCause.BusFault or SafetyCause.SoftwareFault ? LastFault : null) is { } d
+            ? $"{Telemetry.TelemetryPublisher.CauseName(cause)} ({d})"
+            : Telemetry.TelemetryPublisher.CauseName(cause);
 
     /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
     public Hosting.SystemdNotifier? Notifier { get; init; }
@@ -218,10 +226,11 @@ public sealed class ControlLoop
         {
             StepCore(timestamp);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // Everything expected is handled inside; this is the last line for the unexpected
             // (a misbehaving IRobotIo.StopMotors, a ring bug): motors off, keep the loop alive.
+            Volatile.Write(ref _lastFault, e);
             Counters.AddSoftwareFault();
             _safety.Trip(SafetyCause.SoftwareFault);
             try
@@ -263,8 +272,9 @@ public sealed class ControlLoop
                 logProb = policy.Act(_observation, _normalized, _action, ref _prng);
                 RecentObservations.Record(_observation);
             }
-            catch (Exception)
+            catch (Exception e)
             {
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddSoftwareFault();
                 _safety.Trip(SafetyCause.SoftwareFault);
             }
@@ -308,7 +318,10 @@ public sealed class ControlLoop
                 }
             }
             _readyForEpisode = !outcome.Terminated;
-            if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame))
+            // A stale-sensor trip waits for new data: an upright, still reading from a frozen IMU (or a lost
+            // simulator link) must not start an episode.
+            bool staleHeld = _safety.Tripped && _safety.Cause == SafetyCause.StaleSensor && !_safety.SensorFresh;
+            if (_awaitingReset && _episodeReset!.ReadyForNextEpisode(_frame) && !staleHeld)
             {
                 // The robot is back (stood up, or the simulator reset it) and its sensor is fresh again: a tilt or
                 // stale-sensor trip is over; e-stop, bus and software faults stay latched.
@@ -346,7 +359,7 @@ public sealed class ControlLoop
             }
             catch (Exception e)
             {
-                Volatile.Write(ref _lastBusFault, e); // a reference, no allocation: the message is read off the loop
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddBusFault();
             }
         }
@@ -373,7 +386,7 @@ public sealed class ControlLoop
             }
             catch (Exception e)
             {
-                Volatile.Write(ref _lastBusFault, e); // a reference, no allocation: the message is read off the loop
+                Volatile.Write(ref _lastFault, e);
                 Counters.AddBusFault();
             }
         }

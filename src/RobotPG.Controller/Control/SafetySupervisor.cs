@@ -84,6 +84,9 @@ public sealed class SafetySupervisor
     /// </summary>
     public int AutoRearmPeriods { get; set; }
 
+    /// <summary>The last frame checked was new data (its sequence moved). Control thread.</summary>
+    public bool SensorFresh => _unchangedPeriods == 0;
+
     /// <summary>Re-arms so far (any thread may read).</summary>
     public long Rearms => Interlocked.Read(ref _rearms);
 

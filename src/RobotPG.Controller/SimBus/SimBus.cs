@@ -3,6 +3,7 @@ using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Pwm;
 using System.Diagnostics;
+using System.Globalization;
 using RobotPG.Hardware;
 using RobotPG.Messaging;
 
@@ -318,8 +319,8 @@ public sealed class SimBus : IRobotBus, IDisposable
     {
         int pin = _pinMismatch;
         bool wrote = _gpio.OutputLevel(pin);
-        throw new IOException(
-            $"GPIO {pin}: wrote {(wrote ? "high" : "low")}, the simulator's pin reads {(wrote ? "low" : "high")} (tick {_pinMismatchTick}, after the write was applied): a dead GPIO line");
+        throw new GpioWriteException(pin.ToString(CultureInfo.InvariantCulture), new IOException(
+            $"wrote {(wrote ? "high" : "low")}, the simulator's pin reads {(wrote ? "low" : "high")} (tick {_pinMismatchTick}, after the write was applied): a dead GPIO line"));
     }
 
     private bool TryLatch()

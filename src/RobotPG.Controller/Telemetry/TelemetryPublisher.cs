@@ -111,7 +111,7 @@ public sealed class TelemetryPublisher : IDisposable
 
         if (status.Safety.MotorsOff && !_trippedSeen && status.Safety.Cause is { } cause)
         {
-            var safety = new SafetyEventTelemetry(cause, "motors off", 0, status.Steps);
+            var safety = new SafetyEventTelemetry(cause, FaultDescription.SafetyEventDetail(_loop.Safety.Cause, _loop.LastFault), 0, status.Steps);
             Publish(_safetyTopic, JsonSerializer.SerializeToUtf8Bytes(safety, MessagingJsonContext.Default.SafetyEventTelemetry));
         }
         _trippedSeen = status.Safety.MotorsOff;

@@ -17,6 +17,10 @@ public class SimFaultTests
     [InlineData("imu-frozen@7", SimFaultKind.ImuFrozen, 0, SimNackMode.Permanent, 1.0, -1, 7L)]
     [InlineData("pca-brownout", SimFaultKind.PcaBrownout, 0, SimNackMode.Permanent, 1.0, -1, 0L)]
     [InlineData("gpio-write-fail:17", SimFaultKind.GpioWriteFail, 0, SimNackMode.Permanent, 1.0, 17, 0L)]
+    [InlineData("mqtt-drop:p=0.1", SimFaultKind.MqttDrop, 0, SimNackMode.Permanent, 0.1, -1, 0L)]
+    [InlineData("mqtt-dup@5", SimFaultKind.MqttDuplicate, 0, SimNackMode.Permanent, 1.0, -1, 5L)]
+    [InlineData("mqtt-reorder:p=0.2", SimFaultKind.MqttReorder, 0, SimNackMode.Permanent, 0.2, -1, 0L)]
+    [InlineData("broker-restart@400", SimFaultKind.BrokerRestart, 0, SimNackMode.Permanent, 1.0, -1, 400L)]
     public void Specs_parse_to_the_fault_they_name(string spec, SimFaultKind kind, int address, SimNackMode mode, double p, int pin, long from)
     {
         var fault = SimFault.TryParse(spec, out string? problem);
@@ -31,6 +35,10 @@ public class SimFaultTests
     [InlineData("gpio-write-fail:x", "robotpg-sim serve: --fault: 'gpio-write-fail:x': gpio-write-fail takes one GPIO number 0–63 (gpio-write-fail:17)\n")]
     [InlineData("imu-frozen@soon", "robotpg-sim serve: --fault: 'imu-frozen@soon': '@soon' must be @N, a non-negative actuator frame count\n")]
     [InlineData("imu-frozen:1", "robotpg-sim serve: --fault: 'imu-frozen:1' is not a fault; expected " + SimFault.Grammar + "\n")]
+    [InlineData("mqtt-drop", "robotpg-sim serve: --fault: 'mqtt-drop': mqtt-drop takes p=P with 0 < P ≤ 1 (mqtt-drop:p=0.1)\n")]
+    [InlineData("mqtt-dup:p=2", "robotpg-sim serve: --fault: 'mqtt-dup:p=2': mqtt-dup takes nothing or p=P with 0 < P ≤ 1 (mqtt-dup:p=0.1)\n")]
+    [InlineData("mqtt-delay:0", "robotpg-sim serve: --fault: 'mqtt-delay:0': mqtt-delay takes a delay of 1–10000 milliseconds (mqtt-delay:20)\n")]
+    [InlineData("broker-restart", "robotpg-sim serve: --fault: 'broker-restart': broker-restart needs the actuator frame to restart at (broker-restart@400)\n")]
     public void A_bad_fault_spec_is_one_line_and_exit_2(string spec, string expected)
     {
         var output = new StringWriter();
@@ -39,6 +47,58 @@ public class SimFaultTests
         Assert.Equal(2, code);
         Assert.Equal(expected, error.ToString());
         Assert.Equal("", output.ToString());
+    }
+
+    [Fact]
+    public void Mqtt_delay_parses_its_milliseconds()
+    {
+        Assert.Equal(new SimFault(SimFaultKind.MqttDelay, DelayMs: 20, FromFrame: 3), SimFault.TryParse("mqtt-delay:20@3", out _));
+        Assert.True(SimFault.TryParse("mqtt-delay:20", out _)!.IsLinkFault);
+        Assert.False(SimFault.TryParse("pca-brownout", out _)!.IsLinkFault);
+    }
+
+    [Fact]
+    public void Broker_restart_needs_the_embedded_broker()
+    {
+        var error = new StringWriter();
+        int code = SimCli.Run(["serve", "--broker", "mqtt://127.0.0.1:1", "--fault", "broker-restart@10"], new StringWriter(), error);
+        Assert.Equal(2, code);
+        Assert.Equal("robotpg-sim serve: --fault: broker-restart restarts the embedded broker, and --broker names another one\n", error.ToString());
+    }
+
+    /// <summary>Frames through a link with these faults, as (due time, payload byte) in delivery order.</summary>
+    private static List<(long At, byte Frame)> Through(string[] faults, int frames, long actuatorFrames = 0, Action<SimLink>? setup = null)
+    {
+        var link = new SimLink(faults.Select(f => SimFault.TryParse(f, out _)!), seed: 3);
+        setup?.Invoke(link);
+        var delivered = new List<(long, byte)>();
+        for (long t = 0; t < 100; t++)
+        {
+            if (t < frames) link.Send(SimLinkDirection.Sensors, [(byte)t], t, actuatorFrames);
+            link.Pump(SimLinkDirection.Sensors, t, b => delivered.Add((t, b[0])));
+            Assert.Equal(0, link.Pump(SimLinkDirection.Actuators, t, _ => { })); // directions are separate
+        }
+        return delivered;
+    }
+
+    [Fact]
+    public void Sim_link_loses_doubles_reorders_delays_and_cuts_frames_as_its_faults_say()
+    {
+        Assert.Equal([(0L, (byte)0), (1, 1), (2, 2)], Through([], 3));
+        Assert.Empty(Through(["mqtt-drop:p=1"], 3));
+        Assert.Equal([(0L, (byte)0), (0, 0), (1, 1), (1, 1)], Through(["mqtt-dup"], 2));
+        // Every frame held back until the next one overtakes it.
+        Assert.Equal([(1L, (byte)1), (1, 0), (3, 3), (3, 2)], Through(["mqtt-reorder"], 4));
+        Assert.Equal([(20L, (byte)0), (21, 1)], Through(["mqtt-delay:20"], 2));
+        // On from the 5th actuator frame only.
+        Assert.Equal([(0L, (byte)0)], Through(["mqtt-drop:p=1@5"], 1, actuatorFrames: 4));
+        // An outage loses what is sent in it and what would arrive in it.
+        Assert.Equal([(0L, (byte)0), (3, 3)], Through([], 4, setup: l => l.Outage(1, 3)));
+        Assert.Equal([(3L, (byte)2), (4, 3)], Through(["mqtt-delay:1"], 4, setup: l => l.Outage(1, 2))); // frame 0 was due inside it
+        // p = 0.5 drops about half, reproducibly.
+        var half = Through(["mqtt-drop:p=0.5"], 100);
+        Assert.Equal(half, Through(["mqtt-drop:p=0.5"], 100));
+        Assert.InRange(half.Count, 35, 65);
     }
 
     private static SimulatedRobot Robot() => SimulatedRobot.Create(PhysicsTestConfigs.QuietBalanceBot(), seed: 1);
