@@ -131,22 +131,31 @@ public sealed class DriverRobotIo : IRobotIo
     /// <summary>Bus operations that failed inside <see cref="StopMotors"/> (which must not throw, so it counts them).</summary>
     public long StopMotorsFailures { get; private set; }
 
+    /// <summary>The last failure counted in <see cref="StopMotorsFailures"/>, for the one line that reports it.</summary>
+    public Exception? LastStopMotorsFailure { get; private set; }
+
     public void StopMotors()
     {
         // Each motor on its own: one failing bridge must not keep the others running.
         for (int i = 0; i < _motors.Length; i++)
         {
             try { _motors[i]?.Coast(); }
-            catch (Exception) { StopMotorsFailures++; }
+            catch (Exception e) { CountStopFailure(e); }
         }
         if (_pca is not null)
         {
             // Belt and braces: every PWM output off in one transfer, even if a channel write failed above.
             try { _pca.AllOff(); }
-            catch (Exception) { StopMotorsFailures++; }
+            catch (Exception e) { CountStopFailure(e); }
         }
         try { _bus.CommitWrites(); }
-        catch (Exception) { StopMotorsFailures++; }
+        catch (Exception e) { CountStopFailure(e); }
+    }
+
+    private void CountStopFailure(Exception e)
+    {
+        StopMotorsFailures++;
+        LastStopMotorsFailure = e;
     }
 
     public void Dispose()
