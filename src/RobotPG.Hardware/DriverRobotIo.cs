@@ -17,6 +17,10 @@ public sealed class DriverRobotIo : IRobotIo
     private readonly GpioController _gpio;
     private readonly I2cDevice? _imuDevice;
     private readonly I2cDevice? _pwmDevice;
+    private readonly I2cDevice? _batteryDevice;
+    private readonly Ina219? _battery;
+    private int _readsSinceBattery = int.MaxValue - 1;
+    private float _batteryVolts = float.NaN;
     private readonly Mpu6050? _imu;
     private readonly Pca9685? _pca;
     private readonly HBridgeMotor[] _motors;
@@ -61,6 +65,12 @@ public sealed class DriverRobotIo : IRobotIo
             _bus.CommitWrites();
             for (int i = 0; i < _encoders.Length; i++)
                 _encoders[i] = new QuadratureEncoder(_gpio, options.Encoders[i].PinA, options.Encoders[i].PinB, options.Encoders[i].Encoder);
+            if (options.Battery is { } batteryOptions)
+            {
+                _batteryDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, batteryOptions.Address));
+                _battery = new Ina219(_batteryDevice, batteryOptions);
+                _battery.Initialize();
+            }
             if (options.Imu is { } imuOptions)
             {
                 _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, imuOptions.Address));
@@ -88,6 +98,9 @@ public sealed class DriverRobotIo : IRobotIo
 
     public Pca9685? Pca9685 => _pca;
 
+    /// <summary>The battery monitor, null on a robot without one.</summary>
+    public Ina219? Battery => _battery;
+
     public ReadOnlySpan<HBridgeMotor> Motors => _motors;
 
     public ReadOnlySpan<QuadratureEncoder> Encoders => _encoders;
@@ -111,6 +124,12 @@ public sealed class DriverRobotIo : IRobotIo
             if (!_imu.LastReadChanged) sequence = _lastSequence;
             _lastSequence = sequence;
         }
+        if (_battery is not null && ++_readsSinceBattery >= Options.BatteryReadEveryReads)
+        {
+            _batteryVolts = _battery.ReadBusVolts();
+            _readsSinceBattery = 0;
+        }
+        frame.BatteryVolts = _batteryVolts;
         for (int i = 0; i < _encoders.Length; i++)
         {
             frame.EncoderTicks[i] = _encoders[i].Count;
@@ -172,6 +191,8 @@ public sealed class DriverRobotIo : IRobotIo
         Release(_pca);
         Release(_imuDevice);
         Release(_pwmDevice);
+        Release(_battery);
+        Release(_batteryDevice);
         Release(_gpio);
     }
 

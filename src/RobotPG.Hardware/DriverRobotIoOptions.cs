@@ -15,6 +15,12 @@ public sealed record DriverRobotIoOptions
     /// <summary>A PCA9685 for motor PWM; null when every motor uses the Pi's hardware PWM.</summary>
     public Pca9685Options? Pca9685 { get; init; }
 
+    /// <summary>An INA219 battery monitor on the same bus; null for a robot without one.</summary>
+    public Ina219Options? Battery { get; init; }
+
+    /// <summary>Reads between battery-voltage reads (the voltage changes slowly; each read is one bus transfer).</summary>
+    public int BatteryReadEveryReads { get; init; } = 1;
+
     public IReadOnlyList<MotorWiring> Motors { get; init; } = [];
 
     public IReadOnlyList<EncoderWiring> Encoders { get; init; } = [];

@@ -120,6 +120,8 @@ public static class ProbeCommand
             return RobotPgCli.ExitFailure;
         if (config.Imu is null)
             output.WriteLine("IMU: none in the config");
+        if (config.Battery is { } battery && !ProbeBattery(config, battery, bus, output, error))
+            return RobotPgCli.ExitFailure;
         if (interrupted.IsCancellationRequested)
         {
             error.WriteLine("robotpg probe: interrupted before any motor was driven");
@@ -185,6 +187,32 @@ public static class ProbeCommand
             error.WriteLine($"robotpg probe: IMU: {OneLine(e)}; no motor was driven");
             return false;
         }
+    }
+
+    private static bool ProbeBattery(RobotConfig config, BatteryConfig battery, IRobotBus bus, TextWriter output, TextWriter error)
+    {
+        float volts, amps;
+        try
+        {
+            using I2cDevice device = bus.CreateI2cDevice(new I2cConnectionSettings(config.Bus.I2cBusId, battery.Ina219Address));
+            using var monitor = new Ina219(device, DriverOptionsMapping.ToDriverOptions(config).Battery);
+            monitor.Initialize();
+            volts = monitor.ReadBusVolts();
+            amps = monitor.ReadShuntAmps();
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"robotpg probe: battery: {OneLine(e)}; no motor was driven");
+            return false;
+        }
+        if (volts < battery.MinVolts)
+        {
+            output.WriteLine(Invariant($"battery: INA219 at I2C bus {config.Bus.I2cBusId} address 0x{battery.Ina219Address:X2}: {volts:F2} V, {amps:+0.000;-0.000} A"));
+            error.WriteLine(Invariant($"robotpg probe: battery: {volts:F2} V is below battery.minVolts {battery.MinVolts} V (the controller would hold the motors off): charge it; no motor was driven"));
+            return false;
+        }
+        output.WriteLine(Invariant($"battery: INA219 at I2C bus {config.Bus.I2cBusId} address 0x{battery.Ina219Address:X2}: {volts:F2} V, {amps:+0.000;-0.000} A; above battery.minVolts {battery.MinVolts} V: ok"));
+        return true;
     }
 
     private static int ProbeMotors(RobotConfig config, IRobotBus bus, ProbeOptions options, TextReader input, TextWriter output, TextWriter error,

@@ -33,6 +33,9 @@ public sealed class RobotConfig
     /// <summary>The SoC's hardware PWM, required when a motor takes its PWM from it.</summary>
     public HardwarePwmConfig? HardwarePwm { get; init; }
 
+    /// <summary>An INA219 battery monitor and the low-voltage rule; absent: no battery check.</summary>
+    public BatteryConfig? Battery { get; init; }
+
     public required MotorConfig[] Motors { get; init; }
 
     public required EncoderConfig[] Encoders { get; init; }
@@ -211,6 +214,22 @@ public sealed class HardwarePwmConfig
     public required int Chip { get; init; }
 
     public required double FrequencyHz { get; init; }
+}
+
+/// <summary>The battery monitor: motors off and held off after the voltage stayed low.</summary>
+public sealed class BatteryConfig
+{
+    /// <summary>7-bit I2C address of the INA219, 0x40–0x4F (A0/A1 straps).</summary>
+    public required int Ina219Address { get; init; }
+
+    /// <summary>Shunt resistance, Ω.</summary>
+    public required double ShuntOhms { get; init; }
+
+    /// <summary>Motors off (held until the controller restarts) once the battery reads below this for <see cref="LowPeriods"/> control periods.</summary>
+    public required double MinVolts { get; init; }
+
+    /// <summary>Consecutive control periods below <see cref="MinVolts"/> before the motors go off (motor current sags the voltage briefly).</summary>
+    public int LowPeriods { get; set; } = 50;
 }
 
 public enum PwmSource

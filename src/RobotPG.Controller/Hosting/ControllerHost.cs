@@ -183,7 +183,7 @@ public sealed class ControllerHost : IDisposable
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
             new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
 
-        var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
+        var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize, c.Battery);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
         FleetLearning?.Attach(policies);
