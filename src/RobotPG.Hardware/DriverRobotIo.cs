@@ -22,6 +22,7 @@ public sealed class DriverRobotIo : IRobotIo
     private int _readsSinceBattery = int.MaxValue - 1;
     private float _batteryVolts = float.NaN;
     private readonly Mpu6050? _imu;
+    private readonly Bno055Imu? _bno055;
     private readonly Pca9685? _pca;
     private readonly HBridgeMotor[] _motors;
     private readonly PwmChannel[] _pwmChannels;
@@ -71,6 +72,14 @@ public sealed class DriverRobotIo : IRobotIo
                 _battery = new Ina219(_batteryDevice, batteryOptions);
                 _battery.Initialize();
             }
+            if (options.Bno055 is { } bnoOptions)
+            {
+                if (options.Imu is not null) throw new ArgumentException("a robot has one IMU: set Imu (MPU-6050) or Bno055, not both", nameof(options));
+                _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, bnoOptions.Address));
+                // The BNO055 calibrates its gyro itself in fusion mode: no bias averaging here.
+                _bno055 = new Bno055Imu(_imuDevice, bnoOptions);
+                _bno055.Initialize();
+            }
             if (options.Imu is { } imuOptions)
             {
                 _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, imuOptions.Address));
@@ -96,6 +105,9 @@ public sealed class DriverRobotIo : IRobotIo
     /// <summary>The IMU driver, null on a robot without one.</summary>
     public Mpu6050? Imu => _imu;
 
+    /// <summary>The BNO055 IMU driver, null unless the robot has one.</summary>
+    public Bno055Imu? Bno055 => _bno055;
+
     public Pca9685? Pca9685 => _pca;
 
     /// <summary>The battery monitor, null on a robot without one.</summary>
@@ -119,9 +131,10 @@ public sealed class DriverRobotIo : IRobotIo
             _readsSinceCheck = 0;
         }
         _imu?.Read(frame);
-        if (Options.FreshnessFromImuData && _imu is not null)
+        _bno055?.Read(frame);
+        if (Options.FreshnessFromImuData && (_imu is not null || _bno055 is not null))
         {
-            if (!_imu.LastReadChanged) sequence = _lastSequence;
+            if (!(_imu?.LastReadChanged ?? _bno055!.LastReadChanged)) sequence = _lastSequence;
             _lastSequence = sequence;
         }
         if (_battery is not null && ++_readsSinceBattery >= Options.BatteryReadEveryReads)
@@ -188,6 +201,7 @@ public sealed class DriverRobotIo : IRobotIo
         foreach (var motor in _motors) Release(motor);
         foreach (var channel in _pwmChannels) Release(channel);
         Release(_imu);
+        Release(_bno055);
         Release(_pca);
         Release(_imuDevice);
         Release(_pwmDevice);

@@ -12,6 +12,9 @@ public sealed record DriverRobotIoOptions
     /// <summary>The IMU; null for a robot without one (the cart-pole rail).</summary>
     public Mpu6050Options? Imu { get; init; }
 
+    /// <summary>A BNO055 IMU instead of the MPU-6050 (<see cref="Imu"/> is then null).</summary>
+    public Bno055Options? Bno055 { get; init; }
+
     /// <summary>A PCA9685 for motor PWM; null when every motor uses the Pi's hardware PWM.</summary>
     public Pca9685Options? Pca9685 { get; init; }
 

@@ -132,15 +132,19 @@ public static class ProbeCommand
 
     private static bool ProbeImu(RobotConfig config, ImuConfig imu, IRobotBus bus, ProbeOptions options, TextWriter output, TextWriter error)
     {
-        Mpu6050Options driverOptions = DriverOptionsMapping.ToDriverOptions(config).Imu!;
+        DriverRobotIoOptions driverOptions = DriverOptionsMapping.ToDriverOptions(config);
         try
         {
             using I2cDevice device = bus.CreateI2cDevice(new I2cConnectionSettings(config.Bus.I2cBusId, imu.Address));
-            using var chip = new Mpu6050(device, driverOptions);
-            chip.Initialize(); // checks WHO_AM_I first and names what answers instead
-            output.WriteLine(Invariant($"IMU: MPU-6050 at I2C bus {config.Bus.I2cBusId} address 0x{imu.Address:X2} answers WHO_AM_I 0x{Mpu6050.ExpectedWhoAmI:X2}; ranges ±{imu.AccelRangeG} g, ±{imu.GyroRangeDps} °/s"));
-            Span<float> accel = stackalloc float[3];
-            Span<float> gyro = stackalloc float[3];
+            using var mpu = driverOptions.Imu is { } mpuOptions ? new Mpu6050(device, mpuOptions) : null;
+            using var bno = driverOptions.Bno055 is { } bnoOptions ? new Bno055Imu(device, bnoOptions with { TemperatureEveryReads = 1 }) : null;
+            // Both check the chip's identity first and name what answers instead.
+            mpu?.Initialize();
+            bno?.Initialize();
+            output.WriteLine(mpu is not null
+                ? Invariant($"IMU: MPU-6050 at I2C bus {config.Bus.I2cBusId} address 0x{imu.Address:X2} answers WHO_AM_I 0x{Mpu6050.ExpectedWhoAmI:X2}; ranges ±{imu.AccelRangeG} g, ±{imu.GyroRangeDps} °/s")
+                : Invariant($"IMU: BNO055 at I2C bus {config.Bus.I2cBusId} address 0x{imu.Address:X2} answers CHIP_ID 0x{Bno055Imu.ExpectedChipId:X2}; IMU fusion mode, ±4 g, ±2000 °/s"));
+            var frame = new SensorFrame(0);
             Span<double> accelSum = stackalloc double[3];
             Span<double> gyroSum = stackalloc double[3];
             double temperatureSum = 0;
@@ -148,12 +152,15 @@ public static class ProbeCommand
             {
                 bus.AwaitFreshData(options.ImuSamplePeriod);
                 bus.BeginRead(out _, out _);
-                temperatureSum += chip.Read(accel, gyro);
-                for (int k = 0; k < 3; k++)
-                {
-                    accelSum[k] += accel[k];
-                    gyroSum[k] += gyro[k];
-                }
+                mpu?.Read(frame);
+                bno?.Read(frame);
+                temperatureSum += frame.TemperatureC;
+                accelSum[0] += frame.AccelX;
+                accelSum[1] += frame.AccelY;
+                accelSum[2] += frame.AccelZ;
+                gyroSum[0] += frame.GyroX;
+                gyroSum[1] += frame.GyroY;
+                gyroSum[2] += frame.GyroZ;
             }
             double count = options.ImuSamples;
             double ax = accelSum[0] / count, ay = accelSum[1] / count, az = accelSum[2] / count;
@@ -177,7 +184,7 @@ public static class ProbeCommand
             (ImuAxis lateral, float sign) = BalanceBotTask.Cross(imu.Mounting.Up, imu.Mounting.Forward);
             double pitchRate = sign * BalanceBotTask.Component((float)gx, (float)gy, (float)gz, lateral);
             output.WriteLine(Invariant($"IMU: in the config's axes (forward \"{forwardName}\", up \"{upName}\"): pitch {pitch:+0.0;-0.0}° (+ = leaning forward), pitch rate {pitchRate:+0.00;-0.00} °/s"));
-            output.WriteLine(Invariant($"IMU: gyro at rest (the bias the controller measures and removes at every start): x {gx:+0.00;-0.00} y {gy:+0.00;-0.00} z {gz:+0.00;-0.00} °/s"));
+            output.WriteLine(Invariant($"IMU: gyro at rest ({(mpu is not null ? "the bias the controller measures and removes at every start" : "after the BNO055's own calibration")}): x {gx:+0.00;-0.00} y {gy:+0.00;-0.00} z {gz:+0.00;-0.00} °/s"));
             output.WriteLine($"check: run the probe again with the robot tipped forward: pitch must grow positive; if it goes negative, set imu.mounting.forward to \"{AxisName(Opposite(imu.Mounting.Forward))}\"");
             return true;
         }

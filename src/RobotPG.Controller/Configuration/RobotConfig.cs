@@ -164,9 +164,18 @@ public sealed class TaskConfig
     public double? DoneRailM { get; init; }
 }
 
+public enum ImuKind
+{
+    [JsonStringEnumMemberName("mpu6050")] Mpu6050,
+    [JsonStringEnumMemberName("bno055")] Bno055,
+}
+
 public sealed class ImuConfig
 {
-    /// <summary>7-bit I2C address: 0x68 (AD0 low) or 0x69 (AD0 high).</summary>
+    /// <summary>The chip: mpu6050 (default) or bno055.</summary>
+    public ImuKind Kind { get; set; } = ImuKind.Mpu6050;
+
+    /// <summary>7-bit I2C address: MPU-6050 0x68 (AD0 low) or 0x69 (AD0 high); BNO055 0x28 or 0x29.</summary>
     public required int Address { get; init; }
 
     /// <summary>Accelerometer full scale, ±g: 2, 4, 8 or 16.</summary>

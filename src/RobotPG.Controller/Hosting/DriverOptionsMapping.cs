@@ -38,7 +38,8 @@ public static class DriverOptionsMapping
         return new DriverRobotIoOptions
         {
             I2cBusId = c.Bus.I2cBusId,
-            Imu = c.Imu is { } imu
+            Bno055 = c.Imu is { Kind: ImuKind.Bno055 } bno ? new Bno055Options { Address = bno.Address } : null,
+            Imu = c.Imu is { Kind: ImuKind.Mpu6050 } imu
                 ? new Mpu6050Options
                 {
                     Address = imu.Address,

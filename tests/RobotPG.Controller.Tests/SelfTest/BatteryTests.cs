@@ -58,7 +58,7 @@ public sealed class BatteryTests
         Assert.StartsWith("INA219 at I2C bus 1 address 0x41: write of CONFIGURATION (0x00) failed:", fault.Message);
     }
 
-    private static RobotConfig BalanceBotWithBattery(int lowPeriods)
+    internal static RobotConfig BalanceBotWithBattery(int lowPeriods)
     {
         var json = JsonNode.Parse(File.ReadAllText(RepoPaths.FirmwareConfig("balance-bot.json")))!.AsObject();
         json["battery"] = new JsonObject { ["ina219Address"] = 0x41, ["shuntOhms"] = 0.1, ["minVolts"] = 6.6, ["lowPeriods"] = lowPeriods };
@@ -68,7 +68,7 @@ public sealed class BatteryTests
         return loaded.Config!;
     }
 
-    private sealed class NoWaitClock : IStepClock
+    internal sealed class NoWaitClock : IStepClock
     {
         public long WaitUntil(long deadline) => deadline;
     }
@@ -114,14 +114,14 @@ public sealed class BatteryTests
     }
 
     /// <summary>A deterministic policy whose every weight and bias is 0.5: on the robot's zero observation it asks for about +0.96 on both wheels.</summary>
-    private static ControlPolicy ForwardPolicy()
+    internal static ControlPolicy ForwardPolicy()
     {
         var network = new RobotPG.Learning.Networks.GaussianPolicy(4, 2, [2], maxBatch: 1, seed: 1);
         network.Parameters.Fill(0.5f);
         return ControlPolicy.FromNetwork(network, normalizer: null, deterministic: true, "test: forward");
     }
 
-    private static void AssertMotorsOff(RobotOnTheBench robot)
+    internal static void AssertMotorsOff(RobotOnTheBench robot)
     {
         Assert.Equal(0.0, robot.Pca.DutyCycle(0));
         Assert.Equal(0.0, robot.Pca.DutyCycle(1));

@@ -49,6 +49,7 @@ internal sealed class RobotOnTheBench : IRobotBus
     public Mpu6050RegisterFake Imu { get; } = new();
     public Pca9685RegisterFake Pca { get; } = new();
     public Ina219RegisterFake Battery { get; } = new(address: 0x41);
+    public Bno055RegisterFake Bno055 { get; init; } = new();
     public EmulatedGpioDriver Header { get; } = new();
     public Nackable PcaLink { get; }
     public bool ImuMissing { get; init; }
@@ -61,6 +62,7 @@ internal sealed class RobotOnTheBench : IRobotBus
         0x68 => ImuMissing ? new Nackable(Imu) { Dead = true } : Imu,
         0x40 => PcaLink,
         0x41 => Battery,
+        0x28 => Bno055,
         _ => throw new IOException($"nothing at 0x{settings.DeviceAddress:X2}"),
     };
 
