@@ -29,7 +29,7 @@ public sealed class BatteryTests
     }
 
     [Theory]
-    [InlineData(-1500, -0.15)]  // charging: a negative shunt drop (an unsigned read gives +0.655 V / 0.1 Ω = 6.4 A)
+    [InlineData(-1500, -0.15)]  // charging: a negative shunt drop (an unsigned read gives +0.640 V / 0.1 Ω = 6.4 A)
     [InlineData(1500, 0.15)]
     [InlineData(-32000, -3.2)]
     public void Shunt_current_is_signed_10_uV_per_lsb_over_the_shunt(short raw, double amps)
