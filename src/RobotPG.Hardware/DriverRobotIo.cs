@@ -17,7 +17,12 @@ public sealed class DriverRobotIo : IRobotIo
     private readonly GpioController _gpio;
     private readonly I2cDevice? _imuDevice;
     private readonly I2cDevice? _pwmDevice;
+    private readonly I2cDevice? _batteryDevice;
+    private readonly Ina219? _battery;
+    private int _readsSinceBattery = int.MaxValue - 1;
+    private float _batteryVolts = float.NaN;
     private readonly Mpu6050? _imu;
+    private readonly Bno055Imu? _bno055;
     private readonly Pca9685? _pca;
     private readonly HBridgeMotor[] _motors;
     private readonly PwmChannel[] _pwmChannels;
@@ -61,6 +66,20 @@ public sealed class DriverRobotIo : IRobotIo
             _bus.CommitWrites();
             for (int i = 0; i < _encoders.Length; i++)
                 _encoders[i] = new QuadratureEncoder(_gpio, options.Encoders[i].PinA, options.Encoders[i].PinB, options.Encoders[i].Encoder);
+            if (options.Battery is { } batteryOptions)
+            {
+                _batteryDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, batteryOptions.Address));
+                _battery = new Ina219(_batteryDevice, batteryOptions);
+                _battery.Initialize();
+            }
+            if (options.Bno055 is { } bnoOptions)
+            {
+                if (options.Imu is not null) throw new ArgumentException("a robot has one IMU: set Imu (MPU-6050) or Bno055, not both", nameof(options));
+                _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, bnoOptions.Address));
+                // The BNO055 calibrates its gyro itself in fusion mode: no bias averaging here.
+                _bno055 = new Bno055Imu(_imuDevice, bnoOptions);
+                _bno055.Initialize();
+            }
             if (options.Imu is { } imuOptions)
             {
                 _imuDevice = bus.CreateI2cDevice(new I2cConnectionSettings(options.I2cBusId, imuOptions.Address));
@@ -86,7 +105,13 @@ public sealed class DriverRobotIo : IRobotIo
     /// <summary>The IMU driver, null on a robot without one.</summary>
     public Mpu6050? Imu => _imu;
 
+    /// <summary>The BNO055 IMU driver, null unless the robot has one.</summary>
+    public Bno055Imu? Bno055 => _bno055;
+
     public Pca9685? Pca9685 => _pca;
+
+    /// <summary>The battery monitor, null on a robot without one.</summary>
+    public Ina219? Battery => _battery;
 
     public ReadOnlySpan<HBridgeMotor> Motors => _motors;
 
@@ -106,15 +131,22 @@ public sealed class DriverRobotIo : IRobotIo
             _readsSinceCheck = 0;
         }
         _imu?.Read(frame);
-        if (_imu is not null)
+        _bno055?.Read(frame);
+        if (_imu is not null || _bno055 is not null)
         {
             // Freshness from the data itself, on every bus: a Pi's read always succeeds on a frozen or
             // reset chip, and a simulator's new frame can carry a frozen chip's registers. A read is new
-            // data only when the 14-byte burst changed; otherwise the sequence stands still and the
+            // data only when the burst changed; otherwise the sequence stands still and the
             // stale-sensor rule counts it.
-            if (!_imu.LastReadChanged) sequence = _lastSequence;
+            if (!(_imu?.LastReadChanged ?? _bno055!.LastReadChanged)) sequence = _lastSequence;
             _lastSequence = sequence;
         }
+        if (_battery is not null && ++_readsSinceBattery >= Options.BatteryReadEveryReads)
+        {
+            _batteryVolts = _battery.ReadBusVolts();
+            _readsSinceBattery = 0;
+        }
+        frame.BatteryVolts = _batteryVolts;
         for (int i = 0; i < _encoders.Length; i++)
         {
             frame.EncoderTicks[i] = _encoders[i].Count;
@@ -135,22 +167,31 @@ public sealed class DriverRobotIo : IRobotIo
     /// <summary>Bus operations that failed inside <see cref="StopMotors"/> (which must not throw, so it counts them).</summary>
     public long StopMotorsFailures { get; private set; }
 
+    /// <summary>The last failure counted in <see cref="StopMotorsFailures"/>, for the one line that reports it.</summary>
+    public Exception? LastStopMotorsFailure { get; private set; }
+
     public void StopMotors()
     {
         // Each motor on its own: one failing bridge must not keep the others running.
         for (int i = 0; i < _motors.Length; i++)
         {
             try { _motors[i]?.Coast(); }
-            catch (Exception) { StopMotorsFailures++; }
+            catch (Exception e) { CountStopFailure(e); }
         }
         if (_pca is not null)
         {
             // Belt and braces: every PWM output off in one transfer, even if a channel write failed above.
             try { _pca.AllOff(); }
-            catch (Exception) { StopMotorsFailures++; }
+            catch (Exception e) { CountStopFailure(e); }
         }
         try { _bus.CommitWrites(); }
-        catch (Exception) { StopMotorsFailures++; }
+        catch (Exception e) { CountStopFailure(e); }
+    }
+
+    private void CountStopFailure(Exception e)
+    {
+        StopMotorsFailures++;
+        LastStopMotorsFailure = e;
     }
 
     public void Dispose()
@@ -164,9 +205,12 @@ public sealed class DriverRobotIo : IRobotIo
         foreach (var motor in _motors) Release(motor);
         foreach (var channel in _pwmChannels) Release(channel);
         Release(_imu);
+        Release(_bno055);
         Release(_pca);
         Release(_imuDevice);
         Release(_pwmDevice);
+        Release(_battery);
+        Release(_batteryDevice);
         Release(_gpio);
     }
 

@@ -12,8 +12,17 @@ public sealed record DriverRobotIoOptions
     /// <summary>The IMU; null for a robot without one (the cart-pole rail).</summary>
     public Mpu6050Options? Imu { get; init; }
 
+    /// <summary>A BNO055 IMU instead of the MPU-6050 (<see cref="Imu"/> is then null).</summary>
+    public Bno055Options? Bno055 { get; init; }
+
     /// <summary>A PCA9685 for motor PWM; null when every motor uses the Pi's hardware PWM.</summary>
     public Pca9685Options? Pca9685 { get; init; }
+
+    /// <summary>An INA219 battery monitor on the same bus; null for a robot without one.</summary>
+    public Ina219Options? Battery { get; init; }
+
+    /// <summary>Reads between battery-voltage reads (the voltage changes slowly; each read is one bus transfer).</summary>
+    public int BatteryReadEveryReads { get; init; } = 1;
 
     public IReadOnlyList<MotorWiring> Motors { get; init; } = [];
 

@@ -21,6 +21,9 @@ public sealed class SensorFrame
     /// <summary>Die temperature of the IMU, °C.</summary>
     public float TemperatureC;
 
+    /// <summary>Battery voltage from the battery monitor, volts; NaN on a robot without one.</summary>
+    public float BatteryVolts = float.NaN;
+
     /// <summary>Quadrature counts per encoder since start (4 counts per encoder line).</summary>
     public long[] EncoderTicks { get; }
 

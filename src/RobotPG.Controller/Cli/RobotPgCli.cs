@@ -22,6 +22,7 @@ public static class RobotPgCli
         root.Subcommands.Add(LoopTimingCommand.Create());
         root.Subcommands.Add(SelfTestCommand.Create());
         root.Subcommands.Add(MotorsOffCommand.Create());
+        root.Subcommands.Add(ProbeCommand.Create());
         return root;
     }
 

@@ -64,16 +64,31 @@ public static class ConfigRules
 
     private static void CheckAddresses(RobotConfig c, List<ConfigError> errors)
     {
-        if (c.Imu is { } imu && imu.Address is not (0x68 or 0x69))
+        if (c.Imu is { Kind: ImuKind.Mpu6050 } imu && imu.Address is not (0x68 or 0x69))
             errors.Add(new("$.imu.address", $"{Hex(imu.Address)} is not an MPU-6050 address (0x68 with AD0 low, 0x69 with AD0 high)"));
+        if (c.Imu is { Kind: ImuKind.Bno055 } bno)
+        {
+            if (bno.Address is not (0x28 or 0x29))
+                errors.Add(new("$.imu.address", $"{Hex(bno.Address)} is not a BNO055 address (0x28 with COM3 low, 0x29 with COM3 high)"));
+            if (bno.AccelRangeG != 4)
+                errors.Add(new("$.imu.accelRangeG", "must be 4: the BNO055's fusion mode runs its accelerometer at ±4 g"));
+            if (bno.GyroRangeDps != 2000)
+                errors.Add(new("$.imu.gyroRangeDps", "must be 2000: the BNO055's fusion mode runs its gyro at ±2000 °/s"));
+            if (c.Bus.Kind == BusKind.Sim)
+                errors.Add(new("$.imu.kind", "\"bno055\" needs bus.kind \"pi\" (the simulator emulates an MPU-6050)"));
+        }
         if (c.Imu is { } i && c.Pca9685 is { } p && i.Address == p.Address)
             errors.Add(new("$.pca9685.address", $"{Hex(p.Address)} is already used by $.imu.address"));
+        if (c.Battery is { } b && c.Pca9685 is { } pca && b.Ina219Address == pca.Address)
+            errors.Add(new("$.battery.ina219Address", $"{Hex(b.Ina219Address)} is already used by $.pca9685.address (strap A0 high for 0x41)"));
+        if (c.Battery is not null && c.Bus.Kind == BusKind.Sim)
+            errors.Add(new("$.battery", "only allowed when bus.kind is \"pi\" (the simulator has no INA219)"));
     }
 
     private static void CheckPins(RobotConfig c, List<ConfigError> errors)
     {
         var owners = new Dictionary<int, string>();
-        if (c.Bus.I2cBusId == 1 && (c.Imu is not null || c.Pca9685 is not null))
+        if (c.Bus.I2cBusId == 1 && (c.Imu is not null || c.Pca9685 is not null || c.Battery is not null))
         {
             owners[I2c1Sda] = "I2C1 SDA";
             owners[I2c1Scl] = "I2C1 SCL";

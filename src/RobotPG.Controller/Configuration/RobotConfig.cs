@@ -33,6 +33,9 @@ public sealed class RobotConfig
     /// <summary>The SoC's hardware PWM, required when a motor takes its PWM from it.</summary>
     public HardwarePwmConfig? HardwarePwm { get; init; }
 
+    /// <summary>An INA219 battery monitor and the low-voltage rule; absent: no battery check.</summary>
+    public BatteryConfig? Battery { get; init; }
+
     public required MotorConfig[] Motors { get; init; }
 
     public required EncoderConfig[] Encoders { get; init; }
@@ -161,9 +164,18 @@ public sealed class TaskConfig
     public double? DoneRailM { get; init; }
 }
 
+public enum ImuKind
+{
+    [JsonStringEnumMemberName("mpu6050")] Mpu6050,
+    [JsonStringEnumMemberName("bno055")] Bno055,
+}
+
 public sealed class ImuConfig
 {
-    /// <summary>7-bit I2C address: 0x68 (AD0 low) or 0x69 (AD0 high).</summary>
+    /// <summary>The chip: mpu6050 (default) or bno055.</summary>
+    public ImuKind Kind { get; set; } = ImuKind.Mpu6050;
+
+    /// <summary>7-bit I2C address: MPU-6050 0x68 (AD0 low) or 0x69 (AD0 high); BNO055 0x28 or 0x29.</summary>
     public required int Address { get; init; }
 
     /// <summary>Accelerometer full scale, ±g: 2, 4, 8 or 16.</summary>
@@ -211,6 +223,22 @@ public sealed class HardwarePwmConfig
     public required int Chip { get; init; }
 
     public required double FrequencyHz { get; init; }
+}
+
+/// <summary>The battery monitor: motors off and held off after the voltage stayed low.</summary>
+public sealed class BatteryConfig
+{
+    /// <summary>7-bit I2C address of the INA219, 0x40–0x4F (A0/A1 straps).</summary>
+    public required int Ina219Address { get; init; }
+
+    /// <summary>Shunt resistance, Ω.</summary>
+    public required double ShuntOhms { get; init; }
+
+    /// <summary>Motors off (held until the controller restarts) once the battery reads below this for <see cref="LowPeriods"/> control periods.</summary>
+    public required double MinVolts { get; init; }
+
+    /// <summary>Consecutive control periods below <see cref="MinVolts"/> before the motors go off (motor current sags the voltage briefly).</summary>
+    public int LowPeriods { get; set; } = 50;
 }
 
 public enum PwmSource

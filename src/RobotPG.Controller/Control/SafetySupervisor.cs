@@ -16,6 +16,8 @@ public enum SafetyCause
     Shutdown,
     /// <summary>An operator's signed stop command holds the motors off until a signed start.</summary>
     OperatorHold,
+    /// <summary>The battery stayed below battery.minVolts: the motors stay off until the controller restarts (nothing re-arms it).</summary>
+    LowBattery,
 }
 
 /// <summary>
@@ -34,6 +36,9 @@ public sealed class SafetySupervisor
     private readonly float _maxDeltaPerStep;
     private readonly float _tiltLimitRad;
     private readonly int _stalePeriods;
+    private readonly float _minBatteryVolts;
+    private readonly int _lowBatteryPeriods;
+    private int _lowBatteryCount;
     private readonly float[] _previous;
     private readonly long[] _events;
     private volatile bool _emergencyStop;
@@ -43,8 +48,10 @@ public sealed class SafetySupervisor
     private int _clearPeriods;
     private long _rearms;
 
-    public SafetySupervisor(SafetyConfig config, double controlRateHz, int actionSize)
+    public SafetySupervisor(SafetyConfig config, double controlRateHz, int actionSize, BatteryConfig? battery = null)
     {
+        _minBatteryVolts = battery is null ? 0f : (float)battery.MinVolts;
+        _lowBatteryPeriods = battery?.LowPeriods ?? 0;
         _maxAction = (float)config.MaxAction;
         _maxDeltaPerStep = (float)(config.MaxActionRatePerS / controlRateHz);
         _tiltLimitRad = (float)(config.TiltLimitDeg * Math.PI / 180);
@@ -133,6 +140,13 @@ public sealed class SafetySupervisor
         {
             _unchangedPeriods = 0;
             _lastSequence = frame.Sequence;
+        }
+        if (_lowBatteryPeriods > 0)
+        {
+            // Consecutive periods only: a motor's start-up current sags the voltage for a moment.
+            _lowBatteryCount = frame.BatteryVolts < _minBatteryVolts ? _lowBatteryCount + 1 : 0;
+            if (_lowBatteryCount >= _lowBatteryPeriods)
+                Trip(SafetyCause.LowBattery);
         }
         bool finite = float.IsFinite(frame.AccelX) && float.IsFinite(frame.AccelY) && float.IsFinite(frame.AccelZ)
             && float.IsFinite(frame.GyroX) && float.IsFinite(frame.GyroY) && float.IsFinite(frame.GyroZ)

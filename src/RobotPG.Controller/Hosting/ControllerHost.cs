@@ -188,7 +188,7 @@ public sealed class ControllerHost : IDisposable
             new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
         Learning?.LogUpdatesTo(_logWriter);
 
-        var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
+        var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize, c.Battery);
         var policies = new PolicyExchange(Policy);
         Learning?.Learner.Attach(policies);
         FleetLearning?.Attach(policies);

@@ -38,7 +38,8 @@ public static class DriverOptionsMapping
         return new DriverRobotIoOptions
         {
             I2cBusId = c.Bus.I2cBusId,
-            Imu = c.Imu is { } imu
+            Bno055 = c.Imu is { Kind: ImuKind.Bno055 } bno ? new Bno055Options { Address = bno.Address } : null,
+            Imu = c.Imu is { Kind: ImuKind.Mpu6050 } imu
                 ? new Mpu6050Options
                 {
                     Address = imu.Address,
@@ -48,6 +49,9 @@ public static class DriverOptionsMapping
                 }
                 : null,
             Pca9685 = c.Pca9685 is { } pca ? new Pca9685Options { Address = pca.Address, FrequencyHz = pca.FrequencyHz } : null,
+            Battery = c.Battery is { } battery ? new Ina219Options { Address = battery.Ina219Address, ShuntOhms = battery.ShuntOhms } : null,
+            // About 20 battery reads a second: the voltage moves slowly, and each read is a bus transfer in the step.
+            BatteryReadEveryReads = Math.Max(1, (int)(c.ControlRateHz / 20)),
             Motors = motors,
             Encoders = encoders,
         };

@@ -139,6 +139,7 @@ public sealed class TelemetryPublisher : IDisposable
         SafetyCause.EmergencyStop => "emergency-stop",
         SafetyCause.SoftwareFault => "software-fault",
         SafetyCause.OperatorHold => "operator-hold",
+        SafetyCause.LowBattery => "low-battery",
         _ => "shutdown",
     };
 

@@ -367,7 +367,7 @@ internal sealed class FaultBench : IDisposable
         else
         {
             _pi = new PiBenchBus(Chips);
-            _driverIo = new DriverRobotIo(options with { FreshnessFromImuData = true }, _pi);
+            _driverIo = new DriverRobotIo(options, _pi);
         }
         Io = new WatchedIo(_driverIo);
 
