@@ -41,7 +41,7 @@ run() { # name, project dir, test project, mutate globs...
   local start=$SECONDS
   (cd "$root/$tests" && nice -n 10 dotnet stryker --config-file "$root/tests/mutation/stryker-config.json" \
       --project "$(basename "$project").csproj" --configuration Release \
-      --concurrency "$concurrency" --reporter json --reporter html --reporter progress \
+      --concurrency "$concurrency" --reporter json --reporter html --reporter dots --log-to-file \
       --test-case-filter "$filter" --output "$out" "${args[@]}")
   local wall=$((SECONDS - start))
   echo "$name: $wall s wall time"
