@@ -1,5 +1,6 @@
 using RobotPG.Learning.Algorithms;
 using RobotPG.Learning.Estimators;
+using RobotPG.Learning.Rollouts;
 using Xunit;
 
 namespace RobotPG.Learning.Tests.Ppo;
@@ -157,5 +158,59 @@ public class SettingsTests
         Assert.StartsWith("unknown algorithm 'sgd' (known: ppo, reinforce, vpg, a2c, off-policy, ppo-kl, npg, trpo)", e.Message);
         var e2 = Assert.Throws<ArgumentException>(() => EstimatorAlgorithms.Create("sgd", new EstimatorHyperparameters(), context));
         Assert.StartsWith("unknown estimator algorithm 'sgd' (known: reinforce, vpg, a2c, off-policy, ppo-kl, npg, trpo)", e2.Message);
+    }
+
+    [Theory]
+    [InlineData("reinforce"), InlineData("vpg"), InlineData("a2c"), InlineData("off-policy"), InlineData("ppo-kl"), InlineData("npg"), InlineData("trpo")]
+    public void Each_estimator_algorithm_refuses_bad_settings_naming_itself_and_the_setting(string name)
+    {
+        var e = Assert.Throws<ArgumentException>(() => EstimatorAlgorithms.Create(name, E with { Gamma = 2 }, new AlgorithmContext(3, 1, "x", 1)));
+        Assert.StartsWith($"{name}: gamma must be in (0, 1] (got 2)", e.Message);
+        Assert.Equal("hyperparameters", e.ParamName);
+    }
+
+    [Fact]
+    public void Ppo_refuses_bad_settings_a_rollout_of_another_shape_and_an_iteration_out_of_range()
+    {
+        var context = new AlgorithmContext(3, 1, "x", 1);
+        var e = Assert.Throws<ArgumentException>(() => new Algorithms.Ppo(P with { Epochs = 0 }, context));
+        Assert.StartsWith("PPO: epochs must be ≥ 1 (got 0)", e.Message);
+        var h = P with { EnvironmentCount = 2, StepsPerEnvironment = 4, Minibatches = 2, PolicyHiddenSizes = [3], ValueHiddenSizes = [3] };
+        var ppo = new Algorithms.Ppo(h, context);
+        foreach (var wrong in new[] { new RolloutBuffer(4, 1, 3, 1), new RolloutBuffer(4, 2, 2, 1), new RolloutBuffer(4, 2, 3, 2) })
+        {
+            var shape = Assert.Throws<ArgumentException>(() => ppo.Update(wrong, 1, 1));
+            Assert.StartsWith("rollout does not have the shape PPO was built for", shape.Message);
+        }
+        var rollout = new RolloutBuffer(4, 2, 3, 1);
+        Assert.Equal(0, Assert.Throws<ArgumentOutOfRangeException>(() => ppo.Update(rollout, 0, 3)).ActualValue);
+        Assert.Equal(4, Assert.Throws<ArgumentOutOfRangeException>(() => ppo.Update(rollout, 4, 3)).ActualValue);
+        Assert.StartsWith("must be in 1..3", Assert.Throws<ArgumentOutOfRangeException>(() => ppo.Update(rollout, 4, 3)).Message);
+    }
+
+    [Fact]
+    public void Ppo_loss_pieces_refuse_spans_of_different_lengths_and_explained_variance_is_nan_without_variance()
+    {
+        float[] two = [1f, 2f], one = [1f];
+        Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(two, one, two, 0.2f, new float[2]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(two, two, one, 0.2f, new float[2]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(two, two, two, 0.2f, new float[1]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.ValueLoss(two, one, two, 0.2f, true, 1f, new float[2]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.ValueLoss(two, two, one, 0.2f, true, 1f, new float[2]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.ValueLoss(two, two, two, 0.2f, true, 1f, new float[1]));
+        Assert.Throws<ArgumentException>(() => PpoLoss.ExplainedVariance(one, two));
+        Assert.True(float.IsNaN(PpoLoss.ExplainedVariance([], [])));
+        Assert.True(float.IsNaN(PpoLoss.ExplainedVariance(two, [3f, 3f])));
+    }
+
+    [Fact]
+    public void A_policy_gradient_batch_refuses_a_rollout_of_another_shape()
+    {
+        var batch = new PolicyGradientBatch(8, 3, 1);
+        foreach (var wrong in new[] { new RolloutBuffer(4, 1, 3, 1), new RolloutBuffer(4, 2, 2, 1), new RolloutBuffer(4, 2, 3, 2) })
+        {
+            var e = Assert.Throws<ArgumentException>(() => batch.Load(wrong));
+            Assert.StartsWith($"rollout of {wrong.Capacity} steps does not fit a batch of 8", e.Message);
+        }
     }
 }
