@@ -2,7 +2,7 @@
 # Mutation testing with Stryker.NET (pinned in .config/dotnet-tools.json). Not part of CI: Stryker builds the
 # mutated assembly once, then re-runs the tests that cover each mutant, one mutant at a time.
 #
-#   tests/mutation/run.sh [scope] [concurrency]
+#   tests/mutation/run.sh [scope] [file...]
 #
 #   algorithms | estimators | advantages   one folder of RobotPG.Learning (the note formulas)
 #   learning-rest                          the other folders of RobotPG.Learning
@@ -13,10 +13,13 @@
 #   controller  safety, logging, checkpoints in turn
 #   all         learning, numerics, controller in turn
 #
+# With files (e.g. `run.sh algorithms Ppo.cs PpoKl.cs`) only those files of the folder are mutated again, and
+# their new results replace the older ones in the summary (after adding tests for survivors).
+#
 # One run per folder, so a partial run still leaves usable results: each run's JSON report (source text
 # stripped) goes to tests/mutation/reports/<scope>.json, and score.py prints the score per project and folder
-# over every report there. Stryker runs niced, one mutant at a time (concurrency 1 by default: the machine
-# is shared), with per-test coverage so each mutant runs only the tests that reach it.
+# over every report there. Stryker runs niced, one mutant at a time (MUTATION_CONCURRENCY, default 1: the
+# machine is shared), with per-test coverage so each mutant runs only the tests that reach it.
 #
 # The score is measured against the fast tests only: Category=RealTime (timing says nothing about a formula)
 # and Category=Slow (learning curves and many-batch statistics, seconds per mutant) are left out; the
@@ -24,7 +27,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 scope="${1:-core}"
-concurrency="${2:-1}"
+shift || true
+files=("$@")
+concurrency="${MUTATION_CONCURRENCY:-1}"
 filter="Category!=RealTime&Category!=Slow"
 cd "$root"
 summary="${MUTATION_NESTED:-}"
@@ -33,6 +38,12 @@ dotnet tool restore >/dev/null
 
 run() { # name, project dir, test project, mutate globs...
   local name="$1" project="$2" tests="$3"; shift 3
+  if [ ${#files[@]} -gt 0 ]; then # only the named files of the folder
+    local folder="${1%%/\*\**}" globs=()
+    for f in "${files[@]}"; do globs+=("$folder/$f"); done
+    set -- "${globs[@]}"
+    name="$name-$(IFS=-; echo "${files[*]%.cs}")"
+  fi
   local out="$root/tests/mutation/out/$name"
   local args=()
   for glob in "$@"; do args+=(--mutate "$glob"); done
@@ -61,10 +72,10 @@ case "$scope" in
   safety) run safety "${controller[@]}" "**/Control/SafetySupervisor.cs" ;;
   logging) run logging "${controller[@]}" "**/Logging/**/*.cs" ;;
   checkpoints) run checkpoints "${controller[@]}" "**/Learning/LearnerCheckpoints.cs" ;;
-  core) for s in algorithms estimators advantages; do "$0" "$s" "$concurrency"; done ;;
-  learning) "$0" core "$concurrency"; "$0" learning-rest "$concurrency" ;;
-  controller) for s in safety logging checkpoints; do "$0" "$s" "$concurrency"; done ;;
-  all) for s in learning numerics controller; do "$0" "$s" "$concurrency"; done ;;
+  core) for s in algorithms estimators advantages; do "$0" "$s"; done ;;
+  learning) "$0" core; "$0" learning-rest ;;
+  controller) for s in safety logging checkpoints; do "$0" "$s"; done ;;
+  all) for s in learning numerics controller; do "$0" "$s"; done ;;
   *) echo "run.sh: unknown scope '$scope' (algorithms, estimators, advantages, learning-rest, numerics, safety," \
         "logging, checkpoints, core, learning, controller, all)" >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@
 
 Score = killed / (killed + survived + no coverage), timeouts counted as killed (as Stryker does); compile
 errors and ignored mutants are left out. With --survivors, each surviving mutant is listed too."""
-import collections, json, os, sys
+import collections, json, os, sys, time
 
 
 def keep(src, dst, wall):
@@ -18,6 +18,7 @@ def keep(src, dst, wall):
             m.pop("killedBy", None)
     report.pop("testFiles", None)
     report["wallTimeSeconds"] = int(wall)
+    report["keptAt"] = int(time.time())
     with open(dst, "w") as f:
         json.dump(report, f, separators=(",", ":"), sort_keys=True)
         f.write("\n")
@@ -41,18 +42,23 @@ def main(argv):
     per = collections.defaultdict(collections.Counter)
     listed = []
     walls = []
-    for report_path in argv:
-        report = json.load(open(report_path))
+    # A later run of some files (after new tests) replaces the earlier results for those files.
+    latest = {}
+    reports = [(json.load(open(p)), p) for p in argv]
+    reports.sort(key=lambda r: r[0].get("keptAt", 0))
+    for report, report_path in reports:
         walls.append((os.path.basename(report_path), report.get("wallTimeSeconds")))
         for path, data in report["files"].items():
-            project, folder = where(path)
-            for m in data["mutants"]:
-                per[(project, folder)][m["status"]] += 1
-                per[(project, "")][m["status"]] += 1
-                if m["status"] in ("Survived", "NoCoverage"):
-                    line = m["location"]["start"]["line"]
-                    listed.append(f"{m['status']:10} {project}/{folder}/{os.path.basename(path)}:{line} "
-                                  f"{m['mutatorName']}: {m.get('replacement', '')!r}")
+            latest[path] = data
+    for path, data in sorted(latest.items()):
+        project, folder = where(path)
+        for m in data["mutants"]:
+            per[(project, folder)][m["status"]] += 1
+            per[(project, "")][m["status"]] += 1
+            if m["status"] in ("Survived", "NoCoverage"):
+                line = m["location"]["start"]["line"]
+                listed.append(f"{m['status']:10} {project}/{folder}/{os.path.basename(path)}:{line} "
+                              f"{m['mutatorName']}: {m.get('replacement', '')!r}")
 
     def row(name, c):
         killed = c["Killed"] + c["Timeout"]
