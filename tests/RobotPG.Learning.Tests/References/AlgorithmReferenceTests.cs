@@ -159,6 +159,7 @@ public class AlgorithmReferenceTests
         UpdateDiagnostics d = algorithm.Update(Build(policy, Values), 1, 1);
         var (gradient, loss) = ReinforceReferenceWithLoss(h, theta, FirstRolloutEpisodeSteps);
         AssertClose(gradient, policy.Gradients, Tolerance, $"{name} {weighting}/{baseline} gradient");
+        AssertAdamFirstStep(theta, policy, h.PolicyLearningRate);
         // The reported loss at θ₀; the entropy after the step (of the updated log σ); the critic's explained
         // variance of the bootstrapped returns before its fit; the learning rate; one epoch.
         if (double.IsNaN(loss)) Assert.True(float.IsNaN(d.PolicyLoss), "the optimal-baseline step reports no surrogate loss");
@@ -259,12 +260,21 @@ public class AlgorithmReferenceTests
         var algorithm = EstimatorAlgorithms.Create(EstimatorAlgorithms.A2c, h, Context);
         var policy = algorithm.Agent.Policy;
         double[] theta = Theta(policy);
-        algorithm.Update(Build(policy, Values), 1, 1);
+        UpdateDiagnostics d = algorithm.Update(Build(policy, Values), 1, 2);
         // Q̂ₜ = rₜ + … + γ^k V(s_{t+k}) (the bootstrapped reward-to-go of the run); Â = Q̂ − V; ĝ = (1/n) Σ ∇log π Â.
         double[] q = RewardToGo(Rewards, Gamma, RunBootstrap);
         double[] adv = [.. q.Select((v, i) => v - Values[i])];
-        if (normalize) adv = Standardized(adv);
-        AssertClose(WeightedScore(Scores(theta), adv, -1.0 / Count), policy.Gradients, Tolerance, "a2c gradient");
+        double[] weights = normalize ? Standardized(adv) : adv;
+        AssertClose(WeightedScore(Scores(theta), weights, -1.0 / Count), policy.Gradients, Tolerance, "a2c gradient");
+        AssertAdamFirstStep(theta, policy, h.PolicyLearningRate);
+        // The reported loss −(1/n) Σ log π(aₜ|sₜ) Âₜ uses the advantages before standardisation.
+        double loss = -Enumerable.Range(0, Count).Sum(i => LogProb(theta, i) * adv[i]) / Count;
+        Assert.Equal(loss, d.PolicyLoss, Tolerance * Math.Max(1, Math.Abs(loss)));
+
+        // A second update on a rollout recorded at θ₁: the gradient is the one at θ₁ alone (none carried over).
+        double[] theta1 = Theta(policy);
+        algorithm.Update(Build(policy, Values), 2, 2);
+        AssertClose(WeightedScore(Scores(theta1), weights, -1.0 / Count), policy.Gradients, Tolerance, "second a2c gradient");
     }
 
     // ---------------------------------------------------------------- off-policy
