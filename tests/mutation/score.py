@@ -49,8 +49,8 @@ def main(argv):
     for report, report_path in reports:
         walls.append((os.path.basename(report_path), report.get("wallTimeSeconds")))
         for path, data in report["files"].items():
-            latest[path] = data
-    for path, data in sorted(latest.items()):
+            latest["/".join(where(path)) + "/" + os.path.basename(path)] = (path, data)
+    for path, data in (v for _, v in sorted(latest.items())):
         project, folder = where(path)
         for m in data["mutants"]:
             per[(project, folder)][m["status"]] += 1
