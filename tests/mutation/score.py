@@ -49,6 +49,9 @@ def main(argv):
     for report, report_path in reports:
         walls.append((os.path.basename(report_path), report.get("wallTimeSeconds")))
         for path, data in report["files"].items():
+            # Stryker lists every file of the project; those outside the run's mutate filter are all Ignored.
+            if all(m["status"] == "Ignored" for m in data["mutants"]):
+                continue
             latest["/".join(where(path)) + "/" + os.path.basename(path)] = (path, data)
     for path, data in (v for _, v in sorted(latest.items())):
         project, folder = where(path)
