@@ -87,7 +87,12 @@ public sealed record CommandReply(
     string? Reason,
     string? Nonce,
     string? KeyId,
-    long? Step);
+    long? Step,
+    string? Path = null,
+    string? PolicyHash = null);
+
+/// <summary>The JSON body of <c>cmd/save</c> and <c>cmd/load</c>: a file name in the robot's checkpoint directory.</summary>
+public sealed record CheckpointCommand(string? Name);
 
 /// <summary>On <c>telemetry/commands</c>: totals of received commands by outcome and reason.</summary>
 public sealed record CommandTelemetry(
@@ -104,6 +109,7 @@ public sealed record CommandTelemetry(
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EpisodeTelemetry))]
+[JsonSerializable(typeof(CheckpointCommand))]
 [JsonSerializable(typeof(LoopTimingTelemetry))]
 [JsonSerializable(typeof(SafetyEventTelemetry))]
 [JsonSerializable(typeof(LearningUpdateTelemetry))]

@@ -89,7 +89,7 @@ public sealed class Topics
     public static IReadOnlyList<Entry> Table { get; } =
     [
         new("robotpg/{robotId}/status", "robot → all", "JSON status: online/offline (last will), policy, safety", 1, true),
-        new("robotpg/{robotId}/telemetry/{kind}", "robot → people", "JSON, kinds: " + string.Join(", ", TelemetryKinds.All), 0, false),
+        new("robotpg/{robotId}/telemetry/{kind}", "robot, fleet learner → people", "JSON, kinds: " + string.Join(", ", TelemetryKinds.All), 0, false),
         new("robotpg/{robotId}/cmd/{verb}", "operator → robot", "signed JSON command, verbs: " + string.Join(", ", CommandNames.Operator), 1, false),
         new("robotpg/{robotId}/reply", "robot → operator", "JSON outcome of each command", 1, false),
         new("robotpg/{robotId}/sim/sensors", "sim → robot", "binary sensor frame, every physics tick", 0, false),
@@ -169,6 +169,8 @@ public static class TelemetryKinds
     public const string Rollback = "rollback";
     public const string LearningEpisode = "learning-episode";
     public const string Commands = "commands";
+    /// <summary>A fleet learner's progress, under its own learner id in place of a robot id.</summary>
+    public const string FleetLearner = "fleet-learner";
 
-    public static readonly string[] All = [Controller, Episode, Safety, Learning, LearningEpisode, Rollback, Commands, Sim];
+    public static readonly string[] All = [Controller, Episode, Safety, Learning, LearningEpisode, Rollback, Commands, Sim, FleetLearner];
 }

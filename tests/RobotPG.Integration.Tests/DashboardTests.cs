@@ -32,7 +32,7 @@ public sealed class DashboardTests
             FromScratch = true,
             OutputDirectory = outDir,
             PhysicsDirectory = OnDeviceSetup.PhysicsDirectory,
-            BrokerPort = broker.Port,
+            Broker = new MqttEndpoint("127.0.0.1", broker.Port, DemoRun.SimClientId),
         }, new StringWriter());
         var demo = Task.Run(run.RunAsync);
         try

@@ -12,7 +12,8 @@ namespace RobotPG.Integration.Tests;
 /// A lockstep demo's trajectory log, exported with <c>robotpg log export --mcap</c>, read back by the MCAP
 /// project's own reader (@mcap/core, tests/js/mcap-check.mjs): every record, chunk and message index, the
 /// chunk, data-section and summary CRCs; its per-channel counts and first/last log times must equal what
-/// <c>robotpg log info</c> reports for the same log.
+/// <c>robotpg log info</c> reports for the same log, learning updates included; every message holds exactly its
+/// channel's JSON Schema fields.
 /// </summary>
 public sealed class McapExportTests
 {
@@ -24,7 +25,7 @@ public sealed class McapExportTests
         {
             var run = new DemoRun(new DemoOptions
             {
-                DurationSeconds = 20, // 1 000 steps at 50 Hz: several 256 KiB chunks of JSON
+                DurationSeconds = 50, // 2 500 steps at 50 Hz: several 256 KiB chunks of JSON and learning updates (batches of 1 024)
                 Algorithm = "ppo",
                 Seed = 5,
                 Clock = SimClockMode.Lockstep,
@@ -41,7 +42,17 @@ public sealed class McapExportTests
             long records = long.Parse(InfoValue(text, "records"), CultureInfo.InvariantCulture);
             var times = Regex.Match(text, @"^log time: (\d+)\.\.(\d+) ns$", RegexOptions.Multiline);
             var ends = Regex.Match(text, @"^episode ends: (\d+), steps under safety stop: \d+, safety stops: (\d+)$", RegexOptions.Multiline);
-            Assert.True(times.Success && ends.Success, text);
+            var updates = Regex.Match(text, @"^learning updates: (\d+) \(accepted (\d+), rejected \d+, rolled back \d+; 0 corrupt skipped, 0 torn tail bytes\)$", RegexOptions.Multiline);
+            Assert.True(times.Success && ends.Success && updates.Success, text);
+            long updateCount = long.Parse(updates.Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.True(updateCount >= 1, text);
+
+            // Each update is stamped with the step and loop time of a logged transition: the log's own clock.
+            var timeOfStep = new Dictionary<long, long>();
+            using (var reader = RobotPG.Controller.Logging.TrajectoryLogReader.Open(log))
+                while (reader.TryReadNext(out var r)) timeOfStep[r.Step] = r.TimeNs;
+            foreach (var u in RobotPG.Controller.Logging.LearningUpdateLog.ReadFor(log).Records)
+                Assert.Equal(timeOfStep[u.Step], u.TimeNs);
 
             string mcap = Path.Combine(outDir, "run.mcap");
             Assert.Equal(0, RobotPgCli.Run(["log", "export", log, "--mcap", mcap], new StringWriter(), new StringWriter()));
@@ -50,7 +61,10 @@ public sealed class McapExportTests
             Assert.True(code == 0, $"mcap-check failed: {stderr}");
             var summary = JsonDocument.Parse(stdout).RootElement;
             var topics = summary.GetProperty("topics");
-            Assert.Equal(1000, records);
+            Assert.Equal(2500, records);
+            Assert.Equal(updateCount, topics.GetProperty("/learning").GetInt64());
+            Assert.Equal(3 * records + topics.GetProperty("/episode").GetInt64() + topics.GetProperty("/safety").GetInt64() + 1 + updateCount,
+                summary.GetProperty("schemaChecked").GetInt64());
             Assert.Equal(records, topics.GetProperty("/observation").GetInt64());
             Assert.Equal(records, topics.GetProperty("/action").GetInt64());
             Assert.Equal(records, topics.GetProperty("/reward").GetInt64());
@@ -94,6 +108,34 @@ public sealed class McapExportTests
             var (code, _, stderr) = NodeChecks.Run(TimeSpan.FromSeconds(30), "mcap-check.mjs", path);
             Assert.Equal(1, code);
             Assert.Contains("CRC", stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"v":"x"}""", "field v")]
+    [InlineData("""{"v":1,"w":2}""", "are not the schema's")]
+    public void Mcap_check_rejects_a_message_that_does_not_follow_its_channels_schema(string message, string expected)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "robotpg-mcapschema-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "bad.mcap");
+            using (var file = File.Create(path))
+            using (var writer = new RobotPG.Controller.Logging.Mcap.McapWriter(file))
+            {
+                ushort schema = writer.AddSchema("s", "jsonschema", """{"type":"object","properties":{"v":{"type":"integer"}}}"""u8);
+                ushort channel = writer.AddChannel(schema, "/x", "json");
+                writer.WriteMessage(channel, 0, 100, 100, """{"v":1}"""u8);
+                writer.WriteMessage(channel, 1, 101, 101, System.Text.Encoding.UTF8.GetBytes(message));
+            }
+            var (code, _, stderr) = NodeChecks.Run(TimeSpan.FromSeconds(30), "mcap-check.mjs", path);
+            Assert.Equal(1, code);
+            Assert.Contains(expected, stderr);
         }
         finally
         {

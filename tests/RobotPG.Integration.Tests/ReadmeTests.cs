@@ -110,6 +110,7 @@ public sealed partial class ReadmeTests
             TrainCommand.CheckpointFileName, TrainCommand.LinearPolicyFileName, TrainCommand.CurveCsvFileName, TrainCommand.CurveSvgFileName,
             CompareCommand.SvgFileName, CompareCommand.CurvesFileName, CompareCommand.SummaryFileName,
             TrainCommand.FinalCheckpointFileName, RobotPG.Sim.Fleet.FleetRun.FleetCurveFileName, OnDeviceLearner.BestCheckpointName, LearnerCheckpoints.LatestName, LearnerCheckpoints.PreviousName,
+            RobotPG.Controller.Remote.PolicyDeployment.DefaultSaveName,
         ];
         int checkedNames = 0;
         foreach (string markdown in (string[])[Readme, File.ReadAllText(Path.Combine(Root, "firmware-config", "README.md"))])

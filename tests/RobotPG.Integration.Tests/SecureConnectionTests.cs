@@ -50,7 +50,7 @@ public sealed class SecureConnectionTests
     public async Task Anonymous_and_untrusted_clients_are_refused_and_the_acl_limits_what_credentials_may_publish()
     {
         using var pki = new TestPki();
-        string passwd = pki.PasswordFile(("operator", "op-secret"), ("bb-1", "robot-secret"));
+        string passwd = pki.PasswordFile(("operator", "op-secret"), ("bb-1", "robot-secret"), ("bb-2", "robot2-secret"), ("sim", "sim-secret"));
         var client = pki.Issue("client");
         string operatorCredentials = pki.CredentialsFile("operator.credentials", "operator", "op-secret");
         string robotCredentials = pki.CredentialsFile("bb-1.credentials", "bb-1", "robot-secret");
@@ -77,26 +77,56 @@ public sealed class SecureConnectionTests
             Assert.False(await wrongCa.WaitConnectedAsync(TimeSpan.FromSeconds(2)));
         }
 
-        // The robot (user bb-1) reads its commands and its actuator topic is written only by itself.
-        var received = new List<string>();
-        var sentinel = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Who may write what: a subscriber for the robot's commands (the robot itself) and one for its actuator frames
+        // (the simulator). Every refused publication goes out first and is acknowledged by the broker before the one
+        // allowed publication on that topic, which mosquitto would otherwise have delivered after them.
+        var robotGot = new List<string>();
+        var simGot = new List<string>();
+        var commandArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var frameArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var robot = new ResilientMqttClient(Endpoint(pki, broker.Port, "bb-1", robotCredentials, (client.CertFile, client.KeyFile)), Quick);
-        await robot.SubscribeAsync("robotpg/bb-1/cmd/#", Record, MqttQualityOfServiceLevel.AtLeastOnce);
+        await robot.SubscribeAsync("robotpg/bb-1/cmd/#", (string topic, in ReadOnlySequence<byte> p) =>
+        {
+            lock (robotGot) robotGot.Add(topic + "=" + Encoding.UTF8.GetString(p));
+            if (topic.EndsWith("/estop", StringComparison.Ordinal)) commandArrived.TrySetResult();
+        }, MqttQualityOfServiceLevel.AtLeastOnce);
         robot.Start();
         Assert.True(await robot.WaitConnectedAsync(TimeSpan.FromSeconds(10)), robot.LastError);
-
+        await using var sim = new ResilientMqttClient(Endpoint(pki, broker.Port, "sim", pki.CredentialsFile("sim.credentials", "sim", "sim-secret"), (client.CertFile, client.KeyFile)), Quick);
+        await sim.SubscribeAsync("robotpg/bb-1/sim/actuators", (string topic, in ReadOnlySequence<byte> p) =>
+        {
+            lock (simGot) simGot.Add(Encoding.UTF8.GetString(p));
+            if (p.ToArray() is [(byte)'m', ..]) frameArrived.TrySetResult();
+        }, MqttQualityOfServiceLevel.AtLeastOnce);
+        sim.Start();
+        Assert.True(await sim.WaitConnectedAsync(TimeSpan.FromSeconds(10)), sim.LastError);
+        await using var otherRobot = new ResilientMqttClient(Endpoint(pki, broker.Port, "bb-2", pki.CredentialsFile("bb-2.credentials", "bb-2", "robot2-secret"), (client.CertFile, client.KeyFile)), Quick);
+        otherRobot.Start();
+        Assert.True(await otherRobot.WaitConnectedAsync(TimeSpan.FromSeconds(10)), otherRobot.LastError);
         // 3.1.1 works too, with the same credentials.
         await using var op = new ResilientMqttClient(Endpoint(pki, broker.Port, "operator-1", operatorCredentials, (client.CertFile, client.KeyFile), MqttProtocol.V311), Quick);
         op.Start();
         Assert.True(await op.WaitConnectedAsync(TimeSpan.FromSeconds(10)), op.LastError);
-        // The operator may not forge actuator frames or another robot's status; then a command it may send.
-        Assert.True(op.TryPublish("robotpg/bb-1/sim/actuators", "forged"u8, MqttQualityOfServiceLevel.AtLeastOnce));
-        Assert.True(op.TryPublish("robotpg/bb-1/cmd/estop", "{}"u8, MqttQualityOfServiceLevel.AtLeastOnce));
-        await sentinel.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        lock (received) Assert.Equal(["robotpg/bb-1/cmd/estop"], received);
 
-        // The robot itself may not publish commands (to itself or others): only the operator's arrive.
-        await using var watcher = new ResilientMqttClient(Endpoint(pki, broker.Port, "bb-2", pki.CredentialsFile("w", "operator", "op-secret"), (client.CertFile, client.KeyFile)), Quick);
+        // Refused: the operator forging actuator frames; another robot writing bb-1's frames or commands; the robot
+        // commanding itself; the simulator (which writes sensor frames) writing actuator frames or commands.
+        Assert.True(op.TryPublish("robotpg/bb-1/sim/actuators", "forged by operator"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(otherRobot.TryPublish("robotpg/bb-1/sim/actuators", "forged by bb-2"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(otherRobot.TryPublish("robotpg/bb-1/cmd/stop", "from bb-2"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(robot.TryPublish("robotpg/bb-1/cmd/clear-estop", "from bb-1"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(sim.TryPublish("robotpg/bb-1/sim/actuators", "forged by sim"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(sim.TryPublish("robotpg/bb-1/cmd/clear-estop", "from sim"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        foreach (var c in new[] { op, otherRobot, robot, sim }) Assert.True(await c.FlushAsync(TimeSpan.FromSeconds(10)));
+        // Allowed: the operator's command, the robot's own actuator frame.
+        Assert.True(op.TryPublish("robotpg/bb-1/cmd/estop", "{}"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(robot.TryPublish("robotpg/bb-1/sim/actuators", "mine"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        await commandArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await frameArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        lock (robotGot) Assert.Equal(["robotpg/bb-1/cmd/estop={}"], robotGot);
+        lock (simGot) Assert.Equal(["mine"], simGot);
+
+        // A robot may not write another robot's status either.
+        await using var watcher = new ResilientMqttClient(Endpoint(pki, broker.Port, "watcher", pki.CredentialsFile("w", "operator", "op-secret"), (client.CertFile, client.KeyFile)), Quick);
         var watched = new List<string>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await watcher.SubscribeAsync("robotpg/+/status", (string topic, in ReadOnlySequence<byte> p) =>
@@ -107,15 +137,10 @@ public sealed class SecureConnectionTests
         watcher.Start();
         Assert.True(await watcher.WaitConnectedAsync(TimeSpan.FromSeconds(10)), watcher.LastError);
         Assert.True(robot.TryPublish("robotpg/bb-2/status", "fake"u8, MqttQualityOfServiceLevel.AtLeastOnce));
+        Assert.True(await robot.FlushAsync(TimeSpan.FromSeconds(10)));
         Assert.True(robot.TryPublish("robotpg/bb-1/status", "mine"u8, MqttQualityOfServiceLevel.AtLeastOnce));
         await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
         lock (watched) Assert.Equal(["robotpg/bb-1/status=mine"], watched);
-
-        void Record(string topic, in ReadOnlySequence<byte> payload)
-        {
-            lock (received) received.Add(topic);
-            if (topic.EndsWith("/estop", StringComparison.Ordinal)) sentinel.TrySetResult();
-        }
     }
 }
 

@@ -185,12 +185,48 @@ public sealed class SecureRemoteOperationTests
         StepsGoOn(host, 10);
         Assert.Equal(before, host.Loop.Policies.Current.Hash);
 
+        // No control period is missed across the swap, on the loop's own count: every step of the window read the
+        // simulator's next tick (lockstep), none the same frame again and none skipped.
         long swaps = host.Loop.Policies.Swaps;
-        Assert.Equal("accepted", Outcome(desk.Command("policy", key.Sign(RobotId, SignedMessage.PolicyPurpose, checkpoint).ToEnvelope())));
+        long missed = host.Loop.Counters.MissedPeriods, stepBefore = host.Loop.StepCount;
+        byte[] pushed = key.Sign(RobotId, SignedMessage.PolicyPurpose, checkpoint).ToEnvelope();
+        Assert.Equal("accepted", Outcome(desk.Command("policy", pushed)));
         Until(() => host.Loop.Policies.Swaps == swaps + 1, "the pushed policy was not swapped in");
         StepsGoOn(host, 20);
         Assert.Equal(expected, host.Loop.Policies.Current.Hash);
+        Assert.Equal(missed, host.Loop.Counters.MissedPeriods);
+        Assert.True(host.Loop.StepCount >= stepBefore + 20);
         desk.StatusWhere(s => s.GetProperty("policyHash").GetString() == expected.ToString("x16"));
+
+        // The same signed push again is a replay.
+        Assert.Equal("refused-replayed", Outcome(desk.Command("policy", pushed)));
+
+        // A signed policy far from the running one (every log σ + 3: mean KL 2·(3 + e⁻⁶/2 − ½) ≈ 5 > 1) is refused by the KL bound.
+        var far = new GaussianPolicy(host.Policy.ObservationSize, host.Policy.ActionSize, c.Policy.HiddenSizes, 1, seed: 77);
+        foreach (ref float logStd in far.LogStd) logStd += 3;
+        var kl = desk.Command("policy", key.Sign(RobotId, SignedMessage.PolicyPurpose, CheckpointFile.Serialize(new TrainingState { Policy = far })).ToEnvelope());
+        Assert.Equal("refused", Outcome(kl));
+        Assert.Contains("mean KL 5 from the running policy", kl.GetProperty("reason").GetString());
+        StepsGoOn(host, 5);
+        Assert.Equal(expected, host.Loop.Policies.Current.Hash);
+
+        // save writes the running policy — the operator's signed bytes — to the robot's checkpoint directory; load brings it back.
+        var saved = desk.Command("save", Signed(key, "save"));
+        Assert.Equal("accepted", Outcome(saved));
+        string savedPath = Path.Combine(host.Deployment!.CheckpointDirectory, "latest.ckpt");
+        Assert.Equal(savedPath, saved.GetProperty("path").GetString());
+        Assert.Equal(expected.ToString("x16"), saved.GetProperty("policyHash").GetString());
+        Assert.Equal(pushed, File.ReadAllBytes(savedPath));
+        var near = new GaussianPolicy(host.Policy.ObservationSize, host.Policy.ActionSize, c.Policy.HiddenSizes, 1, seed: 78);
+        Assert.Equal("accepted", Outcome(desk.Command("policy", key.Sign(RobotId, SignedMessage.PolicyPurpose, CheckpointFile.Serialize(new TrainingState { Policy = near })).ToEnvelope())));
+        Until(() => host.Loop.Policies.Current.Hash != expected, "the second push was not swapped in");
+        var escape = desk.Command("load", Signed(key, "load", "{\"name\":\"../robot.json\"}"));
+        Assert.Equal("refused", Outcome(escape));
+        Assert.Contains("must be a file name in the robot's checkpoint directory", escape.GetProperty("reason").GetString());
+        Assert.Equal("refused-unsigned", Outcome(desk.Command("load", "{\"name\":\"latest.ckpt\"}"u8)));
+        Assert.NotEqual(expected, host.Loop.Policies.Current.Hash);
+        Assert.Equal("accepted", Outcome(desk.Command("load", Signed(key, "load", "{\"name\":\"latest.ckpt\"}"))));
+        Until(() => host.Loop.Policies.Current.Hash == expected, "the loaded policy was not swapped in");
 
         // The e-stop needs no signature; start cannot undo it; a signed clear-estop does.
         Assert.Equal("accepted", Outcome(desk.Command("estop", ""u8)));
@@ -202,7 +238,7 @@ public sealed class SecureRemoteOperationTests
         Assert.True(host.Loop.Safety.Tripped);
         Assert.Equal("accepted", Outcome(desk.Command("clear-estop", Signed(key, "clear-estop"))));
         Until(() => !host.Loop.Safety.Tripped, "clear-estop was not applied");
-        Assert.True(host.Remote!.Refused >= 9);
+        Assert.True(host.Remote!.Refused >= 13);
     }
 
     [Fact]
@@ -305,7 +341,7 @@ public sealed class SecureRemoteOperationTests
         Assert.Equal(ControlPolicy.Load(file, network.ObservationSize, network.ActionSize, host.Config.Policy.HiddenSizes, false).Hash, host.Loop.Policies.Current.Hash);
     }
 
-    private static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)
+    internal static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

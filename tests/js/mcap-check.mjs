@@ -2,7 +2,8 @@
 // the C# writer, and prints one JSON summary line. Exits 1 with one error line if anything is wrong:
 // bad magic or record framing, a chunk CRC, the data-section CRC, the summary CRC, a message index entry
 // that does not point at a message with that log time, a chunk index that does not match its chunk,
-// statistics that disagree with the messages, or the indexed and streamed reads disagreeing.
+// statistics that disagree with the messages, the indexed and streamed reads disagreeing, or a JSON message
+// whose fields are not exactly its channel's JSON Schema properties with their types.
 //   node mcap-check.mjs FILE.mcap
 import { readFile } from "node:fs/promises";
 import { McapIndexedReader, McapStreamReader, Opcode } from "@mcap/core";
@@ -22,16 +23,38 @@ stream.append(bytes);
 const recordCounts = {};
 const streamed = new Map(); // channelId -> count
 const channelTopics = new Map();
-let first, last;
+const schemas = new Map(); // schemaId -> parsed JSON Schema
+const channelSchemas = new Map(); // channelId -> parsed JSON Schema
+let first, last, schemaChecked = 0;
+
+// A message against its channel's JSON Schema (object with "properties"): the same field names, each of its type.
+function checkAgainstSchema(schema, message, topic) {
+  if (!schema?.properties) return;
+  const want = Object.keys(schema.properties).sort(), got = Object.keys(message).sort();
+  if (want.join() !== got.join()) throw new Error(`${topic}: fields [${got}] are not the schema's [${want}]`);
+  for (const [name, spec] of Object.entries(schema.properties)) {
+    const types = [spec.type].flat(), v = message[name];
+    const ok = types.some((t) =>
+      (t === "null" && v === null) || (t === "number" && typeof v === "number") || (t === "integer" && Number.isInteger(v)) ||
+      (t === "boolean" && typeof v === "boolean") || (t === "string" && typeof v === "string"));
+    if (!ok) throw new Error(`${topic}: field ${name} = ${JSON.stringify(v)} is not ${types.join("|")}`);
+  }
+  schemaChecked++;
+}
 try {
   for (let r; (r = stream.nextRecord()); ) {
     recordCounts[r.type] = (recordCounts[r.type] ?? 0) + 1;
-    if (r.type === "Channel") channelTopics.set(r.id, r.topic);
+    if (r.type === "Schema" && r.encoding === "jsonschema") schemas.set(r.id, JSON.parse(new TextDecoder().decode(r.data)));
+    if (r.type === "Channel") {
+      channelTopics.set(r.id, r.topic);
+      channelSchemas.set(r.id, schemas.get(r.schemaId));
+    }
     if (r.type === "Message") {
       streamed.set(r.channelId, (streamed.get(r.channelId) ?? 0) + 1);
       if (first === undefined || r.logTime < first) first = r.logTime;
       if (last === undefined || r.logTime > last) last = r.logTime;
-      JSON.parse(new TextDecoder().decode(r.data)); // every message is JSON
+      const message = JSON.parse(new TextDecoder().decode(r.data)); // every message is JSON
+      checkAgainstSchema(channelSchemas.get(r.channelId), message, channelTopics.get(r.channelId));
     }
   }
 } catch (e) {
@@ -115,6 +138,7 @@ console.log(JSON.stringify({
   firstLogTimeNs: first?.toString() ?? null,
   lastLogTimeNs: last?.toString() ?? null,
   chunks: reader.chunkIndexes.length,
+  schemaChecked,
   records: recordCounts,
   library: reader.header.library,
 }));

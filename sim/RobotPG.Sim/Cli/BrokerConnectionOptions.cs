@@ -21,6 +21,18 @@ internal sealed class BrokerConnectionOptions
         foreach (Option o in new Option[] { _caFile, _cert, _certKey, _credentials, _version }) command.Options.Add(o);
     }
 
+    /// <summary>The first of these options given on the command line, or null.</summary>
+    public string? Given(ParseResult parse)
+    {
+        foreach (var (name, given) in new[] { ("--ca-file", parse.GetResult(_caFile)), ("--cert", parse.GetResult(_cert)), ("--cert-key", parse.GetResult(_certKey)),
+                     ("--credentials", parse.GetResult(_credentials)), ("--mqtt-version", parse.GetResult(_version)) })
+            if (given is { Implicit: false }) return name;
+        return null;
+    }
+
+    /// <summary>The credentials file given (a robot config names the file, not its contents).</summary>
+    public string? CredentialsFile(ParseResult parse) => parse.GetValue(_credentials) is { } file ? Path.GetFullPath(file) : null;
+
     /// <summary>The endpoint with these options applied; null and a one-line <paramref name="problem"/> on bad input.</summary>
     public MqttEndpoint? Apply(ParseResult parse, MqttEndpoint endpoint, out string? problem)
     {

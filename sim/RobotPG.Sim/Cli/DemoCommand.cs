@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using RobotPG.Controller.Learning;
+using RobotPG.Messaging;
 using RobotPG.Sim.Demo;
 using RobotPG.Sim.Serving;
 
@@ -9,8 +10,9 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim demo [--duration S] [--algo A] [--seed N] [--clock realtime|lockstep] [--json]
-/// [--out DIR] [--from-scratch]</c>: broker, simulated balance bot and learning controller in one
-/// process over MQTT on loopback; Ctrl+C stops cleanly (motors off, log flushed, checkpoint written).
+/// [--out DIR] [--from-scratch] [--broker URL|--broker-port N] [connection options]</c>: broker, simulated balance
+/// bot and learning controller in one process over MQTT on loopback, or over an external broker with the same
+/// TLS, credentials and protocol options as serve; Ctrl+C stops cleanly (motors off, log flushed, checkpoint written).
 /// </summary>
 public static class DemoCommand
 {
@@ -23,9 +25,12 @@ public static class DemoCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per update, and a final one with \"final\": true." };
         var output = new Option<string>("--out") { Description = "Directory for the config, trajectory log, checkpoints and learning curve.", DefaultValueFactory = _ => "robotpg-demo" };
         var brokerPort = new Option<string?>("--broker-port") { Description = "Use the MQTT broker already listening on 127.0.0.1 at this port (e.g. mosquitto, for a dashboard) instead of hosting one." };
+        var broker = new Option<string?>("--broker") { Description = "Use this broker instead of hosting one: mqtt://host:port or mqtts://host:port (with --ca-file, --cert/--cert-key, --credentials, --mqtt-version)." };
         var fromScratch = new Option<bool>("--from-scratch") { Description = "Skip the in-process pre-training: the robot learns from an untrained policy (give it --duration 600)." };
         var command = new Command("demo", "Learn to balance on a simulated robot over MQTT, exactly as on hardware: pre-train in process, then fine-tune on the randomised robot.");
-        foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch, brokerPort }) command.Options.Add(o);
+        foreach (Option o in new Option[] { duration, algo, seed, clock, json, output, fromScratch, brokerPort, broker }) command.Options.Add(o);
+        var connection = new BrokerConnectionOptions();
+        connection.AddTo(command);
         command.SetAction(parseResult =>
         {
             var error = parseResult.InvocationConfiguration.Error;
@@ -56,7 +61,7 @@ public static class DemoCommand
                 error.WriteLine("robotpg-sim demo: --clock must be realtime or lockstep");
                 return 2;
             }
-            int? externalPort = null;
+            string? url = parseResult.GetValue(broker);
             if (parseResult.GetValue(brokerPort) is string portText)
             {
                 if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int p) || p < 1 || p > 65535)
@@ -64,11 +69,34 @@ public static class DemoCommand
                     error.WriteLine("robotpg-sim demo: --broker-port must be 1–65535");
                     return 2;
                 }
-                externalPort = p;
+                if (url is not null)
+                {
+                    error.WriteLine("robotpg-sim demo: give --broker or --broker-port, not both");
+                    return 2;
+                }
+                url = $"mqtt://127.0.0.1:{p}";
+            }
+            MqttEndpoint? external = null;
+            if (url is not null)
+            {
+                external = MqttEndpoint.TryParse(url, DemoRun.SimClientId, out string? problem);
+                if (external is not null && BrokerHostCheck.Problem(external.Host) is { } hostProblem) (external, problem) = (null, hostProblem);
+                if (external is not null) external = connection.Apply(parseResult, external, out problem);
+                if (external is null)
+                {
+                    error.WriteLine($"robotpg-sim demo: --broker: {problem}");
+                    return 2;
+                }
+            }
+            else if (connection.Given(parseResult) is { } alone)
+            {
+                error.WriteLine($"robotpg-sim demo: {alone} needs --broker (the embedded broker of the demo is plain MQTT on loopback)");
+                return 2;
             }
             var run = new DemoRun(new DemoOptions
             {
-                BrokerPort = externalPort,
+                Broker = external,
+                CredentialsFile = connection.CredentialsFile(parseResult),
                 DurationSeconds = seconds,
                 Algorithm = algorithm,
                 Seed = seedValue,

@@ -113,7 +113,7 @@ public static class FleetCommand
         var group = new Option<string>("--group") { Description = "Shared-subscription group of the learners.", DefaultValueFactory = _ => Topics.LearnerGroup };
         var maxStale = new Option<int>("--max-stale") { Description = "Drop batches made by a policy more than this many versions old.", DefaultValueFactory = _ => 4 };
         var checkpoints = new Option<string>("--checkpoints") { Description = "Checkpoint directory (resumed from when it holds one).", DefaultValueFactory = _ => "fleet-learner-checkpoints" };
-        var id = new Option<string>("--id") { Description = "This learner's MQTT client id suffix.", DefaultValueFactory = _ => Environment.ProcessId.ToString(CultureInfo.InvariantCulture) };
+        var id = new Option<string>("--id") { Description = "Names this learner: MQTT client id robotpg-learner-ID, telemetry on robotpg/learner-ID/telemetry/fleet-learner.", DefaultValueFactory = _ => Environment.ProcessId.ToString(CultureInfo.InvariantCulture) };
         var command = new Command("learner", "Learn from a fleet's rollouts on the broker (shared subscription) and broadcast signed policies; Ctrl+C checkpoints and stops.");
         foreach (Option o in new Option[] { config, key, broker, group, maxStale, checkpoints, id }) command.Options.Add(o);
         command.SetAction(parseResult =>
@@ -162,12 +162,13 @@ public static class FleetCommand
                 string? resumed = core.Resume(out string? warning);
                 if (warning is not null) output.WriteLine($"robotpg-sim learner: {warning}");
                 output.WriteLine(resumed is null ? "robotpg-sim learner: starting at version 1" : $"robotpg-sim learner: resumed version {core.Version} from {resumed}");
-                var learner = new FleetLearner(core, new OperatorFleetPolicyVerifier(keys, fleet.Name), endpoint, fleet.Name, parseResult.GetValue(group)!, output);
+                var learner = new FleetLearner(core, new OperatorFleetPolicyVerifier(keys, fleet.Name), endpoint, fleet.Name, parseResult.GetValue(group)!, output,
+                    learnerId: "learner-" + parseResult.GetValue(id));
                 using var stop = new ManualResetEventSlim();
                 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
                 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Set(); });
                 learner.StartAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
-                output.WriteLine($"robotpg-sim learner: consuming {Topics.SharedRolloutFilter(parseResult.GetValue(group)!)} on {endpoint}, broadcasting {Topics.FleetPolicy(fleet.Name)}");
+                output.WriteLine($"robotpg-sim learner: consuming {Topics.SharedRolloutFilter(parseResult.GetValue(group)!)} on {endpoint}, broadcasting {Topics.FleetPolicy(fleet.Name)}, progress on {learner.ProgressTopic}");
                 stop.Wait();
                 learner.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 output.WriteLine($"robotpg-sim learner: stopped at version {core.Version}; {core.BatchesConsumed} batches learned from, {core.BatchesStale} stale, {core.BatchesMalformed} malformed");

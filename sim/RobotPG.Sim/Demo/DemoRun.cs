@@ -33,8 +33,11 @@ public sealed record DemoOptions
     /// <summary>Folder of the physics files; null = robots/ next to the executable.</summary>
     public string? PhysicsDirectory { get; init; }
 
-    /// <summary>A broker already listening on 127.0.0.1 at this port (one a dashboard watches, say); null hosts the embedded broker.</summary>
-    public int? BrokerPort { get; init; }
+    /// <summary>A broker to use (one a dashboard watches, say) with its TLS, credentials and protocol; null hosts the embedded broker.</summary>
+    public MqttEndpoint? Broker { get; init; }
+
+    /// <summary>The credentials file behind <see cref="Broker"/>'s user name and password (the controller's config names the file).</summary>
+    public string? CredentialsFile { get; init; }
 
     /// <summary>In-process pre-training stops here even if the robot does not balance yet.</summary>
     public long MaxPretrainSteps { get; init; } = 200_000;
@@ -136,7 +139,7 @@ public sealed class DemoRun
             Seed = _options.Seed,
             Clock = _options.Clock,
             EmbeddedPort = 0,
-            Broker = _options.BrokerPort is int external ? new MqttEndpoint("127.0.0.1", external, "robotpg-sim-balance-bot") : null,
+            Broker = _options.Broker,
             RandomizeOnReset = true,
             PhysicsDirectory = physicsDir,
             ControlRateHz = ControlRateHz,
@@ -145,7 +148,7 @@ public sealed class DemoRun
         Directory.CreateDirectory(robotDir);
         var config = Config(robotDir, sim.BrokerPort, pretrained);
 
-        await using var watcher = new ResilientMqttClient(new MqttEndpoint("127.0.0.1", sim.BrokerPort, "robotpg-demo-display"));
+        await using var watcher = new ResilientMqttClient((_options.Broker ?? new MqttEndpoint("127.0.0.1", sim.BrokerPort, SimClientId)) with { ClientId = "robotpg-demo-display" });
         watcher.Start();
         await watcher.WaitConnectedAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         var topics = new Topics(config.RobotId);
@@ -154,7 +157,7 @@ public sealed class DemoRun
         Say(_options.Clock == SimClockMode.Realtime
             ? $"the robot runs in real time: about {_options.DurationSeconds:F0} s of wall time (Ctrl-C stops it early; --clock lockstep runs as fast as the machine goes){(_options.FromScratch && _options.DurationSeconds < 600 ? "; from scratch it needs about --duration 600 to learn to balance" : "")}"
             : $"the robot runs in lockstep, as fast as this machine goes{(_options.FromScratch && _options.DurationSeconds < 600 ? "; from scratch it needs about --duration 600 to learn to balance" : "")}");
-        Say($"robot: simulated balance-bot ({(_options.Clock == SimClockMode.Realtime ? "real-time" : "lockstep")} clock, randomised at every reset) ⇄ MQTT 127.0.0.1:{sim.BrokerPort} ⇄ controller learning with {_options.Algorithm}, {_options.DurationSeconds:F0} simulated s");
+        Say($"robot: simulated balance-bot ({(_options.Clock == SimClockMode.Realtime ? "real-time" : "lockstep")} clock, randomised at every reset) ⇄ MQTT {sim.BrokerHost}:{sim.BrokerPort} ⇄ controller learning with {_options.Algorithm}, {_options.DurationSeconds:F0} simulated s");
         var robotWall = Stopwatch.StartNew();
         try
         {
@@ -249,8 +252,23 @@ public sealed class DemoRun
     }
 
     /// <summary>The demo robot's controller config: the shipped balance-bot sim config at 50 Hz, learning on.</summary>
-    private RobotConfig Config(string directory, int port, string? checkpoint) =>
-        ParseConfig(ConfigJson(_options.Algorithm, _options.Seed, _options.Clock, port, checkpoint), directory);
+    /// <summary>The simulator's client id on an external broker.</summary>
+    public const string SimClientId = "robotpg-sim-balance-bot";
+
+    private RobotConfig Config(string directory, int port, string? checkpoint)
+    {
+        var json = ConfigJson(_options.Algorithm, _options.Seed, _options.Clock, port, checkpoint);
+        if (_options.Broker is { } b)
+        {
+            // The controller connects as the simulator and the display do: same broker, TLS files, credentials file and protocol.
+            json["bus"]!["broker"] = $"{(b.UseTls ? "mqtts" : "mqtt")}://{b.Host}:{b.Port}";
+            var mqtt = new JsonObject { ["protocolVersion"] = b.Protocol == MqttProtocol.V311 ? "3.1.1" : "5" };
+            foreach (var (key, file) in new[] { ("caFile", b.CaFile), ("clientCertFile", b.ClientCertificateFile), ("clientKeyFile", b.ClientKeyFile), ("credentialsFile", _options.CredentialsFile) })
+                if (file is not null) mqtt[key] = Path.GetFullPath(file);
+            json["mqtt"] = mqtt;
+        }
+        return ParseConfig(json, directory);
+    }
 
     /// <summary>Writes the config into <paramref name="directory"/> (balance-bot.demo.json) and loads it as the controller would.</summary>
     public static RobotConfig ParseConfig(JsonObject json, string directory)

@@ -1,8 +1,39 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using RobotPG.Messaging;
 using MQTTnet.Protocol;
 
 namespace RobotPG.Sim.Fleet;
+
+/// <summary>
+/// A fleet learner's progress, JSON on <c>robotpg/{learnerId}/telemetry/fleet-learner</c> (QoS 0) after every
+/// update and at least once a second. Batches: received from the broker = consumed + stale (older than the
+/// staleness bound, dropped) + malformed (dropped) + queued. Update durations are null before the first update.
+/// </summary>
+public sealed record FleetLearnerProgress(
+    string Learner,
+    string Fleet,
+    ulong PolicyVersion,
+    long BatchesReceived,
+    long BatchesConsumed,
+    long BatchesStale,
+    long BatchesMalformed,
+    long BatchesQueued,
+    long Transitions,
+    long StaleTransitions,
+    long Updates,
+    long RejectedUpdates,
+    long AdoptedPeerPolicies,
+    long PoliciesPublished,
+    double? LastUpdateMs,
+    double? MeanUpdateMs,
+    double? MaxUpdateMs);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(FleetLearnerProgress))]
+public sealed partial class FleetLearnerJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// A fleet learner process on the broker: consumes <c>$share/{group}/robotpg/+/rollout</c> (MQTT 5 / mosquitto
@@ -10,13 +41,16 @@ namespace RobotPG.Sim.Fleet;
 /// load and a surviving learner takes all of it when another goes), feeds the <see cref="FleetLearnerCore"/>
 /// on its own thread, and publishes every accepted policy signed and retained on <c>robotpg/fleet/{fleet}/policy</c>.
 /// It also listens there: a peer's verified broadcast with a higher version becomes its own policy.
+/// Its progress goes out as <see cref="FleetLearnerProgress"/> telemetry under its learner id.
 /// </summary>
 public sealed class FleetLearner : IAsyncDisposable
 {
     private readonly FleetLearnerCore _core;
     private readonly IFleetPolicyVerifier _peerVerifier;
     private readonly ResilientMqttClient _client;
-    private readonly string _policyTopic, _rolloutFilter;
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(1);
+
+    private readonly string _policyTopic, _rolloutFilter, _progressTopic, _fleet;
     private readonly BlockingCollection<byte[]> _batches = new(new ConcurrentQueue<byte[]>());
     private readonly FleetPolicyMessage _peer;
     private readonly TextWriter? _log;
@@ -25,12 +59,16 @@ public sealed class FleetLearner : IAsyncDisposable
     private Thread? _thread;
     private long _received, _published, _abandoned;
 
+    /// <param name="learnerId">Names the learner in its telemetry topic (one topic level); default: the MQTT client id.</param>
     public FleetLearner(FleetLearnerCore core, IFleetPolicyVerifier peerVerifier, MqttEndpoint endpoint, string fleet, string group = Topics.LearnerGroup,
-        TextWriter? log = null)
+        TextWriter? log = null, string? learnerId = null)
     {
         _core = core;
         _peerVerifier = peerVerifier;
         _policyTopic = Topics.FleetPolicy(fleet);
+        _fleet = fleet;
+        LearnerId = learnerId ?? endpoint.ClientId;
+        _progressTopic = new Topics(LearnerId).Telemetry(TelemetryKinds.FleetLearner);
         _rolloutFilter = Topics.SharedRolloutFilter(group);
         _log = log;
         var policy = core.Agent.Policy;
@@ -43,6 +81,12 @@ public sealed class FleetLearner : IAsyncDisposable
     }
 
     public FleetLearnerCore Core => _core;
+
+    /// <summary>The id under which the learner publishes its telemetry.</summary>
+    public string LearnerId { get; }
+
+    /// <summary><c>robotpg/{learnerId}/telemetry/fleet-learner</c>.</summary>
+    public string ProgressTopic => _progressTopic;
 
     /// <summary>Rollout batches delivered by the broker.</summary>
     public long Received => Interlocked.Read(ref _received);
@@ -76,20 +120,42 @@ public sealed class FleetLearner : IAsyncDisposable
         _thread.Start();
     }
 
+    /// <summary>The learner's counters now (any thread; each counter is read atomically, the set is not a snapshot).</summary>
+    public FleetLearnerProgress Progress()
+    {
+        long updates = _core.Updates;
+        return new FleetLearnerProgress(LearnerId, _fleet, _core.Version, Received, _core.BatchesConsumed, _core.BatchesStale, _core.BatchesMalformed,
+            _batches.Count, _core.Transitions, _core.StaleTransitions, updates, _core.RejectedUpdates, _core.AdoptedPeerPolicies, PoliciesPublished,
+            updates == 0 ? null : _core.LastUpdateMs, updates == 0 ? null : _core.MeanUpdateMs, updates == 0 ? null : _core.MaxUpdateMs);
+    }
+
+    private void PublishProgress() =>
+        _client.TryPublish(_progressTopic, JsonSerializer.SerializeToUtf8Bytes(Progress(), FleetLearnerJsonContext.Default.FleetLearnerProgress));
+
     private void Run()
     {
+        var sincePublished = Stopwatch.StartNew();
         try
         {
-            foreach (var batch in _batches.GetConsumingEnumerable(_stop.Token))
+            while (!_batches.IsCompleted)
             {
-                TakePeer();
-                byte[]? policy = _core.Consume(batch);
-                if (policy is not null)
+                // Waits at most a second, so an idle learner still reports (a dashboard tells idle from gone).
+                if (_batches.TryTake(out var batch, (int)ProgressEvery.TotalMilliseconds, _stop.Token))
                 {
-                    PublishPolicy(policy);
-                    _log?.WriteLine($"learner {_client.Endpoint.ClientId}: version {_core.Version} ({_core.Transitions} transitions, update {_core.LastUpdateMs:F0} ms, stale batches {_core.BatchesStale})");
+                    TakePeer();
+                    long updates = _core.Updates;
+                    byte[]? policy = _core.Consume(batch);
+                    if (policy is not null)
+                    {
+                        PublishPolicy(policy);
+                        _log?.WriteLine($"learner {_client.Endpoint.ClientId}: version {_core.Version} ({_core.Transitions} transitions, update {_core.LastUpdateMs:F0} ms, stale batches {_core.BatchesStale})");
+                    }
+                    if (_core.Updates == updates && sincePublished.Elapsed < ProgressEvery) continue;
                 }
+                PublishProgress();
+                sincePublished.Restart();
             }
+            PublishProgress();
         }
         catch (OperationCanceledException)
         {

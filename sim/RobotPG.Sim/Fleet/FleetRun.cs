@@ -94,7 +94,7 @@ public sealed class FleetRun
                 if (warning is not null) _o.Progress?.WriteLine($"learner-{k}: {warning}");
                 if (resumed is not null) _o.Progress?.WriteLine($"learner-{k}: resumed version {core.Version} from {resumed}");
                 var endpoint = Endpoint($"robotpg-fleet-learner-{k}-{Environment.ProcessId}");
-                var learner = new FleetLearner(core, verifier, endpoint, _o.FleetName);
+                var learner = new FleetLearner(core, verifier, endpoint, _o.FleetName, learnerId: $"learner-{k}");
                 await learner.StartAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
                 learners.Add(learner);
             }

@@ -54,7 +54,7 @@ public sealed class FleetSimRobot : IAsyncDisposable
         Fleet.Publisher.EpisodeEnded += (episodeReturn, length) =>
         {
             lock (_episodes)
-                _episodes.Add(new FleetEpisode(Name, _steps, _steps / ControlRateHz, episodeReturn, length, Fleet.Receiver.Version, _wall.Elapsed.TotalSeconds));
+                _episodes.Add(new FleetEpisode(Name, _steps, _steps / ControlRateHz, episodeReturn, length, Fleet.Receiver.RunningVersion, _wall.Elapsed.TotalSeconds));
         };
         var policies = new PolicyExchange(Fleet.InitialPolicy);
         Fleet.Attach(policies);

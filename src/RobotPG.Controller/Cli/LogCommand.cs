@@ -62,6 +62,11 @@ public static class LogCommand
     {
         if (Open(path, error) is not { } reader)
             return RobotPgCli.ExitUsage;
+        if (Updates(path, error) is not { } updates)
+        {
+            reader.Dispose();
+            return RobotPgCli.ExitUsage;
+        }
         using (reader)
         {
             long first = -1, last = -1, episodes = 0, safetySteps = 0, safetyStops = 0, firstTimeNs = 0, lastTimeNs = 0;
@@ -104,6 +109,9 @@ public static class LogCommand
                 output.WriteLine(string.Create(inv, $"log time: {startNs + firstTimeNs}..{startNs + lastTimeNs} ns"));
             }
             output.WriteLine(string.Create(inv, $"episode ends: {episodes}, steps under safety stop: {safetySteps}, safety stops: {safetyStops}"));
+            output.WriteLine(updates.FilePresent
+                ? string.Create(inv, $"learning updates: {updates.Records.Count} (accepted {updates.Count(LearningUpdateEvent.Accepted)}, rejected {updates.Count(LearningUpdateEvent.Rejected)}, rolled back {updates.Count(LearningUpdateEvent.RolledBack)}; {updates.CorruptRecords} corrupt skipped, {updates.TornTailBytes} torn tail bytes)")
+                : $"learning updates: 0 (no {LearningUpdateLogFormat.FileExtension} file next to the log)");
             return RobotPgCli.ExitOk;
         }
     }
@@ -134,13 +142,18 @@ public static class LogCommand
     {
         if (Open(path, error) is not { } reader)
             return RobotPgCli.ExitUsage;
+        if (Updates(path, error) is not { } updates)
+        {
+            reader.Dispose();
+            return RobotPgCli.ExitUsage;
+        }
         using (reader)
         {
             McapExportCounts counts;
             try
             {
                 using var file = new FileStream(mcapPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                counts = TrajectoryMcapExport.Write(reader, file);
+                counts = TrajectoryMcapExport.Write(reader, file, updates.Records);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -148,7 +161,7 @@ public static class LogCommand
                 return RobotPgCli.ExitFailure;
             }
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{mcapPath}: {counts.Observations} steps, {counts.Episodes} episode ends, {counts.SafetyStops} safety stops ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
+                $"{mcapPath}: {counts.Observations} steps, {counts.Episodes} episode ends, {counts.SafetyStops} safety stops, {counts.LearningUpdates} learning updates ({reader.CorruptRecords} corrupt skipped, {reader.TornTailBytes} torn tail bytes)"));
             return RobotPgCli.ExitOk;
         }
     }
@@ -172,6 +185,20 @@ public static class LogCommand
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             error.WriteLine($"{path}: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>The learning updates next to a log (none for an older log); a damaged update file is one line and null.</summary>
+    private static LearningUpdateLog? Updates(string path, TextWriter error)
+    {
+        try
+        {
+            return LearningUpdateLog.ReadFor(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{LearningUpdateLogFormat.PathFor(path)}: {e.Message}");
             return null;
         }
     }

@@ -288,6 +288,12 @@ public sealed class PolicyConfig
 
     /// <summary>Seed of the action-sampling generator.</summary>
     public ulong Seed { get; set; } = 1;
+
+    /// <summary>Where the save and load commands write and read checkpoints (relative to the config file).</summary>
+    public string CheckpointDirectory { get; set; } = "checkpoints";
+
+    /// <summary>Guard: a pushed or loaded policy further than this mean KL(running ‖ new) on recent observations is refused.</summary>
+    public double MaxKl { get; set; } = 1.0;
 }
 
 public sealed class LogConfig

@@ -47,6 +47,8 @@ public sealed class ControlLoop
     private long _allocatedAtEnd = -1;
     private long _stepsMeasured;
     private long _firstStepTimestamp;
+    private long _lastSequence = long.MinValue;
+    private const int RecentObservationCapacity = 256;
 
     public ControlLoop(
         IRobotIo io, IControlTask task, PolicyExchange policies, SafetySupervisor safety, double controlRateHz, int maxEpisodeSteps, ulong seed,
@@ -75,7 +77,11 @@ public sealed class ControlLoop
         _periodTicks = (long)Math.Round(Stopwatch.Frequency / controlRateHz);
         _dt = (float)(1.0 / controlRateHz);
         _prng = new Prng(seed);
+        RecentObservations = new ObservationWindow(task.ObservationSize, RecentObservationCapacity);
     }
+
+    /// <summary>The last observations the policy acted on (≈ 1 s at 200 Hz): what a new policy's KL bound is judged on.</summary>
+    public ObservationWindow RecentObservations { get; }
 
     public LoopCounters Counters { get; } = new();
 
@@ -231,7 +237,10 @@ public sealed class ControlLoop
         var policy = _policies.AcquireForStep();
         bool sensorsOk = ReadSensors();
         if (sensorsOk)
+        {
             _safety.CheckFrame(_frame);
+            CountMissedPeriods(_frame.Sequence);
+        }
 
         TaskOutcome outcome = default;
         float logProb = 0;
@@ -247,6 +256,7 @@ public sealed class ControlLoop
                 }
                 outcome = _task.Evaluate(_frame, _dt, _observation);
                 logProb = policy.Act(_observation, _normalized, _action, ref _prng);
+                RecentObservations.Record(_observation);
             }
             catch (Exception)
             {
@@ -305,6 +315,19 @@ public sealed class ControlLoop
         }
         Counters.SetEpisodeInProgress(_episodeReturn, _episodeLength);
         Volatile.Write(ref _step, step + 1);
+    }
+
+    private void CountMissedPeriods(long sequence)
+    {
+        if (_lastSequence != long.MinValue)
+        {
+            long advance = sequence - _lastSequence;
+            // The same frame again is one missed period; a jump of k frames skipped k − 1. A sequence that goes
+            // back (a restarted simulator) starts the count afresh.
+            if (advance == 0) Counters.AddMissedPeriods(1);
+            else if (advance > 1) Counters.AddMissedPeriods(advance - 1);
+        }
+        _lastSequence = sequence;
     }
 
     private bool ReadSensors()

@@ -15,6 +15,7 @@ public sealed class LoopCounters
     private long _busFaults;
     private long _softwareFaults;
     private long _logDrops;
+    private long _missedPeriods;
 
     public long Episodes => Interlocked.Read(ref _episodes);
 
@@ -29,6 +30,12 @@ public sealed class LoopCounters
 
     /// <summary>Steps that ended after the next deadline.</summary>
     public long Overruns => Interlocked.Read(ref _overruns);
+
+    /// <summary>
+    /// Sensor periods the loop did not answer on time: a step that read the same frame as the step before, plus the
+    /// frames skipped when the sequence jumped by more than one. The loop's own clock of "no period missed".
+    /// </summary>
+    public long MissedPeriods => Interlocked.Read(ref _missedPeriods);
 
     /// <summary>Failed bus transfers (each retry counts).</summary>
     public long BusFaults => Interlocked.Read(ref _busFaults);
@@ -53,6 +60,8 @@ public sealed class LoopCounters
     }
 
     internal void AddOverrun() => Interlocked.Increment(ref _overruns);
+
+    internal void AddMissedPeriods(long periods) => Interlocked.Add(ref _missedPeriods, periods);
 
     internal void AddBusFault() => Interlocked.Increment(ref _busFaults);
 

@@ -125,7 +125,7 @@ public sealed class FleetLearning : IDisposable
     {
         int taken = Publisher.Pump();
         if (Receiver.Pump(Publisher.RecentBatch) is not null || taken > 0)
-            Publisher.PolicyVersion = Receiver.Version;
+            Publisher.PolicyVersion = Receiver.RunningVersion;
         return taken;
     }
 

@@ -44,7 +44,7 @@ public sealed class FleetPolicyReceiver
     private readonly RunningMeanStd _goodNormalizer;
     private readonly double _maxKl, _returnDropMargin;
     private readonly int _evaluationEpisodes;
-    private readonly float[] _normalizedOld, _normalizedNew, _meanOld, _meanNew;
+    private readonly PolicyKl.Scratch _kl;
     private readonly double[] _recentReturns = new double[ReturnWindow];
     private readonly long[] _verdicts = new long[Enum.GetValues<FleetPolicyVerdict>().Length];
     private PolicyExchange? _exchange;
@@ -82,10 +82,7 @@ public sealed class FleetPolicyReceiver
         _goodNetwork.CopyFrom(initial);
         _goodNormalizer = new RunningMeanStd(n);
         if (initialNormalizer is not null) _goodNormalizer.CopyFrom(initialNormalizer);
-        _normalizedOld = new float[n];
-        _normalizedNew = new float[n];
-        _meanOld = new float[m];
-        _meanNew = new float[m];
+        _kl = new PolicyKl.Scratch(n, m);
     }
 
     /// <summary>The policy the loop starts with.</summary>
@@ -93,6 +90,12 @@ public sealed class FleetPolicyReceiver
 
     /// <summary>Version of the policy the robot runs (0: its own starting policy).</summary>
     public ulong Version { get; private set; }
+
+    /// <summary>
+    /// Version of the policy offered to the loop: <see cref="Version"/>, or after a rollback the good version it
+    /// returned to (rollout batches are tagged with this one; <see cref="Version"/> stays the one a broadcast must beat).
+    /// </summary>
+    public ulong RunningVersion { get; private set; }
 
     /// <summary>Version of the last policy that passed every guard (what a rollback returns to).</summary>
     public ulong GoodVersion => _goodVersion;
@@ -157,6 +160,7 @@ public sealed class FleetPolicyReceiver
         _exchange.Publish(policy);
         _running = spare;
         Version = _message.Version;
+        RunningVersion = Version;
         LastRefusal = null;
         if (_evaluationEpisodes > 0 && _recentCount >= _evaluationEpisodes)
         {
@@ -197,6 +201,7 @@ public sealed class FleetPolicyReceiver
         normalizer.CopyFrom(_goodNormalizer);
         _exchange.Publish(policy);
         _running = spare;
+        RunningVersion = _goodVersion;
         // Keep the refused version as the one to beat: only a newer broadcast is considered.
         Interlocked.Increment(ref _verdicts[(int)FleetPolicyVerdict.ReturnDrop]);
         LastRefusal = $"version {Version}: mean return {mean:G4} over {_evaluationEpisodes} episodes fell below {floor:G4}; back to version {_goodVersion}";
@@ -222,24 +227,10 @@ public sealed class FleetPolicyReceiver
     {
         int count = observations.Count;
         if (count == 0) return 0;
-        ReadOnlySpan<float> oldLogStd = old.Network.LogStd, newLogStd = next.Network.LogStd;
         double sum = 0;
         for (int i = 0; i < count; i++)
-        {
-            var o = observations.Observation(i);
-            Normalize(old.Normalizer, o, _normalizedOld);
-            Normalize(next.Normalizer, o, _normalizedNew);
-            old.Network.Mean(_normalizedOld, _meanOld);
-            next.Network.Mean(_normalizedNew, _meanNew);
-            sum += DiagonalGaussian.Kl(_meanOld, oldLogStd, _meanNew, newLogStd);
-        }
+            sum += PolicyKl.At(old.Network, old.Normalizer, next.Network, next.Normalizer, observations.Observation(i), _kl);
         return sum / count;
-    }
-
-    private static void Normalize(RunningMeanStd? normalizer, ReadOnlySpan<float> raw, Span<float> normalized)
-    {
-        if (normalizer is null) raw.CopyTo(normalized);
-        else normalizer.Normalize(raw, normalized);
     }
 
     private static bool Finite(FleetPolicyMessage m)

@@ -57,6 +57,9 @@ public sealed class ControllerHost : IDisposable
 
     public RobotConnection Robot => _robot!;
 
+    /// <summary>Pushed, loaded and saved policies (a robot that does not learn; null otherwise).</summary>
+    public PolicyDeployment? Deployment { get; private set; }
+
     /// <summary>The learner side of the run when the config has a learning section (issue 7).</summary>
     public OnDeviceLearning? Learning { get; private set; }
 
@@ -111,13 +114,12 @@ public sealed class ControllerHost : IDisposable
                 throw new StartupException($"security.operatorKeys: {OneLine(e.Message)}", e);
             }
         }
+        var deployment = new PolicyDeployment(c, configDirectory, _verifier, task.ObservationSize, task.ActionSize);
         try
         {
             // A learning robot starts from the learner's parameters (built below, once the sim bus is up).
             if (!learning && !fleet)
-                Policy = checkpoint is null
-                ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize)
-                : ControlPolicy.FromCheckpoint(checkpoint, CheckpointFromDisk(checkpoint), task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.Policy.Deterministic);
+                Policy = checkpoint is null ? ControlPolicy.Zero(task.ObservationSize, task.ActionSize) : deployment.FromDisk(checkpoint);
         }
         catch (CheckpointException e)
         {
@@ -182,6 +184,7 @@ public sealed class ControllerHost : IDisposable
         string logDirectory = Path.Combine(configDirectory, c.Log.Directory);
         _logWriter = new TrajectoryLogWriter(LogRing, logDirectory, c.Log.RotateBytes, c.RobotId, Policy.Hash, DateTimeOffset.UtcNow,
             new LogSyncPolicy(c.Log.SyncEveryRecords, c.Log.SyncEveryMs), task: TaskShapes.Name(c.Task.Kind));
+        Learning?.LogUpdatesTo(_logWriter);
 
         var safety = new SafetySupervisor(c.Safety, c.ControlRateHz, task.ActionSize);
         var policies = new PolicyExchange(Policy);
@@ -199,9 +202,13 @@ public sealed class ControllerHost : IDisposable
             _telemetry = new TelemetryPublisher(Loop, c.ControlRateHz, LogRing, _logWriter, client, topics, Policy.Source, c.Telemetry.RateHz);
             telemetryClient = client;
             var exchange = policies;
+            if (!learning && !fleet)
+            {
+                deployment.Attach(policies, Loop.RecentObservations);
+                Deployment = deployment;
+            }
             _remote = new RemoteOperation(client, topics, Loop, _verifier,
-                () => (exchange.Current.Source, exchange.Current.Hash),
-                learning || fleet ? null : (bytes, signer) => InstallPolicy(bytes, signer, task, exchange));
+                () => (exchange.Current.Source, exchange.Current.Hash), learning || fleet ? null : deployment);
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");
@@ -211,41 +218,6 @@ public sealed class ControllerHost : IDisposable
         Loop.Start(maxSteps);
         _telemetry?.Start();
         _remote?.Start();
-    }
-
-    /// <summary>
-    /// A checkpoint from disk: a signed envelope must carry an operator signature for this robot (its age does not
-    /// matter: files are not replayed commands); an unsigned file is refused when security.requireSignedCheckpoints is set.
-    /// </summary>
-    private byte[] CheckpointFromDisk(string path)
-    {
-        byte[] bytes = CheckpointFile.ReadAllBytes(path);
-        bool required = Config.Security?.RequireSignedCheckpoints == true;
-        if (!SignedMessage.IsEnvelope(bytes))
-            return required ? throw new CheckpointException(path, "is not signed by an operator key (security.requireSignedCheckpoints)") : bytes;
-        var message = SignedMessage.TryParseEnvelope(bytes, out _, out string? error)
-            ?? throw new CheckpointException(path, "signature envelope: " + error);
-        if (_verifier is null)
-            throw new CheckpointException(path, "is signed, but security.operatorKeys lists no key to check it with");
-        var verdict = _verifier.Verify(message, Config.RobotId, SignedMessage.PolicyPurpose, Freshness.NotChecked, out string? reason);
-        if (verdict != SignatureVerdict.Accepted)
-            throw new CheckpointException(path, $"signature refused ({verdict}): {reason}");
-        return message.Body.ToArray();
-    }
-
-    /// <summary>A verified pushed checkpoint: format, CRC, sizes, normaliser, finite parameters; then swapped in at the next step.</summary>
-    private string? InstallPolicy(ReadOnlyMemory<byte> bytes, string signer, IControlTask task, PolicyExchange exchange)
-    {
-        try
-        {
-            var next = ControlPolicy.FromCheckpoint($"pushed by {signer}", bytes.Span, task.ObservationSize, task.ActionSize, Config.Policy.HiddenSizes, Config.Policy.Deterministic);
-            exchange.Publish(next);
-            return null;
-        }
-        catch (CheckpointException e)
-        {
-            return OneLine(e.Message);
-        }
     }
 
     private ResilientMqttClient Connect(string broker, string clientId, bool waitForBroker = true)

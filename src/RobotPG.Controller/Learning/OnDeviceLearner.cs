@@ -66,6 +66,7 @@ public sealed class OnDeviceLearner : IDisposable
     private int _episodeLength;
     private long _episodeFirstRecord;
     private long _recordsTaken;
+    private long _loopStep, _loopTimeNs; // of the newest record taken: stamps updates on the log's clock
     private int _recentCount;
     private long _updates, _accepted, _rollbacks, _steps, _episodes;
     private long _lastCheckpointEpisodes;
@@ -322,6 +323,8 @@ public sealed class OnDeviceLearner : IDisposable
     {
         var r = (ReadOnlySpan<byte>)_record;
         long step = BinaryPrimitives.ReadInt64LittleEndian(r);
+        _loopStep = step;
+        _loopTimeNs = BinaryPrimitives.ReadInt64LittleEndian(r[TrajectoryLogFormat.TimeOffset..]);
         ReadFloats(r[TrajectoryLogFormat.ObservationOffset..], _observation);
         ReadFloats(r[TrajectoryLogFormat.ActionOffset(_obs)..], _action);
         float logProb = BinaryPrimitives.ReadSingleLittleEndian(r[TrajectoryLogFormat.LogProbOffset(_obs, _act)..]);
@@ -466,7 +469,7 @@ public sealed class OnDeviceLearner : IDisposable
         }
 
         var report = new LearnerUpdate(update, Steps, Episodes, MeanReturn, MeanEpisodeLength, d.PolicyLoss, d.ValueLoss, d.Entropy,
-            d.ApproxKl, d.ClipFraction, d.ExplainedVariance, durationMs, kl, cause is null);
+            d.ApproxKl, d.ClipFraction, d.ExplainedVariance, durationMs, kl, cause is null, _loopStep, _loopTimeNs);
         _observer?.OnUpdate(report);
 
         if (threw) cause = RollbackCause.Exception;
@@ -524,7 +527,7 @@ public sealed class OnDeviceLearner : IDisposable
     private void Roll(RollbackCause cause, double value, double bound)
     {
         Interlocked.Increment(ref _rollbacks);
-        var rollback = new LearnerRollback(Updates, Steps, cause, value, bound);
+        var rollback = new LearnerRollback(Updates, Steps, cause, value, bound, _loopStep, _loopTimeNs);
         _observer?.OnRollback(rollback);
     }
 

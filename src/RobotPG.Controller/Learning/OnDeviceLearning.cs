@@ -30,9 +30,12 @@ public sealed class OnDeviceLearning : IDisposable
     private Thread? _resetThread;
     private bool _stopped;
 
+    private readonly LearningObserverTee _observers;
+
     private OnDeviceLearning(LearningOptions options, OnDeviceLearner learner, TrajectoryRing ring, UprightResetCondition? reset,
-        LearningEventQueue events, ResilientMqttClient? simClient, Topics topics, TextWriter output)
+        LearningEventQueue events, LearningObserverTee observers, ResilientMqttClient? simClient, Topics topics, TextWriter output)
     {
+        _observers = observers;
         Options = options;
         Learner = learner;
         RolloutRing = ring;
@@ -55,6 +58,9 @@ public sealed class OnDeviceLearning : IDisposable
 
     /// <summary>The learner's events (the telemetry publisher drains them).</summary>
     public LearningEventQueue Events { get; }
+
+    /// <summary>From now on each update (and rollback) is also a record next to the trajectory log.</summary>
+    public void LogUpdatesTo(Logging.TrajectoryLogWriter log) => _observers.Second = new Logging.LearningUpdateLogObserver(log);
 
     /// <summary>The checkpoint a resumed run continued from (null: a fresh start).</summary>
     public string? ResumedFrom { get; private set; }
@@ -88,9 +94,10 @@ public sealed class OnDeviceLearning : IDisposable
         var ring = new TrajectoryRing(task.ObservationSize, task.ActionSize, Math.Max(4 * options.BatchSteps, 16384));
         events ??= new LearningEventQueue();
         var checkpoints = new LearnerCheckpoints(options.CheckpointDirectory);
-        var learner = new OnDeviceLearner(algorithm, ring, options, events, checkpoints);
+        var observers = new LearningObserverTee(events);
+        var learner = new OnDeviceLearner(algorithm, ring, options, observers, checkpoints);
         var reset = CreateResetCondition(config, learning);
-        var result = new OnDeviceLearning(options, learner, ring, reset, events, simClient, new Topics(config.RobotId), output);
+        var result = new OnDeviceLearning(options, learner, ring, reset, events, observers, simClient, new Topics(config.RobotId), output);
         if (resume)
         {
             result.ResumedFrom = learner.Resume();

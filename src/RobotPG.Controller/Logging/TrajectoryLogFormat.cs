@@ -37,8 +37,8 @@ public sealed record TrajectoryLogHeader(
 /// zero padded); 105..123 task name (UTF-8, zero padded, all zero when unknown: it names the
 /// observation columns on export); 124 u32 CRC32 of bytes 0..123.
 /// Record, 32 + 4(n + m) bytes: 0 i64 step; 8 i64 time since the loop started, ns; 16 n × f32
-/// observation (normalised input of the policy); m × f32 action (as sent, after the safety filter);
-/// f32 log-probability of the sampled action; f32 reward; u32 <see cref="TransitionFlags"/>;
+/// observation (the task's, before the policy's normaliser); m × f32 action (the policy's sample,
+/// before the safety filter); f32 log-probability of the sampled action; f32 reward; u32 <see cref="TransitionFlags"/>;
 /// u32 CRC32 of the record's preceding bytes.
 /// Fixed-size records let a reader resynchronise after a corrupt record and make a torn tail
 /// (power cut mid-write) exactly the bytes after the last whole record.

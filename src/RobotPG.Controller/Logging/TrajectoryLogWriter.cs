@@ -8,7 +8,8 @@ namespace RobotPG.Controller.Logging;
 /// Drains a <see cref="TrajectoryRing"/> into append-only log files on its own thread, stamping
 /// each record's CRC32 and starting a new file (new header, next file index) before a file would
 /// exceed the rotation size. Disk errors are counted, never thrown at the control loop; records
-/// taken while the disk fails are lost and counted.
+/// taken while the disk fails are lost and counted. Learning updates handed over with
+/// <see cref="AppendUpdate"/> go to the current file's <see cref="LearningUpdateLogFormat"/> file, synced with it.
 /// </summary>
 public sealed class TrajectoryLogWriter : IDisposable
 {
@@ -40,6 +41,12 @@ public sealed class TrajectoryLogWriter : IDisposable
     private long _recordsLost;
     private long _writeErrors;
     private string? _lastError;
+    private readonly LearningUpdateRecord[] _updates = new LearningUpdateRecord[64];
+    private readonly byte[] _updateBytes = new byte[LearningUpdateLogFormat.RecordSize];
+    private long _updateHead, _updateTail, _updatesWritten, _updatesLost;
+    private Stream? _updateFile;
+    private string? _currentPath;
+    private bool _updatesUnsynced;
 
     /// <param name="task">The task's name for the header (names the observation columns on export); "" if unknown.</param>
     /// <param name="sync">When records are fsynced besides rotation, flush and stop (default: never, <see cref="LogSyncPolicy.None"/>).</param>
@@ -82,6 +89,51 @@ public sealed class TrajectoryLogWriter : IDisposable
 
     public string? LastError => Volatile.Read(ref _lastError);
 
+    /// <summary>Learning update records on disk (handed to the OS) so far.</summary>
+    public long UpdatesWritten => Interlocked.Read(ref _updatesWritten);
+
+    /// <summary>Learning update records lost: the hand-over was full, or the disk failed.</summary>
+    public long UpdatesLost => Interlocked.Read(ref _updatesLost);
+
+    /// <summary>
+    /// Any thread (the learner's): queues a learning update for the current log file's update file. Never
+    /// waits on the disk; when 64 are already waiting it is dropped and counted in <see cref="UpdatesLost"/>.
+    /// </summary>
+    public void AppendUpdate(in LearningUpdateRecord update)
+    {
+        lock (_updates)
+        {
+            if (_updateHead - _updateTail == _updates.Length)
+            {
+                Interlocked.Increment(ref _updatesLost);
+                return;
+            }
+            _updates[_updateHead++ % _updates.Length] = update;
+        }
+    }
+
+    private bool UpdatesPending
+    {
+        get
+        {
+            lock (_updates) return _updateHead != _updateTail;
+        }
+    }
+
+    private bool TryTakeUpdate(out LearningUpdateRecord update)
+    {
+        lock (_updates)
+        {
+            if (_updateHead == _updateTail)
+            {
+                update = default;
+                return false;
+            }
+            update = _updates[_updateTail++ % _updates.Length];
+            return true;
+        }
+    }
+
     /// <summary>Log files started so far, oldest first.</summary>
     public IReadOnlyList<string> Files
     {
@@ -119,6 +171,8 @@ public sealed class TrajectoryLogWriter : IDisposable
         _thread.Join();
         _file?.Dispose();
         _file = null;
+        _updateFile?.Dispose();
+        _updateFile = null;
     }
 
     private void Run()
@@ -127,12 +181,16 @@ public sealed class TrajectoryLogWriter : IDisposable
         {
             bool stopping = _stopping;
             int drained = Drain();
+            // After the records: an update's time is that of a record the learner took, already in the ring before it.
+            drained += DrainUpdates();
             long requested;
             lock (_flushGate)
                 requested = _flushRequested;
-            if (requested > _flushCompleted && _ring.Count == 0)
+            // Updates without a log file to go with (no record was ever written) do not hold a flush or the stop up.
+            bool updatesDone = _currentPath is null || !UpdatesPending;
+            if (requested > _flushCompleted && _ring.Count == 0 && updatesDone)
                 CompleteFlush(requested);
-            if (stopping && _ring.Count == 0)
+            if (stopping && _ring.Count == 0 && updatesDone)
             {
                 SyncToDisk();
                 lock (_flushGate)
@@ -200,6 +258,47 @@ public sealed class TrajectoryLogWriter : IDisposable
         }
     }
 
+    private int DrainUpdates()
+    {
+        int n = 0;
+        // Updates wait for the first log file (the learner's first update comes a batch after the first record).
+        while (_currentPath is not null && TryTakeUpdate(out var update))
+        {
+            n++;
+            try
+            {
+                if (_updateFile is null)
+                {
+                    var file = _openFile(LearningUpdateLogFormat.PathFor(_currentPath));
+                    LearningUpdateLogFormat.WriteHeader(_updateBytes);
+                    try
+                    {
+                        file.Write(_updateBytes, 0, LearningUpdateLogFormat.HeaderSize);
+                    }
+                    catch
+                    {
+                        file.Dispose();
+                        throw;
+                    }
+                    _updateFile = file;
+                }
+                LearningUpdateLogFormat.Encode(update, _updateBytes);
+                _updateFile.Write(_updateBytes);
+                _updatesUnsynced = true;
+                Interlocked.Increment(ref _updatesWritten);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Interlocked.Increment(ref _writeErrors);
+                Interlocked.Increment(ref _updatesLost);
+                Volatile.Write(ref _lastError, e.Message);
+                _updateFile?.Dispose();
+                _updateFile = null;
+            }
+        }
+        return n;
+    }
+
     private static Stream OpenOnDisk(string path) =>
         new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
 
@@ -210,6 +309,14 @@ public sealed class TrajectoryLogWriter : IDisposable
             var previous = _file;
             _file = null;
             try { Sync(previous); }
+            finally { previous.Dispose(); }
+        }
+        if (_updateFile is not null)
+        {
+            // The next file's updates go to the next file's update file.
+            var previous = _updateFile;
+            _updateFile = null;
+            try { SyncUpdates(previous); }
             finally { previous.Dispose(); }
         }
         string name = string.Create(CultureInfo.InvariantCulture, $"{_robotId}-{_startTime.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{_fileIndex + 1:D4}{TrajectoryLogFormat.FileExtension}");
@@ -232,6 +339,7 @@ public sealed class TrajectoryLogWriter : IDisposable
         }
         _fileIndex++;
         _file = file;
+        _currentPath = path;
         _fileLength = TrajectoryLogFormat.HeaderSize;
         lock (_files)
             _files.Add(path);
@@ -246,11 +354,20 @@ public sealed class TrajectoryLogWriter : IDisposable
         _lastSyncTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
+    private void SyncUpdates(Stream file)
+    {
+        if (!_updatesUnsynced) return;
+        if (file is FileStream fs) fs.Flush(flushToDisk: true);
+        else file.Flush();
+        _updatesUnsynced = false;
+    }
+
     private void SyncToDisk()
     {
         try
         {
             if (_file is { } file) Sync(file);
+            if (_updateFile is { } updates) SyncUpdates(updates);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

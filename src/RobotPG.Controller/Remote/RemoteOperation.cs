@@ -18,14 +18,11 @@ namespace RobotPG.Controller.Remote;
 /// </summary>
 public sealed class RemoteOperation : IDisposable
 {
-    /// <summary>Installs a verified checkpoint; returns null when swapped in, else why not (one line).</summary>
-    public delegate string? PolicyInstaller(ReadOnlyMemory<byte> checkpoint, string signer);
-
     private readonly ResilientMqttClient _client;
     private readonly Topics _topics;
     private readonly ControlLoop _loop;
     private readonly SignatureVerifier? _verifier;
-    private readonly PolicyInstaller? _installPolicy;
+    private readonly PolicyDeployment? _deployment;
     private readonly Func<(string Name, ulong Hash)> _policy;
     private readonly string _commandPrefix;
     private readonly string _commandsTopic;
@@ -38,14 +35,14 @@ public sealed class RemoteOperation : IDisposable
     private bool _disposed;
 
     public RemoteOperation(ResilientMqttClient client, Topics topics, ControlLoop loop, SignatureVerifier? verifier,
-        Func<(string Name, ulong Hash)> policy, PolicyInstaller? installPolicy)
+        Func<(string Name, ulong Hash)> policy, PolicyDeployment? deployment)
     {
         _client = client;
         _topics = topics;
         _loop = loop;
         _verifier = verifier;
         _policy = policy;
-        _installPolicy = installPolicy;
+        _deployment = deployment;
         _commandPrefix = topics.Prefix + "cmd/";
         _commandsTopic = topics.Telemetry(TelemetryKinds.Commands);
         _timer = new Timer(_ => PublishState(force: false));
@@ -115,6 +112,7 @@ public sealed class RemoteOperation : IDisposable
         verdict = _verifier.Verify(message, _topics.RobotId, purpose, Freshness.Required, out string? reason);
         if (verdict != SignatureVerdict.Accepted) return Refuse(verb, verdict, reason!, message);
 
+        string? path = null, hash = null;
         string? refusal = verb switch
         {
             CommandNames.Stop => Enqueue(OperatorAction.Hold),
@@ -122,12 +120,49 @@ public sealed class RemoteOperation : IDisposable
                 ? $"motors are held off by {TelemetryPublisher.CauseName(_loop.Safety.Cause)}" + (_loop.Safety.Cause == SafetyCause.EmergencyStop ? ": send clear-estop first" : "")
                 : Enqueue(OperatorAction.Resume),
             CommandNames.ClearEmergencyStop => Enqueue(OperatorAction.ClearEmergencyStop),
-            CommandNames.Policy => _installPolicy is null ? "this robot does not take policies over MQTT" : _installPolicy(message.Body, message.KeyId),
+            CommandNames.Policy => _deployment is null ? NoDeployment : _deployment.InstallPushed(bytes, message.Body, message.KeyId),
+            CommandNames.Load => _deployment is null ? NoDeployment : Load(message.Body, out path),
+            CommandNames.Save => _deployment is null ? NoDeployment : Save(message.Body, out path, out hash),
             _ => $"'{verb}' is not available on this robot",
         };
-        if (refusal is not null) return Refuse(verb, SignatureVerdict.Accepted, refusal, message);
+        if (refusal is not null) return Refuse(verb, SignatureVerdict.Accepted, refusal, message) with { Path = path };
         Interlocked.Increment(ref _accepted);
-        return new CommandReply(verb, "accepted", null, message.Nonce, message.KeyId, _loop.StepCount);
+        return new CommandReply(verb, "accepted", null, message.Nonce, message.KeyId, _loop.StepCount, path, hash);
+    }
+
+    private const string NoDeployment = "this robot learns on board: its learner chooses its policies and keeps its own checkpoints";
+
+    private string? Load(ReadOnlyMemory<byte> body, out string? path)
+    {
+        path = null;
+        if (CheckpointCommandBody(body, out string? problem) is not { } command) return problem;
+        return _deployment!.Load(command.Name, out path);
+    }
+
+    private string? Save(ReadOnlyMemory<byte> body, out string? path, out string? hash)
+    {
+        path = hash = null;
+        if (CheckpointCommandBody(body, out string? problem) is not { } command) return problem;
+        string? refusal = _deployment!.Save(command.Name, out path, out ulong saved);
+        if (refusal is null) hash = saved.ToString("x16");
+        return refusal;
+    }
+
+    /// <summary>The body of save and load: <c>{"name": "NAME.ckpt"}</c> (save: optional).</summary>
+    private static CheckpointCommand? CheckpointCommandBody(ReadOnlyMemory<byte> body, out string? problem)
+    {
+        problem = null;
+        try
+        {
+            var command = body.IsEmpty ? new CheckpointCommand(null) : JsonSerializer.Deserialize(body.Span, MessagingJsonContext.Default.CheckpointCommand);
+            if (command is null) problem = "the body must be a JSON object: {\"name\": \"NAME.ckpt\"}";
+            return command;
+        }
+        catch (JsonException e)
+        {
+            problem = "the body must be a JSON object {\"name\": \"NAME.ckpt\"}: " + e.Message;
+            return null;
+        }
     }
 
     private string? Enqueue(OperatorAction action) =>

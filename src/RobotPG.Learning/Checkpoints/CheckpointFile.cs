@@ -43,7 +43,17 @@ public static class CheckpointFile
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(state);
-        byte[] bytes = Serialize(state);
+        WriteAtomic(path, Serialize(state));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/> to a temp file beside <paramref name="path"/>, flushes it to disk, lets
+    /// <paramref name="checkWritten"/> read the temp file back (it throws <see cref="CheckpointException"/> to keep the
+    /// old file), then renames it over <paramref name="path"/>: a crash or a failed check leaves the old file whole.
+    /// </summary>
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> bytes, Action<string>? checkWritten = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
         string temp = path + ".tmp";
         try
         {
@@ -52,12 +62,18 @@ public static class CheckpointFile
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
+            checkWritten?.Invoke(temp);
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
             throw new CheckpointException(path, "cannot be written: " + e.Message, e);
+        }
+        catch (CheckpointException)
+        {
+            TryDelete(temp);
+            throw;
         }
     }
 

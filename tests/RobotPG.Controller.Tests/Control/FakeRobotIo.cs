@@ -44,6 +44,9 @@ internal sealed class FakeRobotIo : IRobotIo
 
     private long _sequence;
 
+    /// <summary>The next frame comes <paramref name="frames"/> frames late: the ones in between are never read.</summary>
+    public void SkipFrames(int frames) => _sequence += frames;
+
     /// <summary>Standing still, pitched by <paramref name="radians"/> (+x forward, +z up): specific force (−g sin θ, 0, g cos θ).</summary>
     public void SetPitch(double radians)
     {

@@ -57,6 +57,22 @@ public sealed class LoopRunTests
         Assert.True(seconds >= 0.117, $"{seconds * 1000:F1} ms for 40 steps");
     }
 
+    [Fact]
+    public void Missed_periods_count_steps_on_a_stale_frame_and_frames_never_read()
+    {
+        var f = new LoopFixture();
+        f.Steps(10);
+        Assert.Equal(0, f.Loop.Counters.MissedPeriods);
+        f.Io.Fresh = false;
+        f.Steps(2); // the same frame twice more
+        f.Io.Fresh = true;
+        f.Steps(3);
+        Assert.Equal(2, f.Loop.Counters.MissedPeriods);
+        f.Io.SkipFrames(3); // frames n+1..n+3 were never read
+        f.Steps(5);
+        Assert.Equal(2 + 3, f.Loop.Counters.MissedPeriods);
+    }
+
     /// <summary>A task whose evaluation takes a fixed busy time (a slow bus or a slow policy).</summary>
     private sealed class SlowTask(TimeSpan work) : RobotPG.Controller.Tasks.IControlTask
     {

@@ -138,6 +138,9 @@ public sealed class FleetPolicyReceiverTests : IDisposable
         r.OnEpisode(30); // mean 25 < 100 − 0.5·100
         Assert.Equal(1, r.Count(FleetPolicyVerdict.ReturnDrop));
         Assert.Equal(0UL, r.GoodVersion);
+        // The robot runs version 0 again (its batches say so); version 1 stays the one a broadcast must beat.
+        Assert.Equal(0UL, r.RunningVersion);
+        Assert.Equal(1UL, r.Version);
         Assert.Equal(initial.Action[1], Mean(exchange.AcquireForStep()).Action[1], 5);
         // A newer broadcast is judged afresh; one that holds its return becomes the good version.
         r.Offer(Broadcast(2, shift: 0.1f));
@@ -146,5 +149,6 @@ public sealed class FleetPolicyReceiverTests : IDisposable
         r.OnEpisode(90);
         r.OnEpisode(95);
         Assert.Equal(2UL, r.GoodVersion);
+        Assert.Equal(2UL, r.RunningVersion);
     }
 }

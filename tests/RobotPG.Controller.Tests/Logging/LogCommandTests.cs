@@ -108,7 +108,7 @@ public sealed class LogCommandTests
         string mcap = dir.File("out.mcap");
         var output = new StringWriter();
         Assert.Equal(0, RobotPgCli.Run(["log", "export", file, "--mcap", mcap], output, new StringWriter()));
-        Assert.Equal($"{mcap}: 7 steps, 2 episode ends, 1 safety stops (0 corrupt skipped, 0 torn tail bytes)", output.ToString().TrimEnd());
+        Assert.Equal($"{mcap}: 7 steps, 2 episode ends, 1 safety stops, 0 learning updates (0 corrupt skipped, 0 torn tail bytes)", output.ToString().TrimEnd());
 
         var records = Mcap.McapConformanceTests.StreamedRecords(File.ReadAllBytes(mcap));
         var channels = records.Where(r => r.Type == "Channel").Take(6)

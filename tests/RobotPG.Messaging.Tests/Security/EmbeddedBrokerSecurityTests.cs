@@ -74,6 +74,9 @@ public class EmbeddedBrokerSecurityTests
         publisher.Start();
         Assert.True(await publisher.WaitConnectedAsync(Timeout));
         Assert.True(publisher.TryPublish("robotpg/bb/status", "{\"state\":\"online\"}"u8, MqttQualityOfServiceLevel.AtLeastOnce, retain: true));
+        // Acknowledged by the broker, so it is retained before mosquitto_sub subscribes (not still queued in our
+        // client: one run at load average 55 had mosquitto_sub wait out its 15 s).
+        Assert.True(await publisher.FlushAsync(Timeout));
         // No -i: mosquitto_sub sends an empty client id under 3.1.1.
         var info = new ProcessStartInfo(tool!, ["-h", "127.0.0.1", "-p", broker.Port.ToString(CultureInfo.InvariantCulture), "-V", version, "-t", "robotpg/+/status", "-C", "1", "-W", "15"])
         {

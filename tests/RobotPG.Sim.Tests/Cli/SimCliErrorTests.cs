@@ -21,6 +21,11 @@ public class SimCliErrorTests
     [InlineData("robotpg-sim: no command given (commands: {COMMANDS}) (see robotpg-sim --help)")]
     [InlineData("robotpg-sim demo: unknown option or argument 'maybe' (see robotpg-sim demo --help)", "demo", "--json", "maybe")]
     [InlineData("robotpg-sim demo: --duration must be a number of simulated seconds in (0, 1e6]", "demo", "--duration", "long")]
+    [InlineData("robotpg-sim demo: give --broker or --broker-port, not both", "demo", "--broker-port", "1883", "--broker", "mqtt://127.0.0.1:1883")]
+    [InlineData("robotpg-sim demo: --credentials needs --broker (the embedded broker of the demo is plain MQTT on loopback)", "demo", "--credentials", "x.credentials")]
+    [InlineData("robotpg-sim demo: --broker: --ca-file: file not found: /nonexistent/ca.crt", "demo", "--broker", "mqtts://127.0.0.1:8883", "--ca-file", "/nonexistent/ca.crt")]
+    [InlineData("robotpg-sim demo: --broker: --mqtt-version: '4' must be 5 or 3.1.1", "demo", "--broker-port", "1883", "--mqtt-version", "4")]
+    [InlineData("robotpg-sim demo: --broker: --cert and --cert-key go together", "demo", "--broker", "mqtts://127.0.0.1:8883", "--cert", "/dev/null")]
     [InlineData("robotpg-sim train: unknown option or argument '--stpes' (see robotpg-sim train --help)", "train", "--env", "pendulum", "--out", "x", "--stpes", "5")]
     public void Parse_errors_are_one_line_naming_the_cause(string expected, params string[] args)
     {

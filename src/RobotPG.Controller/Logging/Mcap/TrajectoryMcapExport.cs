@@ -7,23 +7,28 @@ using RobotPG.Controller.Tasks;
 namespace RobotPG.Controller.Logging.Mcap;
 
 /// <summary>What an MCAP export wrote, per channel.</summary>
-public sealed record McapExportCounts(long Observations, long Actions, long Rewards, long Episodes, long SafetyStops, long Policies, ulong FirstLogTimeNs, ulong LastLogTimeNs);
+public sealed record McapExportCounts(long Observations, long Actions, long Rewards, long Episodes, long SafetyStops, long Policies, ulong FirstLogTimeNs, ulong LastLogTimeNs,
+    long LearningUpdates = 0);
 
 /// <summary>
 /// Turns a trajectory log into MCAP with JSON messages (each channel carries a JSON Schema, so Foxglove
 /// and PlotJuggler name every field). Channels: <c>/observation</c> (fields named from the task),
-/// <c>/action</c> (motor duties and the log-probability), <c>/reward</c> (reward and done flags),
+/// <c>/action</c> (the policy's sampled motor duties and their log-probability), <c>/reward</c> (reward and done flags),
 /// <c>/episode</c> (one message per episode end: steps and return), <c>/safety</c> (one message per
-/// safety stop entered, and when it cleared), <c>/policy</c> (the policy the file was logged under).
+/// safety stop entered, and when it cleared), <c>/policy</c> (the policy the file was logged under),
+/// <c>/learning</c> (one message per learning update or rollback from the log's update file: update number,
+/// accepted / rejected / rolled back and why, approx KL, clip fraction, entropy, explained variance).
 /// Log time = the file's start time (Unix ns) + the record's loop time, so the clocks of robots line up.
 /// </summary>
 public static class TrajectoryMcapExport
 {
     public const string ObservationTopic = "/observation", ActionTopic = "/action", RewardTopic = "/reward",
-        EpisodeTopic = "/episode", SafetyTopic = "/safety", PolicyTopic = "/policy";
+        EpisodeTopic = "/episode", SafetyTopic = "/safety", PolicyTopic = "/policy", LearningTopic = "/learning";
 
-    public static McapExportCounts Write(TrajectoryLogReader reader, Stream output)
+    /// <param name="updates">The log file's learning updates (<see cref="LearningUpdateLog.ReadFor"/>), in the order written.</param>
+    public static McapExportCounts Write(TrajectoryLogReader reader, Stream output, IReadOnlyList<LearningUpdateRecord>? updates = null)
     {
+        updates ??= [];
         var h = reader.Header;
         string[] obsNames = TaskShapes.ObservationNames(h.Task, h.ObservationSize);
         string[] actNames = TaskShapes.ActionNames(h.ActionSize);
@@ -47,7 +52,7 @@ public static class TrajectoryMcapExport
         numberFields = [("step", "integer")];
         foreach (string n in actNames) numberFields.Add((n, "number"));
         numberFields.Add(("log_prob", "number"));
-        ushort actChannel = Channel(ActionTopic, "Action sent to the motors (after the safety filter) and the policy's log-probability of the sample", [.. numberFields]);
+        ushort actChannel = Channel(ActionTopic, "Action the policy sampled (before the safety filter) and its log-probability", [.. numberFields]);
         ushort rewardChannel = Channel(RewardTopic, "Reward of the step and its done flags",
             ("step", "integer"), ("reward", "number"), ("terminated", "boolean"), ("truncated", "boolean"), ("safety_stop", "boolean"), ("idle", "boolean"));
         ushort episodeChannel = Channel(EpisodeTopic, "An episode ended",
@@ -56,6 +61,9 @@ public static class TrajectoryMcapExport
             ("step", "integer"), ("event", "string"));
         ushort policyChannel = Channel(PolicyTopic, "The policy this log file was written under",
             ("robot_id", "string"), ("task", "string"), ("policy_hash", "string"), ("file_index", "integer"));
+        ushort learningChannel = Channel(LearningTopic, "A learning update of the on-device learner (or a later rollback), at the step of the last transition it learned from",
+            ("update", "integer"), ("step", "integer"), ("event", "string"), ("accepted", "boolean"), ("cause", "string"),
+            ("approx_kl", "number"), ("clip_fraction", "number"), ("entropy", "number"), ("explained_variance", "number"));
 
         var buffer = new ArrayBufferWriter<byte>(256);
         using var json = new Utf8JsonWriter(buffer);
@@ -68,6 +76,33 @@ public static class TrajectoryMcapExport
         bool inSafetyStop = false;
         ulong first = 0, last = 0;
         uint seq = 0;
+        int nextUpdate = 0;
+
+        // Updates stamped up to time t go out after the record of time t (the last transition each learned from).
+        void EmitUpdates(ulong until)
+        {
+            for (; nextUpdate < updates.Count; nextUpdate++)
+            {
+                var u = updates[nextUpdate];
+                ulong time = start + (ulong)Math.Max(0, u.TimeNs);
+                if (time > until) return;
+                json.WriteStartObject();
+                json.WriteNumber("update"u8, u.Update);
+                json.WriteNumber("step"u8, u.Step);
+                json.WriteString("event"u8, LearningUpdateLogFormat.EventName(u.Event));
+                json.WriteBoolean("accepted"u8, u.Event == LearningUpdateEvent.Accepted);
+                json.WriteString("cause"u8, LearningUpdateLogFormat.CauseName(u.Cause));
+                WriteFloat(json, "approx_kl"u8, u.ApproxKl);
+                WriteFloat(json, "clip_fraction"u8, u.ClipFraction);
+                WriteFloat(json, "entropy"u8, u.Entropy);
+                WriteFloat(json, "explained_variance"u8, u.ExplainedVariance);
+                json.WriteEndObject();
+                Emit(learningChannel, time);
+                if (first == 0 && last == 0) first = time;
+                first = Math.Min(first, time);
+                last = Math.Max(last, time);
+            }
+        }
 
         void Emit(ushort channel, ulong time)
         {
@@ -153,9 +188,12 @@ public static class TrajectoryMcapExport
                 episodeSteps = 0;
                 episodeReturn = 0;
             }
+            EmitUpdates(t);
         }
+        // Updates after the last record this file kept (its last records were lost): at their own times.
+        EmitUpdates(ulong.MaxValue);
         mcap.Finish();
-        return new McapExportCounts(observations, observations, observations, episodes, safetyStops, policies, first, last);
+        return new McapExportCounts(observations, observations, observations, episodes, safetyStops, policies, first, last, updates.Count);
     }
 
     /// <summary>JSON has no NaN or infinity: a non-finite value (a fault the log kept) is written as null.</summary>
