@@ -4,6 +4,8 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using RobotPG.Controller.Logging;
+using RobotPG.Learning.Checkpoints;
+using RobotPG.Learning.Networks;
 using RobotPG.Messaging;
 using RobotPG.Sim.Serving;
 using Xunit;
@@ -37,10 +39,23 @@ public sealed class ControllerSignalTests
                 Robot = "balance-bot", Seed = 5, Clock = SimClockMode.Lockstep, EmbeddedPort = 0,
                 PhysicsDirectory = Path.Combine(root, "firmware-config", "robots"),
             });
+            // A policy that drives the motors (zero mean, σ = 0.5): without a checkpoint the controller runs the
+            // zero policy, whose motors are off anyway and would make "off after SIGTERM" prove nothing.
+            var network = new GaussianPolicy(4, 2, [64, 64], maxBatch: 1, seed: 3);
+            network.Parameters.Clear();
+            network.LogStd.Fill(MathF.Log(0.5f));
+            string checkpoint = Path.Combine(work, "noise.ckpt");
+            CheckpointFile.Save(checkpoint, new TrainingState { Policy = network, Tag = "noise" });
+
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "firmware-config", "balance-bot.sim.json")))!.AsObject();
             config.Remove("$schema");
             config["bus"]!["broker"] = $"mqtt://127.0.0.1:{sim.BrokerPort}";
             config["log"]!["directory"] = Path.Combine(work, "logs");
+            // The sim freezes a fallen robot at its 40° limit. A tilt limit past that keeps the supervisor from
+            // tripping, so the policy drives the motors up to the last step and "off" afterwards can only be the
+            // shutdown's doing (a tripped supervisor would have zeroed them already).
+            config["safety"]!["tiltLimitDeg"] = 60;
+            config["policy"]!["checkpoint"] = checkpoint;
             string configFile = Path.Combine(work, "robot.json");
             File.WriteAllText(configFile, config.ToJsonString());
 
@@ -75,10 +90,20 @@ public sealed class ControllerSignalTests
 
             using var reader = TrajectoryLogReader.Open(Assert.Single(Directory.GetFiles(Path.Combine(work, "logs"), "*.rpglog")));
             long records = 0;
-            while (reader.TryReadNext(out _))
+            TransitionFlags lastFlags = TransitionFlags.None;
+            float[] lastAction = [];
+            while (reader.TryReadNext(out TrajectoryRecord record))
+            {
                 records++;
+                lastFlags = record.Flags;
+                lastAction = record.Action.ToArray();
+            }
             Assert.Equal(steps, records);
             Assert.Equal(0, reader.TornTailBytes);
+            // The last step before the signal drove the motors (its action, as sent, is not zero and the
+            // supervisor was not holding them off), so the zero registers below were written by the shutdown.
+            Assert.Equal(TransitionFlags.None, lastFlags & TransitionFlags.SafetyStop);
+            Assert.Contains(lastAction, a => a != 0f);
             // Motors off in the sim's own registers and pins: PWM duty 0 and both direction pins low, each motor.
             Assert.Equal(0.0, sim.Inspect(r => r.Pca9685!.DutyCycle(0)));
             Assert.Equal(0.0, sim.Inspect(r => r.Pca9685!.DutyCycle(1)));

@@ -1,52 +1,83 @@
 #!/usr/bin/env bash
-# Mutation testing with Stryker.NET (pinned in .config/dotnet-tools.json). Not part of CI: it rebuilds and
-# re-runs the tests once per mutant, so it takes tens of minutes on two cores.
+# Mutation testing with Stryker.NET (pinned in .config/dotnet-tools.json). Not part of CI: Stryker builds the
+# mutated assembly once, then re-runs the tests that cover each mutant, one mutant at a time.
 #
-#   tests/mutation/run.sh [core|learning|numerics|controller|all] [concurrency]
+#   tests/mutation/run.sh [scope] [file...]
 #
-#   formulas    the return, baseline, importance-weight and advantage formulas and REINFORCE, with the fast
-#               reference tests only (about 20 minutes on two busy cores)
-#   core        RobotPG.Learning's Algorithms, Estimators and Advantages (the note formulas)
-#   learning    all of RobotPG.Learning
-#   numerics    RobotPG.Numerics
-#   controller  the controller's safety supervisor, trajectory log and learner checkpoints
-#   all         numerics, learning, controller in turn
+#   algorithms | estimators | advantages   one folder of RobotPG.Learning (the note formulas)
+#   learning-rest                          the other folders of RobotPG.Learning
+#   numerics                               RobotPG.Numerics
+#   safety | logging | checkpoints         the controller's safety supervisor, trajectory log, learner checkpoints
+#   core        algorithms, estimators, advantages in turn
+#   learning    core, then learning-rest
+#   controller  safety, logging, checkpoints in turn
+#   all         learning, numerics, controller in turn
 #
-# Reports (HTML + JSON) go to tests/mutation/reports/<scope>/; the script prints the score per folder.
-# Tests marked Category=RealTime are left out (timing tests say nothing about a changed formula); the
-# learning-curve tests (PPO training, the bandit statistics) too: minutes per mutant, and the reference
-# tests pin the same formulas exactly.
+# With files (e.g. `run.sh algorithms Ppo.cs PpoKl.cs`) only those files of the folder are mutated again, and
+# their new results replace the older ones in the summary (after adding tests for survivors).
+#
+# One run per folder, so a partial run still leaves usable results: each run's JSON report (source text
+# stripped) goes to tests/mutation/reports/<scope>.json, and score.py prints the score per project and folder
+# over every report there. Stryker runs niced, one mutant at a time (MUTATION_CONCURRENCY, default 1: the
+# machine is shared), with per-test coverage so each mutant runs only the tests that reach it.
+#
+# The score is measured against the fast tests only: Category=RealTime (timing says nothing about a formula)
+# and Category=Slow (learning curves and many-batch statistics, seconds per mutant) are left out; the
+# reference tests pin the same formulas to stated tolerances.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 scope="${1:-core}"
-concurrency="${2:-1}"
+shift || true
+files=("$@")
+concurrency="${MUTATION_CONCURRENCY:-1}"
+filter="Category!=RealTime&Category!=Slow"
 cd "$root"
+summary="${MUTATION_NESTED:-}"
+export MUTATION_NESTED=1
 dotnet tool restore >/dev/null
 
 run() { # name, project dir, test project, mutate globs...
   local name="$1" project="$2" tests="$3"; shift 3
-  local out="$root/tests/mutation/reports/$name"
+  if [ ${#files[@]} -gt 0 ]; then # only the named files of the folder
+    local folder="${1%%/\*\**}" globs=()
+    for f in "${files[@]}"; do globs+=("$folder/$f"); done
+    set -- "${globs[@]}"
+    name="$name-$(IFS=-; echo "${files[*]%.cs}")"
+  fi
+  local out="$root/tests/mutation/out/$name"
   local args=()
   for glob in "$@"; do args+=(--mutate "$glob"); done
   rm -rf "$out"
+  mkdir -p "$root/tests/mutation/reports"
   local start=$SECONDS
-  (cd "$root/$tests" && dotnet stryker --project "$(basename "$project").csproj" --configuration Release \
-      --concurrency "$concurrency" --reporter json --reporter html --reporter progress \
-      --test-case-filter "${filter:-Category!=RealTime&FullyQualifiedName!~PpoTrainingTests&FullyQualifiedName!~BanditUnbiasednessTests}" \
-      --output "$out" "${args[@]}")
-  echo "$name: $((SECONDS - start)) s wall time"
-  python3 "$root/tests/mutation/score.py" "$out/reports/mutation-report.json"
+  (cd "$root/$tests" && nice -n 10 dotnet stryker --config-file "$root/tests/mutation/stryker-config.json" \
+      --project "$(basename "$project").csproj" --configuration Release \
+      --concurrency "$concurrency" --reporter json --reporter html --reporter dots --log-to-file \
+      --test-case-filter "$filter" --output "$out" "${args[@]}")
+  local wall=$((SECONDS - start))
+  echo "$name: $wall s wall time"
+  python3 "$root/tests/mutation/score.py" --keep "$out/reports/mutation-report.json" \
+      "$root/tests/mutation/reports/$name.json" "$wall"
 }
 
+learning=(src/RobotPG.Learning tests/RobotPG.Learning.Tests)
+controller=(src/RobotPG.Controller tests/RobotPG.Controller.Tests)
 case "$scope" in
-  formulas) filter="FullyQualifiedName~References|FullyQualifiedName~HandChecked|FullyQualifiedName~PolicyGradientBatch|FullyQualifiedName~GaeEstimator|FullyQualifiedName~PpoLoss" \
-      run formulas src/RobotPG.Learning tests/RobotPG.Learning.Tests "Advantages/*.cs" "Estimators/ReturnWeighting.cs" \
-      "Estimators/Baselines.cs" "Estimators/ImportanceSampling.cs" "Algorithms/PolicyGradientBatch.cs" "Algorithms/Reinforce.cs" ;;
-  core) run core src/RobotPG.Learning tests/RobotPG.Learning.Tests "Algorithms/*.cs" "Estimators/*.cs" "Advantages/*.cs" ;;
-  learning) run learning src/RobotPG.Learning tests/RobotPG.Learning.Tests "**/*.cs" ;;
+  algorithms) run algorithms "${learning[@]}" "**/Algorithms/**/*.cs" ;;
+  estimators) run estimators "${learning[@]}" "**/Estimators/**/*.cs" ;;
+  advantages) run advantages "${learning[@]}" "**/Advantages/**/*.cs" ;;
+  learning-rest) run learning-rest "${learning[@]}" "**/*.cs" "!**/Algorithms/**/*.cs" "!**/Estimators/**/*.cs" \
+      "!**/Advantages/**/*.cs" ;;
   numerics) run numerics src/RobotPG.Numerics tests/RobotPG.Numerics.Tests "**/*.cs" ;;
-  controller) run controller src/RobotPG.Controller tests/RobotPG.Controller.Tests \
-      "**/Control/SafetySupervisor.cs" "**/Logging/**/*.cs" "**/Learning/LearnerCheckpoints.cs" ;;
-  all) "$0" numerics "$concurrency"; "$0" learning "$concurrency"; "$0" controller "$concurrency" ;;
-  *) echo "run.sh: unknown scope '$scope' (formulas, core, learning, numerics, controller, all)" >&2; exit 2 ;;
+  safety) run safety "${controller[@]}" "**/Control/SafetySupervisor.cs" ;;
+  logging) run logging "${controller[@]}" "**/Logging/**/*.cs" ;;
+  checkpoints) run checkpoints "${controller[@]}" "**/Learning/LearnerCheckpoints.cs" ;;
+  core) for s in algorithms estimators advantages; do "$0" "$s"; done ;;
+  learning) "$0" core; "$0" learning-rest ;;
+  controller) for s in safety logging checkpoints; do "$0" "$s"; done ;;
+  all) for s in learning numerics controller; do "$0" "$s"; done ;;
+  *) echo "run.sh: unknown scope '$scope' (algorithms, estimators, advantages, learning-rest, numerics, safety," \
+        "logging, checkpoints, core, learning, controller, all)" >&2; exit 2 ;;
 esac
+# The composite scopes run this script once per folder; only the outermost call prints the summary.
+[ -n "$summary" ] || python3 "$root/tests/mutation/score.py" "$root"/tests/mutation/reports/*.json

@@ -14,6 +14,8 @@ namespace RobotPG.Learning.Tests.Estimators;
 /// baselines are fitted on the previous, independent batch: fitted on the batch itself they correlate
 /// with each sample's own term (an O(1/m) bias, ≈ 8 % for the optimal constant at m = 64).
 /// </summary>
+// Statistics over 2000 batches: left out of mutation runs (Category!=Slow); the reference tests pin the formulas.
+[Trait("Category", "Slow")]
 public class BanditUnbiasednessTests
 {
     private const double K = 20, C = 1.0, D = 0.5;

@@ -25,7 +25,8 @@ public class PpoTrainingTests
         return new Trainer(ppo, envs, steps, seed);
     }
 
-    [Fact]
+    // A learning curve: seconds per run and it only says "learns". Mutation runs leave it out (Category!=Slow).
+    [Fact, Trait("Category", "Slow")]
     public void LearnsToHoldThePointAtZero()
     {
         // Doing nothing from x ~ U(−1, 1) costs 50·E[x²] ≈ 16.7 per episode; driving x to 0 at full speed

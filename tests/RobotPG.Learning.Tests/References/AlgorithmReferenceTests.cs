@@ -51,7 +51,11 @@ public class AlgorithmReferenceTests
     /// Critic-free variants treat a cut as the end; with the V baseline the return continues with the
     /// bootstrap. Baselines: mean whole return, bₜ = mean weight at episode step t, V(sₜ).
     /// </summary>
-    private static double[] ReinforceReference(EstimatorHyperparameters h, double[] theta, int[] episodeSteps)
+    private static double[] ReinforceReference(EstimatorHyperparameters h, double[] theta, int[] episodeSteps) =>
+        ReinforceReferenceWithLoss(h, theta, episodeSteps).Gradient;
+
+    /// <summary>The gradient and the reported loss −(1/N) Σ log π(aₜ|sₜ) wₜ (NaN for the optimal baselines, which report none).</summary>
+    private static (double[] Gradient, double Loss) ReinforceReferenceWithLoss(EstimatorHyperparameters h, double[] theta, int[] episodeSteps)
     {
         bool critic = h.Baseline == BaselineKind.StateValue;
         double[] bootstrap = critic ? RunBootstrap : new double[Runs.Length];
@@ -93,7 +97,7 @@ public class AlgorithmReferenceTests
                 for (int r = 0; r < m; r++) sum += s[r, j] * (whole[r] - b[j]);
                 g[j] = -sum / m;
             }
-            return g;
+            return (g, double.NaN);
         }
 
         var w = new double[Count];
@@ -125,7 +129,8 @@ public class AlgorithmReferenceTests
         if (h.DiscountFromTrajectoryStart)
             for (int i = 0; i < Count; i++) w[i] *= Math.Pow(h.Gamma, episodeSteps[i]);
         if (h.NormalizeAdvantages) w = Standardized(w);
-        return WeightedScore(scores, w, -1.0 / Runs.Length);
+        double loss = -Enumerable.Range(0, Count).Sum(i => LogProb(theta, i) * w[i]) / Runs.Length;
+        return (WeightedScore(scores, w, -1.0 / Runs.Length), loss);
     }
 
     public static TheoryData<string, ReturnWeightingKind, BaselineKind, bool, bool> ReinforceOptions()
@@ -150,9 +155,35 @@ public class AlgorithmReferenceTests
         var h = Small with { Weighting = weighting, Baseline = baseline, DiscountFromTrajectoryStart = discountFromStart, NormalizeAdvantages = normalize };
         var algorithm = EstimatorAlgorithms.Create(name, h, Context);
         var policy = algorithm.Agent.Policy;
-        double[] theta = Theta(policy);
-        algorithm.Update(Build(policy, Values), 1, 1);
-        AssertClose(ReinforceReference(h, theta, FirstRolloutEpisodeSteps), policy.Gradients, Tolerance, $"{name} {weighting}/{baseline} gradient");
+        double[] theta = Theta(policy), phi = ReferenceNetworks.ToDouble(algorithm.Agent.Value.Parameters);
+        UpdateDiagnostics d = algorithm.Update(Build(policy, Values), 1, 1);
+        var (gradient, loss) = ReinforceReferenceWithLoss(h, theta, FirstRolloutEpisodeSteps);
+        AssertClose(gradient, policy.Gradients, Tolerance, $"{name} {weighting}/{baseline} gradient");
+        AssertAdamFirstStep(theta, policy, h.PolicyLearningRate);
+        // The reported loss at θ₀; the entropy after the step (of the updated log σ); the critic's explained
+        // variance of the bootstrapped returns before its fit; the learning rate; one epoch.
+        if (double.IsNaN(loss)) Assert.True(float.IsNaN(d.PolicyLoss), "the optimal-baseline step reports no surrogate loss");
+        else Assert.Equal(loss, d.PolicyLoss, Tolerance * Math.Max(1, Math.Abs(loss)));
+        Assert.Equal(ReferenceNetworks.Entropy(Theta(policy), PolicySizes), d.Entropy, Tolerance);
+        if (baseline == BaselineKind.StateValue)
+        {
+            double[] targets = RewardToGo(Rewards, Gamma, RunBootstrap);
+            double[] residual = [.. targets.Select((y, i) => y - Values[i])];
+            double explained = 1 - MathNet.Numerics.Statistics.Statistics.PopulationVariance(residual)
+                / MathNet.Numerics.Statistics.Statistics.PopulationVariance(targets);
+            Assert.Equal(explained, d.ExplainedVariance, Tolerance);
+            // One full-batch critic step: the loss reported is ½·mean((V_φ₀(s) − y)²) at φ₀.
+            int[] valueSizes = [ObservationSize, 3, 1];
+            double valueLoss = Enumerable.Range(0, Count)
+                .Sum(i => 0.5 * Math.Pow(ReferenceNetworks.MlpForward(phi, valueSizes, Observation(i))[0] - targets[i], 2)) / Count;
+            Assert.Equal(valueLoss, d.ValueLoss, Tolerance * Math.Max(1, valueLoss));
+        }
+        else
+        {
+            Assert.True(float.IsNaN(d.ValueLoss) && float.IsNaN(d.ExplainedVariance), "a critic-free update reports no value loss");
+        }
+        Assert.True(float.IsNaN(d.ApproxKl) && float.IsNaN(d.ClipFraction));
+        Assert.Equal((h.PolicyLearningRate, 1), (d.LearningRate, d.Epochs));
     }
 
     /// <summary>
@@ -229,12 +260,21 @@ public class AlgorithmReferenceTests
         var algorithm = EstimatorAlgorithms.Create(EstimatorAlgorithms.A2c, h, Context);
         var policy = algorithm.Agent.Policy;
         double[] theta = Theta(policy);
-        algorithm.Update(Build(policy, Values), 1, 1);
+        UpdateDiagnostics d = algorithm.Update(Build(policy, Values), 1, 2);
         // Q̂ₜ = rₜ + … + γ^k V(s_{t+k}) (the bootstrapped reward-to-go of the run); Â = Q̂ − V; ĝ = (1/n) Σ ∇log π Â.
         double[] q = RewardToGo(Rewards, Gamma, RunBootstrap);
         double[] adv = [.. q.Select((v, i) => v - Values[i])];
-        if (normalize) adv = Standardized(adv);
-        AssertClose(WeightedScore(Scores(theta), adv, -1.0 / Count), policy.Gradients, Tolerance, "a2c gradient");
+        double[] weights = normalize ? Standardized(adv) : adv;
+        AssertClose(WeightedScore(Scores(theta), weights, -1.0 / Count), policy.Gradients, Tolerance, "a2c gradient");
+        AssertAdamFirstStep(theta, policy, h.PolicyLearningRate);
+        // The reported loss −(1/n) Σ log π(aₜ|sₜ) Âₜ uses the advantages before standardisation.
+        double loss = -Enumerable.Range(0, Count).Sum(i => LogProb(theta, i) * adv[i]) / Count;
+        Assert.Equal(loss, d.PolicyLoss, Tolerance * Math.Max(1, Math.Abs(loss)));
+
+        // A second update on a rollout recorded at θ₁: the gradient is the one at θ₁ alone (none carried over).
+        double[] theta1 = Theta(policy);
+        algorithm.Update(Build(policy, Values), 2, 2);
+        AssertClose(WeightedScore(Scores(theta1), weights, -1.0 / Count), policy.Gradients, Tolerance, "second a2c gradient");
     }
 
     // ---------------------------------------------------------------- off-policy

@@ -137,4 +137,19 @@ internal static class FixedRollout
         for (int i = 0; i < f.Length; i++) f[i] = (float)actual[i];
         AssertClose(expected, f, relative, what);
     }
+
+    /// <summary>
+    /// Adam's first step from θ₀ with the gradient g the optimiser was given: m̂ = g, v̂ = g² after bias
+    /// correction, so θ₁ = θ₀ − lr·g/(|g| + ε). Checks that the gradient was applied, once, with the set rate.
+    /// </summary>
+    public static void AssertAdamFirstStep(double[] theta0, GaussianPolicy policy, double learningRate, double epsilon = 1e-5)
+    {
+        ReadOnlySpan<float> g = policy.Gradients, theta1 = policy.Parameters;
+        for (int j = 0; j < theta0.Length; j++)
+        {
+            double expected = theta0[j] - learningRate * g[j] / (Math.Abs(g[j]) + epsilon);
+            if (!(Math.Abs(theta1[j] - expected) <= 1e-6 + 1e-6 * Math.Abs(expected)))
+                Xunit.Assert.Fail($"θ₁[{j}]: expected {expected:G9} (Adam's first step), got {theta1[j]:G9}");
+        }
+    }
 }

@@ -89,6 +89,42 @@ public class PolicySearchAndTrainerReferenceTests
         FixedRollout.AssertClose(stepped, policy.MeanParameters, 1e-5, "θ + α∇U");
     }
 
+    /// <summary>
+    /// With a step-length limit L below α‖∇U‖ the step is L·∇U/‖∇U‖; each U(θ) costs Episodes one-step
+    /// roll-outs (four evaluations for three parameters: U(θ) and one forward difference each).
+    /// </summary>
+    [Fact]
+    public void Finite_difference_search_limits_the_step_length_and_counts_its_roll_outs()
+    {
+        const double delta = 1e-2, alpha = 0.1, limit = 0.02;
+        var policy = new LinearGaussianPolicy(2, 1);
+        double[] theta = [0.3, -0.5, 0.1];
+        theta.CopyTo(policy.MeanParameters);
+        var search = new FiniteDifferencePolicySearch(policy, new OneStepTask(true),
+            new PolicySearchSettings(PolicySearchGradient.FiniteDifference, alpha, delta, 0, 0, Episodes, Seed, limit));
+        search.Update();
+        double[] g = search.LastGradient.ToArray();
+        double norm = Math.Sqrt(g.Sum(x => x * x));
+        Assert.True(alpha * norm > 2 * limit, $"the case must hit the limit (α‖∇U‖ = {alpha * norm})");
+        double[] stepped = [.. theta.Select((t, j) => t + limit * g[j] / norm)];
+        FixedRollout.AssertClose(stepped, policy.MeanParameters, 1e-6, "θ + L∇U/‖∇U‖");
+        Assert.Equal(4 * Episodes, search.Utility.EnvironmentSteps);
+    }
+
+    [Fact]
+    public void Policy_search_refuses_a_step_size_that_is_not_positive_and_an_environment_of_other_sizes()
+    {
+        var settings = new PolicySearchSettings(PolicySearchGradient.FiniteDifference, 0, 1e-2, 0, 0, Episodes, Seed);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FiniteDifferencePolicySearch(new LinearGaussianPolicy(2, 1), new OneStepTask(true), settings));
+        Assert.Equal(0.0, e.ActualValue);
+        Assert.Throws<ArgumentNullException>(() => new FiniteDifferencePolicySearch(null!, new OneStepTask(true), settings with { StepSize = 0.1 }));
+        foreach (var wrong in new[] { new LinearGaussianPolicy(3, 1), new LinearGaussianPolicy(2, 2) })
+        {
+            var sizes = Assert.Throws<ArgumentException>(() => new FiniteDifferencePolicySearch(wrong, new OneStepTask(true), settings with { StepSize = 0.1 }));
+            Assert.StartsWith("the environment's sizes differ from the policy's", sizes.Message);
+        }
+    }
+
     [Fact]
     public void Regression_search_recovers_the_exact_gradient_of_a_linear_utility()
     {

@@ -16,6 +16,7 @@ namespace RobotPG.Sim.Tests.Estimators;
 /// stated step budget. Training stops as soon as the threshold is met (evaluated every few updates),
 /// which keeps each test to seconds.
 /// </summary>
+[Trait("Category", "Slow")]
 public class EstimatorLearningTests(ITestOutputHelper output)
 {
     internal readonly record struct Outcome(bool Reached, long Steps, double Seconds, double EvalReturn, double MeanUpdateMs);

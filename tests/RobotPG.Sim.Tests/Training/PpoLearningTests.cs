@@ -8,6 +8,7 @@ namespace RobotPG.Sim.Tests.Training;
 // Seeded end-to-end learning through `robotpg-sim train --json` with the tuned presets (PpoPresets).
 // eval_return is the mean return of the deterministic policy over 10 evaluation episodes.
 [Trait("Category", "Learning")]
+[Trait("Category", "Slow")]
 public class PpoLearningTests
 {
     private static (double evalReturn, string[] lines) Train(string env, long steps, ulong seed)
