@@ -27,6 +27,10 @@ public sealed class Mpu6050RegisterFake : RegisterFileI2cDevice
         BinaryPrimitives.WriteInt16BigEndian(data[12..], gyroZ);
     }
 
+    /// <summary>Flips the temperature's lowest bit, as a live chip's die temperature flickers: the 14-byte
+    /// burst changes, so the data-based freshness check sees new data, while accel and gyro stay put.</summary>
+    public void FlickerTemperature() => Registers[AccelXOutH + 7] ^= 1;
+
     protected override void Store(int register, byte value)
     {
         if (register is >= AccelXOutH and < AccelXOutH + DataLength || register == WhoAmI) return; // read-only

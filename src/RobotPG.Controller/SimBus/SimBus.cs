@@ -274,8 +274,16 @@ public sealed class SimBus : IRobotBus, IDisposable
         try
         {
             if (commit > _commits) Flush();
+            // Bounded: a simulator that keeps sending frames but never echoes our write (an older build, or our
+            // frames never reach it) would otherwise keep this loop answering forever.
+            long deadline = Stopwatch.GetTimestamp() + (long)(_options.FrameTimeout.TotalSeconds * Stopwatch.Frequency);
             while (_acknowledgedCommit < commit)
             {
+                if (Stopwatch.GetTimestamp() > deadline)
+                {
+                    throw new TimeoutException(
+                        $"the simulator sent frames but applied none of ours within {_options.FrameTimeout.TotalSeconds:F1} s (it does not echo actuator frame {ActuatorSequence(commit)}: an older simulator, or our frames do not reach it)");
+                }
                 // A frame the sim dropped (it answered a tick that a reset superseded, or was lost) is never
                 // echoed: answer the tick we hold, and the first frame applied after it acknowledges the rest.
                 if (_haveFrame && !_answeredLatched) Send();

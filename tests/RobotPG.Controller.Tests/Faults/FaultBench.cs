@@ -109,6 +109,7 @@ internal sealed class LinkPeer(BenchChips chips, SimLink link) : IActuatorFrameS
     private byte[] _lastSensor = [];
     private long _lastProgressMs;
     private long _appliedAtStart;
+    private ulong _appliedSequence;
 
     public BenchChips Chips { get; } = chips;
     public SimLink Link { get; } = link;
@@ -196,6 +197,7 @@ internal sealed class LinkPeer(BenchChips chips, SimLink link) : IActuatorFrameS
             device.Write(_actuators.I2cWriteData(i));
         }
         for (int i = 0; i < _actuators.PinLevelCount; i++) PinLevels[_actuators.PinNumber(i)] = _actuators.PinHigh(i);
+        _appliedSequence = _actuators.Sequence;
         Applied++;
         Tick++;
         Chips.Sample();
@@ -210,6 +212,13 @@ internal sealed class LinkPeer(BenchChips chips, SimLink link) : IActuatorFrameS
         _sensors.EncoderCounts.Clear();
         _sensors.Sequence = Tick;
         _sensors.SimTime = Tick * 0.005;
+        // As the simulator does: echo the last applied actuator frame and the pins as held, so the bus's
+        // read-backs and its dead-pin check see what was applied.
+        _sensors.AppliedActuatorSequence = _appliedSequence;
+        ulong levels = 0;
+        for (int pin = 0; pin < PinLevels.Length; pin++)
+            if (PinLevels[pin]) levels |= 1UL << pin;
+        _sensors.PinLevels = levels;
         int length = _sensors.Encode(_encoded);
         _lastSensor = _encoded.AsSpan(0, length).ToArray();
         _lastProgressMs = NowMs;

@@ -77,7 +77,7 @@ public sealed class BatteryTests
     public void A_battery_low_for_low_periods_turns_the_motors_off_and_they_stay_off_when_it_recovers()
     {
         RobotConfig config = BalanceBotWithBattery(lowPeriods: 5);
-        var robot = new RobotOnTheBench();
+        var robot = new RobotOnTheBench { LiveSensors = true };
         robot.Imu.SetSample(0, 0, 8192, 0, 0, 0, 0); // upright and still
         robot.Battery.SetBusVolts(7.4);
         DriverRobotIoOptions options = DriverOptionsMapping.ToDriverOptions(config) with { CalibrationSamplePeriod = TimeSpan.Zero };

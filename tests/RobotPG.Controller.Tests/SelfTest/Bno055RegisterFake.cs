@@ -39,6 +39,10 @@ internal sealed class Bno055RegisterFake : RegisterFileI2cDevice
         Registers[Temp] = (byte)temperature;
     }
 
+    /// <summary>Flips the gyro Z word's lowest bit (1/16 °/s), as a live chip's output jitters, so the
+    /// freshness check sees new data.</summary>
+    public void JitterGyro() => Registers[GyrData + 4] ^= 1;
+
     protected override void Store(int register, byte value)
     {
         if (register is <= 0x06 or (>= 0x08 and <= 0x3A)) return; // identity and data registers are read-only

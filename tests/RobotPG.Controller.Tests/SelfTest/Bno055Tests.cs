@@ -86,7 +86,7 @@ public sealed class Bno055Tests
     public void A_bno055_robot_tipping_past_the_tilt_limit_has_its_motors_turned_off()
     {
         RobotConfig config = BalanceBotWithBno055();
-        var robot = new RobotOnTheBench();
+        var robot = new RobotOnTheBench { LiveSensors = true };
         robot.Bno055.SetSample(0, 0, 981, 0, 0, 0);
         DriverRobotIoOptions options = DriverOptionsMapping.ToDriverOptions(config);
         Assert.Null(options.Imu);

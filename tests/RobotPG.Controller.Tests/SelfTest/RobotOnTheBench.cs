@@ -55,6 +55,10 @@ internal sealed class RobotOnTheBench : IRobotBus
     public bool ImuMissing { get; init; }
     public int ImuReads { get; private set; }
 
+    /// <summary>Each read sees a changed burst (temperature/gyro LSB flicker), as on a live robot; off, the IMU's
+    /// registers stand still, which the controller's freshness check treats as a frozen chip.</summary>
+    public bool LiveSensors { get; init; }
+
     public RobotOnTheBench() => PcaLink = new Nackable(Pca);
 
     public I2cDevice CreateI2cDevice(I2cConnectionSettings settings) => settings.DeviceAddress switch
@@ -75,6 +79,11 @@ internal sealed class RobotOnTheBench : IRobotBus
     {
         timestamp = 0;
         sequence = ++ImuReads;
+        if (LiveSensors)
+        {
+            Imu.FlickerTemperature();
+            Bno055.JitterGyro();
+        }
     }
 
     public void CommitWrites()

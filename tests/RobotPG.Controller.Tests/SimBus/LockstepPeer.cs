@@ -37,6 +37,9 @@ internal sealed class LockstepPeer : IActuatorFrameSink
     /// <summary>The sequence of the last actuator frame applied: each sensor frame echoes it, as the sim's do.</summary>
     public ulong AppliedSequence { get; private set; }
 
+    /// <summary>Fault injection: false, the peer applies frames but its sensor frames never echo them (an older simulator).</summary>
+    public bool EchoesApplied { get; set; } = true;
+
     /// <summary>Fault injection: writes to this GPIO are lost (a dead line); -1: none.</summary>
     public int StuckPin { get; set; } = -1;
 
@@ -131,7 +134,7 @@ internal sealed class LockstepPeer : IActuatorFrameSink
         EncoderCounts.CopyTo(_sensors.EncoderCounts);
         _sensors.Sequence = Tick;
         _sensors.SimTime = Tick * TickSeconds;
-        _sensors.AppliedActuatorSequence = AppliedSequence;
+        _sensors.AppliedActuatorSequence = EchoesApplied ? AppliedSequence : 0;
         ulong levels = 0;
         for (int pin = 0; pin < PinLevels.Length; pin++)
             if (PinLevels[pin]) levels |= 1UL << pin;

@@ -185,8 +185,8 @@ public sealed class SimBusRealTimeTests
         Assert.Equal(0, bus.AcknowledgedFrames);
 
         Assert.True(bus.WaitForNewFrame(Wait));      // the tick that applied frame 1
-        var fault = Assert.Throws<IOException>(() => bus.BeginRead(out _, out _));
-        Assert.Equal("GPIO 5: wrote high, the simulator's pin reads low (tick 2, after the write was applied): a dead GPIO line", fault.Message);
+        var fault = Assert.Throws<GpioWriteException>(() => bus.BeginRead(out _, out _));
+        Assert.Equal("GPIO 5: write of a motor direction pin failed: wrote high, the simulator's pin reads low (tick 2, after the write was applied): a dead GPIO line", fault.Message);
         Assert.True(run.Peer.PinHigh(6));
         Assert.False(run.Peer.PinHigh(5));
         Assert.Equal(1, bus.AcknowledgedFrames);

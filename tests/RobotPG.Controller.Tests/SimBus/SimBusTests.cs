@@ -154,6 +154,22 @@ public sealed class SimBusTests
     }
 
     [Fact]
+    public void A_simulator_that_never_echoes_our_writes_fails_start_up_instead_of_answering_forever()
+    {
+        // It applies every frame and publishes a new tick for each, but its sensor frames never echo one
+        // (an older simulator): without a bound the read-back would answer tick after tick for ever.
+        var peer = new LockstepPeer { EchoesApplied = false };
+        using var bus = new Controller.Simulation.SimBus(BusOptions(TimeSpan.FromMilliseconds(200)), peer);
+        peer.Physics = p => Apply(p.Imu, 0);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(Wait);
+
+        var fault = Assert.ThrowsAny<Exception>(() => new DriverRobotIo(BalanceBot(), bus));
+        Assert.Contains("the simulator sent frames but applied none of ours within 0.2 s", fault.ToString());
+        Assert.True(peer.Applied > 1, $"the peer applied {peer.Applied} frames: the bus must keep answering while it waits");
+    }
+
+    [Fact]
     public void Writes_after_the_tick_was_answered_wait_for_the_next_tick()
     {
         var peer = new LockstepPeer();
