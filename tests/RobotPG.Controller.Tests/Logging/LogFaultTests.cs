@@ -1,4 +1,5 @@
 using RobotPG.Controller.Logging;
+using RobotPG.Controller.Tests.Faults;
 
 namespace RobotPG.Controller.Tests.Logging;
 
@@ -113,68 +114,13 @@ public sealed class LogFaultTests
         Assert.Equal("Read-only file system", writer.LastError);
     }
 
-    /// <summary>
-    /// A disk whose cache dies with the power: bytes reach the platter only at <see cref="Stream.Flush()"/>
-    /// (what the writer calls its fsync on a non-file stream). <see cref="Durable"/> is what survives a cut.
-    /// </summary>
-    private sealed class PowerCutDisk
-    {
-        public readonly Dictionary<string, MemoryStream> Durable = [];
-
-        public Stream OpenFile(string path)
-        {
-            var durable = new MemoryStream();
-            lock (Durable) Durable[path] = durable;
-            return new Cached(durable);
-        }
-
-        private sealed class Cached(MemoryStream durable) : Stream
-        {
-            private readonly MemoryStream _cache = new();
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => durable.Length + _cache.Length;
-            public override long Position { get => Length; set => throw new NotSupportedException(); }
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => _cache.Write(buffer, offset, count);
-
-            public override void Flush()
-            {
-                lock (durable)
-                {
-                    _cache.WriteTo(durable);
-                    _cache.SetLength(0);
-                }
-            }
-        }
-
-        /// <summary>The durable bytes of each file, written to real files to be read back after the cut.</summary>
-        public IReadOnlyList<string> Cut(string directory)
-        {
-            var files = new List<string>();
-            lock (Durable)
-            {
-                foreach (var (path, bytes) in Durable.OrderBy(p => p.Key, StringComparer.Ordinal))
-                {
-                    string copy = Path.Combine(directory, Path.GetFileName(path));
-                    lock (bytes) File.WriteAllBytes(copy, bytes.ToArray());
-                    files.Add(copy);
-                }
-            }
-            return files;
-        }
-    }
-
     [Theory]
     [InlineData(50, 130, 100)] // fsync every 50 records: a cut after 130 keeps 100
     [InlineData(0, 130, 0)]    // no fsync policy: everything since the start is gone (not even the header survives)
     public void Power_cut_keeps_exactly_the_records_fsynced_by_the_policy(int everyRecords, int written, int survive)
     {
         using var dir = new TempDirectory();
-        var disk = new PowerCutDisk();
+        var disk = new FaultDisk();
         var ring = new TrajectoryRing(Obs, Act, 64);
         var writer = new TrajectoryLogWriter(ring, Path.Combine(dir.Path, "live"), 1 << 20, "cut", 1, Start,
             new LogSyncPolicy(everyRecords, 0), disk.OpenFile);
