@@ -46,14 +46,15 @@ public sealed class FleetLearningTests(ITestOutputHelper log)
         Assert.Equal(0, result.BatchesAbandoned);
         Assert.Equal(result.BatchesAcknowledged, result.BatchesConsumed + result.BatchesStale);
 
-        // One curve per robot and the fleet's; each robot's last episode ran the version it ended on or one before.
+        // One curve per robot and the fleet's; each robot's last episode ran a version no newer than the one it
+        // ended on (several broadcasts can land inside one episode, so not necessarily the one just before).
         for (int r = 0; r < 2; r++)
         {
             string[] rows = File.ReadAllLines(Path.Combine(dir, $"curve-fleet-sim-{r}.csv"));
             Assert.Equal("robot_steps,robot_s,return,length_steps,policy_version,wall_s", rows[0]);
             Assert.True(rows.Length > 20);
             ulong lastVersion = ulong.Parse(rows[^1].Split(',')[4], CultureInfo.InvariantCulture);
-            Assert.InRange(lastVersion, result.RobotVersions[r] - 1, result.RobotVersions[r]);
+            Assert.InRange(lastVersion, 1UL, result.RobotVersions[r]);
         }
         Assert.Equal(result.Episodes.Count + 1, File.ReadAllLines(Path.Combine(dir, "curve-fleet.csv")).Length);
         Directory.Delete(dir, recursive: true);
