@@ -126,6 +126,81 @@ public class GaeEstimatorTests
     }
 
     [Fact]
+    public void GammaAndLambdaAtTheirBoundsAreAccepted()
+    {
+        // γ = λ = 1: the undiscounted Monte-Carlo advantage Σ r + tail value − V; γ = 0: r − V.
+        (float[] adv, float[] ret) = Run(1.0, 1.0);
+        for (int t = 0; t < 8; t++)
+        {
+            double g = TailValue(EpisodeEnd[t]);
+            for (int k = t; k <= EpisodeEnd[t]; k++) g += Rewards[k];
+            Assert.Equal(g - Values[t], adv[t], Tolerance);
+            Assert.Equal(g, ret[t], Tolerance);
+        }
+        (adv, _) = Run(0.0, 0.0);
+        for (int t = 0; t < 8; t++) Assert.Equal(Rewards[t] - Values[t], adv[t], Tolerance);
+    }
+
+    [Theory]
+    [InlineData(-0.01, 0.9, "gamma")]
+    [InlineData(1.01, 0.9, "gamma")]
+    [InlineData(0.9, -0.01, "lambda")]
+    [InlineData(0.9, 1.01, "lambda")]
+    public void GammaOrLambdaOutsideTheUnitIntervalIsRefused(double gamma, double lambda, string name)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Run(gamma, lambda));
+        Assert.Equal(name, e.ParamName);
+        Assert.StartsWith("must be in [0, 1]", e.Message);
+    }
+
+    // 4 steps × 2 environments = 8 entries per span, 2 last values; `shortSpan` names the one given a slot too few.
+    private static void RunTwoEnvironments(string shortSpan, int extra = 0)
+    {
+        int Len(string name, int n) => (name == shortSpan ? n - 1 : n) + extra;
+        var adv = new float[Len("advantages", 8)];
+        var ret = new float[Len("returns", 8)];
+        GaeEstimator.Estimate(4, 2, new float[Len("rewards", 8)], new float[Len("values", 8)], new bool[Len("terminated", 8)],
+            new bool[Len("truncated", 8)], new float[Len("bootstrapValues", 8)], new float[Len("lastValues", 2)], 0.9, 0.9,
+            adv, ret);
+    }
+
+    [Theory]
+    [InlineData("rewards")]
+    [InlineData("values")]
+    [InlineData("terminated")]
+    [InlineData("truncated")]
+    [InlineData("bootstrapValues")]
+    [InlineData("advantages")]
+    [InlineData("returns")]
+    [InlineData("lastValues")]
+    public void ASpanOneSlotShortIsRefusedWithTheShapeItNeeds(string shortSpan)
+    {
+        var e = Assert.Throws<ArgumentException>(() => RunTwoEnvironments(shortSpan));
+        Assert.Equal("every span must hold 4 steps × 2 environments", e.Message);
+    }
+
+    [Fact]
+    public void LongerSpansAreUsedOnlyUpToStepsTimesEnvironments()
+    {
+        // The rollout's arrays may be larger than one batch: the first 8 entries give the same result as exact spans.
+        float[] r = [..Rewards, 99f, 99f], v = [..Values, 99f, 99f], b = [..Bootstrap, 99f, 99f];
+        bool[] te = [..Terminated, true, true], tr = [..Truncated, true, true];
+        float[] adv = Enumerable.Repeat(-7f, 10).ToArray(), ret = new float[10];
+        GaeEstimator.Estimate(8, 1, r, v, te, tr, b, [LastValue, 99f], 0.9, 0.8, adv, ret);
+        (float[] exact, float[] exactRet) = Run(0.9, 0.8);
+        Assert.Equal(exact, adv[..8]);
+        Assert.Equal(exactRet, ret[..8]);
+        Assert.Equal([-7f, -7f], adv[8..]); // past the batch: untouched
+    }
+
+    [Fact]
+    public void ANullRolloutIsNamed()
+    {
+        var e = Assert.Throws<ArgumentNullException>(() => GaeEstimator.Estimate(null!, 0.9, 0.9));
+        Assert.Equal("rollout", e.ParamName);
+    }
+
+    [Fact]
     public void BufferFormAllocatesNothing()
     {
         var buffer = new RolloutBuffer(64, 4, 3, 1);
