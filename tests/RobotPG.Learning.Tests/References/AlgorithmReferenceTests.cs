@@ -18,7 +18,7 @@ namespace RobotPG.Learning.Tests.References;
 /// code on a 14-parameter network agrees to ~1e-6; every formula slip we planted moves some component by
 /// more than 1e-2.
 /// </summary>
-public class AlgorithmReferenceTests
+public partial class AlgorithmReferenceTests
 {
     private const double Tolerance = 1e-4;
     private const double Gamma = 0.9;
@@ -55,12 +55,13 @@ public class AlgorithmReferenceTests
         ReinforceReferenceWithLoss(h, theta, episodeSteps).Gradient;
 
     /// <summary>The gradient and the reported loss −(1/N) Σ log π(aₜ|sₜ) wₜ (NaN for the optimal baselines, which report none).</summary>
-    private static (double[] Gradient, double Loss) ReinforceReferenceWithLoss(EstimatorHyperparameters h, double[] theta, int[] episodeSteps)
+    private static (double[] Gradient, double Loss) ReinforceReferenceWithLoss(EstimatorHyperparameters h, double[] theta, int[] episodeSteps,
+        int actions = ActionSize)
     {
         bool critic = h.Baseline == BaselineKind.StateValue;
         double[] bootstrap = critic ? RunBootstrap : new double[Runs.Length];
         double[] toGo = RewardToGo(Rewards, h.Gamma, bootstrap);
-        var scores = Scores(theta);
+        var scores = Scores(theta, actions);
         var whole = new double[Runs.Length];
         for (int r = 0; r < Runs.Length; r++)
             whole[r] = toGo[Runs[r][0]]; // the run's discounted return from its first step
@@ -129,7 +130,7 @@ public class AlgorithmReferenceTests
         if (h.DiscountFromTrajectoryStart)
             for (int i = 0; i < Count; i++) w[i] *= Math.Pow(h.Gamma, episodeSteps[i]);
         if (h.NormalizeAdvantages) w = Standardized(w);
-        double loss = -Enumerable.Range(0, Count).Sum(i => LogProb(theta, i) * w[i]) / Runs.Length;
+        double loss = -Enumerable.Range(0, Count).Sum(i => LogProb(theta, i, actions) * w[i]) / Runs.Length;
         return (WeightedScore(scores, w, -1.0 / Runs.Length), loss);
     }
 
@@ -488,7 +489,7 @@ public class AlgorithmReferenceTests
         double[] theta = Theta(policy);
         RolloutBuffer rollout = Build(policy, Values);
         double[] behaviour = ReferenceNetworks.ToDouble(rollout.LogProbs);
-        algorithm.Update(rollout, 1, 1);
+        UpdateDiagnostics d = algorithm.Update(rollout, 1, 1);
 
         var (_, step, adv) = NaturalStepReference(theta, maxKl, 0.1);
         int meanCount = ReferenceNetworks.MlpParameterCount(PolicySizes);
@@ -511,5 +512,11 @@ public class AlgorithmReferenceTests
         }
         Assert.True(algorithm.LastLineSearch.Accepted);
         AssertClose(expected, policy.Parameters, 1e-4, "trpo parameters");
+        // What the search saw at the accepted θ and what the update reports: Ê[ρÂ] and the mean KL there.
+        double[] accepted = Theta(policy);
+        Assert.Equal(Surrogate(accepted), algorithm.LastLineSearch.Surrogate, 1e-5);
+        Assert.Equal(Kl(accepted), algorithm.LastLineSearch.MeanKl, 1e-6);
+        Assert.Equal(Kl(accepted), algorithm.LastKl, 1e-6);
+        Assert.Equal(Kl(accepted), d.ApproxKl, 1e-6);
     }
 }

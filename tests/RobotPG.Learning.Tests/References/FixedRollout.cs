@@ -31,7 +31,15 @@ internal static class FixedRollout
 
     public static double[] Observation(int i) => [0.5 * Math.Sin(1.3 * i + 0.2), 0.8 * Math.Cos(0.7 * i)];
 
-    public static double Action(int i) => 0.6 * Math.Sin(2.1 * i + 1);
+    public static double Action(int i) => Action(i, 0);
+
+    /// <summary>Component j of action i (the 2-action variant's second component is a phase-shifted copy).</summary>
+    public static double Action(int i, int j) => 0.6 * Math.Sin(2.1 * i + 1 + 0.9 * j);
+
+    public static double[] Actions(int i, int actions) => [.. Enumerable.Range(0, actions).Select(j => Action(i, j))];
+
+    /// <summary>Layer sizes of the policy's mean network for <paramref name="actions"/> action components.</summary>
+    public static int[] PolicySizesFor(int actions) => [ObservationSize, 3, actions];
 
     /// <summary>
     /// The rollout as a trainer would record it: log-probs from <paramref name="policy"/> at its current θ,
@@ -39,13 +47,14 @@ internal static class FixedRollout
     /// </summary>
     public static RolloutBuffer Build(GaussianPolicy policy, double[] values, double[]? logProbOffsets = null, double[]? lastValues = null)
     {
-        var rollout = new RolloutBuffer(Steps, EnvironmentCount, ObservationSize, ActionSize);
+        int actions = policy.ActionSize;
+        var rollout = new RolloutBuffer(Steps, EnvironmentCount, ObservationSize, actions);
         for (int i = 0; i < Count; i++)
         {
             double[] s = Observation(i);
             rollout.Observation(i)[0] = (float)s[0];
             rollout.Observation(i)[1] = (float)s[1];
-            rollout.Action(i)[0] = (float)Action(i);
+            for (int j = 0; j < actions; j++) rollout.Action(i)[j] = (float)Action(i, j);
             float logProb = policy.LogProb(rollout.Observation(i), rollout.Action(i)) + (float)(logProbOffsets?[i] ?? 0);
             rollout.Record(i, logProb, (float)values[i], (float)Rewards[i], Terminated[i], Truncated[i], (float)BootstrapValues[i]);
         }
@@ -57,17 +66,17 @@ internal static class FixedRollout
     /// <summary>θ as doubles (exactly the float values).</summary>
     public static double[] Theta(GaussianPolicy policy) => ReferenceNetworks.ToDouble(policy.Parameters);
 
-    public static double LogProb(double[] theta, int i) =>
-        ReferenceNetworks.LogProb(theta, PolicySizes, Observation(i), [Action(i)]);
+    public static double LogProb(double[] theta, int i, int actions = ActionSize) =>
+        ReferenceNetworks.LogProb(theta, PolicySizesFor(actions), Observation(i), Actions(i, actions));
 
     /// <summary>Row i = ∇θ log π_θ(aᵢ|sᵢ) by central differences of the double-precision reference network.</summary>
-    public static Matrix<double> Scores(double[] theta)
+    public static Matrix<double> Scores(double[] theta, int actions = ActionSize)
     {
         var scores = Matrix<double>.Build.Dense(Count, theta.Length);
         for (int i = 0; i < Count; i++)
         {
             int step = i;
-            double[] row = ReferenceNetworks.Gradient(t => LogProb(t, step), theta);
+            double[] row = ReferenceNetworks.Gradient(t => LogProb(t, step, actions), theta);
             scores.SetRow(i, row);
         }
         return scores;
