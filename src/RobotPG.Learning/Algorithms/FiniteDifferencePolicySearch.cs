@@ -106,11 +106,10 @@ public sealed class FiniteDifferencePolicySearch
 
     public FiniteDifferencePolicySearch(LinearGaussianPolicy policy, IEnvironment environment, PolicySearchSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(policy);
         if (!(settings.StepSize > 0)) throw new ArgumentOutOfRangeException(nameof(settings), settings.StepSize, "step size must be positive");
+        _utility = new RolloutUtility(policy, environment, settings.Episodes, settings.Seed); // checks policy, environment, episodes
         _settings = settings;
         _policy = policy;
-        _utility = new RolloutUtility(policy, environment, settings.Episodes, settings.Seed);
         int n = policy.MeanParameters.Length;
         if (settings.Gradient == PolicySearchGradient.FiniteDifference)
             _differences = new FiniteDifferenceGradient(n, settings.Delta);

@@ -101,6 +101,18 @@ public class PpoLossTests
     }
 
     [Fact]
+    public void Spans_of_different_lengths_are_refused_with_what_must_match()
+    {
+        float[] two = new float[2], three = new float[3];
+        Assert.Equal("log-probs, advantages and gradients must have the same length",
+            Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(three, three, two, 0.2f, three)).Message);
+        Assert.Equal("values, returns and gradients must have the same length",
+            Assert.Throws<ArgumentException>(() => PpoLoss.ValueLoss(three, three, three, 0.2f, true, 0.5f, two)).Message);
+        Assert.Equal("values and returns must have the same length",
+            Assert.Throws<ArgumentException>(() => PpoLoss.ExplainedVariance(two, three)).Message);
+    }
+
+    [Fact]
     public void ExplainedVariance()
     {
         float[] returns = [1f, 2f, 3f, 4f];

@@ -19,6 +19,7 @@ public class SettingsTests
         { E with { EnvironmentCount = 0 }, "rollout must be ≥ 1 × 1 (got 0 × 512)" },
         { E with { StepsPerEnvironment = 0 }, "rollout must be ≥ 1 × 1 (got 4 × 0)" },
         { E with { EnvironmentCount = 1, StepsPerEnvironment = 16, ValueMinibatches = 16, Minibatches = 16 }, null },
+        { E with { EnvironmentCount = 1, StepsPerEnvironment = 1, ValueMinibatches = 1, Minibatches = 1 }, null },
         { E with { Gamma = 0 }, "gamma must be in (0, 1] (got 0)" },
         { E with { Gamma = 1 }, null },
         { E with { Gamma = 1.5 }, "gamma must be in (0, 1] (got 1.5)" },
@@ -57,6 +58,13 @@ public class SettingsTests
     [Theory, MemberData(nameof(EstimatorCases))]
     public void Estimator_settings_are_refused_exactly_outside_their_ranges(EstimatorHyperparameters h, string? expected) =>
         Assert.Equal(expected, h.Validate());
+
+    [Fact]
+    public void Estimator_rollouts_keep_the_raw_rewards()
+    {
+        var h = E with { EnvironmentCount = 3, StepsPerEnvironment = 5, Gamma = 0.95 };
+        Assert.Equal(new RobotPG.Learning.Algorithms.RolloutSettings(3, 5, 0.95, ScaleRewards: false, RewardClip: 10f), h.CreateRolloutSettings());
+    }
 
     private static readonly PpoHyperparameters P = new();
 

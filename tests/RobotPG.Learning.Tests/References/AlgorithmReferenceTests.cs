@@ -208,6 +208,10 @@ public partial class AlgorithmReferenceTests
         AssertClose(ReinforceReference(h, theta, secondRolloutSteps), policy.Gradients, Tolerance, "second-rollout gradient");
     }
 
+    [Fact]
+    public void A_null_rollout_is_refused_by_name() =>
+        Assert.Equal("rollout", Assert.Throws<ArgumentNullException>(() => new PolicyGradientBatch(Count, ObservationSize, ActionSize).Load(null!)).ParamName);
+
     /// <summary>A rollout that ends exactly at an episode's end starts the next one at episode step 0.</summary>
     [Fact]
     public void A_finished_episode_does_not_carry_its_index_into_the_next_rollout()
@@ -219,6 +223,8 @@ public partial class AlgorithmReferenceTests
         first.Terminated[7] = true; // env 1's last run ends its episode; env 0's is cut
         batch.Load(first);
         Assert.Equal([0, 1, 0, 1, 0, 0, 1, 2], batch.EpisodeSteps);
+        // A termination on the rollout's last step continues with 0, not with the environment's last value.
+        Assert.Equal([0f, 0f, 0f, 0.7f, 1.5f, 0f, 0f, 0f], batch.Bootstrap);
         batch.Load(Build(policy, Values));
         // Trajectory order: env 0 (i0, i2, i4, i6) then env 1 (i1, i3, i5, i7).
         Assert.Equal([2, 3, 0, 1, 0, 0, 1, 2], batch.EpisodeSteps);

@@ -87,6 +87,7 @@ public class PolicySearchAndTrainerReferenceTests
         FixedRollout.AssertClose(expected, search.LastGradient, 1e-4, "forward differences");
         double[] stepped = [.. theta.Select((t, j) => t + alpha * expected[j])];
         FixedRollout.AssertClose(stepped, policy.MeanParameters, 1e-5, "θ + α∇U");
+        Assert.Equal(Utility(true, stepped), search.Evaluate(), 1e-5); // U at the stepped θ, by the closed form
     }
 
     /// <summary>
@@ -111,13 +112,40 @@ public class PolicySearchAndTrainerReferenceTests
         Assert.Equal(4 * Episodes, search.Utility.EnvironmentSteps);
     }
 
+    /// <summary>
+    /// The limit applies exactly when α‖∇U‖ exceeds it: with L = α the step is limited iff ‖∇U‖ &gt; 1
+    /// (a test of α/‖∇U‖ would pick the other branch).
+    /// </summary>
+    [Theory]
+    [InlineData(0.3, -0.5, 0.1)]
+    [InlineData(0.05, 0.02, -0.03)]
+    public void Finite_difference_search_limits_exactly_the_steps_longer_than_the_limit(double w0, double w1, double b)
+    {
+        const double delta = 1e-2, alpha = 0.1;
+        double[] theta = [w0, w1, b];
+        var policy = new LinearGaussianPolicy(2, 1);
+        theta.CopyTo(policy.MeanParameters);
+        var search = new FiniteDifferencePolicySearch(policy, new OneStepTask(true),
+            new PolicySearchSettings(PolicySearchGradient.FiniteDifference, alpha, delta, 0, 0, Episodes, Seed, alpha));
+        search.Update();
+        double[] g = search.LastGradient.ToArray();
+        double norm = Math.Sqrt(g.Sum(x => x * x));
+        Assert.True(Math.Abs(norm - 1) > 0.05, $"precondition: ‖∇U‖ = {norm} is clearly on one side of 1");
+        double scale = norm > 1 ? alpha / norm : alpha;
+        FixedRollout.AssertClose([.. theta.Select((t, j) => t + scale * g[j])], policy.MeanParameters, 1e-6, "limited iff α‖∇U‖ > L");
+    }
+
     [Fact]
     public void Policy_search_refuses_a_step_size_that_is_not_positive_and_an_environment_of_other_sizes()
     {
         var settings = new PolicySearchSettings(PolicySearchGradient.FiniteDifference, 0, 1e-2, 0, 0, Episodes, Seed);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FiniteDifferencePolicySearch(new LinearGaussianPolicy(2, 1), new OneStepTask(true), settings));
         Assert.Equal(0.0, e.ActualValue);
-        Assert.Throws<ArgumentNullException>(() => new FiniteDifferencePolicySearch(null!, new OneStepTask(true), settings with { StepSize = 0.1 }));
+        Assert.StartsWith("step size must be positive", e.Message);
+        Assert.Equal("policy", Assert.Throws<ArgumentNullException>(() => new FiniteDifferencePolicySearch(null!, new OneStepTask(true), settings with { StepSize = 0.1 })).ParamName);
+        Assert.Equal("environment", Assert.Throws<ArgumentNullException>(() => new FiniteDifferencePolicySearch(new LinearGaussianPolicy(2, 1), null!, settings with { StepSize = 0.1 })).ParamName);
+        Assert.Equal("episodes", Assert.Throws<ArgumentOutOfRangeException>(
+            () => new FiniteDifferencePolicySearch(new LinearGaussianPolicy(2, 1), new OneStepTask(true), settings with { StepSize = 0.1, Episodes = 0 })).ParamName);
         foreach (var wrong in new[] { new LinearGaussianPolicy(3, 1), new LinearGaussianPolicy(2, 2) })
         {
             var sizes = Assert.Throws<ArgumentException>(() => new FiniteDifferencePolicySearch(wrong, new OneStepTask(true), settings with { StepSize = 0.1 }));
