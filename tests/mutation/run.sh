@@ -14,7 +14,9 @@
 #   all         learning, numerics, controller in turn
 #
 # With files (e.g. `run.sh algorithms Ppo.cs PpoKl.cs`) only those files of the folder are mutated again, and
-# their new results replace the older ones in the summary (after adding tests for survivors).
+# their new results replace the older ones in the summary (after adding tests for survivors). With
+# `--survivors` before the files, only the code of their surviving and uncovered mutants in the earlier
+# reports is mutated again (much faster; the files' source must be unchanged since those reports).
 #
 # One run per folder, so a partial run still leaves usable results: each run's JSON report (source text
 # stripped) goes to tests/mutation/reports/<scope>.json, and score.py prints the score per project and folder
@@ -28,6 +30,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 scope="${1:-core}"
 shift || true
+survivors=""
+if [ "${1:-}" = "--survivors" ]; then survivors=1; shift; fi
 files=("$@")
 concurrency="${MUTATION_CONCURRENCY:-1}"
 filter="Category!=RealTime&Category!=Slow"
@@ -38,9 +42,17 @@ dotnet tool restore >/dev/null
 
 run() { # name, project dir, test project, mutate globs...
   local name="$1" project="$2" tests="$3"; shift 3
+  local partial=()
   if [ ${#files[@]} -gt 0 ]; then # only the named files of the folder
     local folder="${1%%/\*\**}" globs=()
-    for f in "${files[@]}"; do globs+=("$folder/$f"); done
+    if [ -n "$survivors" ]; then
+      mapfile -t globs < <(python3 "$root/tests/mutation/score.py" --spans "$root" "${folder#\*\*/}" "${files[@]}" -- \
+          "$root"/tests/mutation/reports/*.json)
+      partial=("${files[@]}")
+      name="$name-survivors"
+    else
+      for f in "${files[@]}"; do globs+=("$folder/$f"); done
+    fi
     set -- "${globs[@]}"
     name="$name-$(IFS=-; echo "${files[*]%.cs}")"
   fi
@@ -57,7 +69,7 @@ run() { # name, project dir, test project, mutate globs...
   local wall=$((SECONDS - start))
   echo "$name: $wall s wall time"
   python3 "$root/tests/mutation/score.py" --keep "$out/reports/mutation-report.json" \
-      "$root/tests/mutation/reports/$name.json" "$wall"
+      "$root/tests/mutation/reports/$name.json" "$wall" "${partial[@]}"
 }
 
 learning=(src/RobotPG.Learning tests/RobotPG.Learning.Tests)

@@ -1,16 +1,25 @@
 """Mutation score per project and folder from Stryker JSON reports.
 
     score.py REPORT.json...                 print the score per project/folder over all reports
-    score.py --keep STRYKER.json OUT.json WALL_SECONDS
-                                            keep a run's report (source text dropped, wall time added) and print it
+    score.py --keep STRYKER.json OUT.json WALL_SECONDS [FILE...]
+                                            keep a run's report (source text dropped, wall time added) and print it;
+                                            FILEs were mutated only at their earlier survivors (see --spans)
+    score.py --spans ROOT FOLDER FILE... -- REPORT.json...
+                                            Stryker --mutate patterns covering exactly the surviving and uncovered
+                                            mutants of FILEs (in src/.../FOLDER) in REPORTs, one pattern per file
 
 Score = killed / (killed + survived + no coverage), timeouts counted as killed (as Stryker does); compile
-errors and ignored mutants are left out. With --survivors, each surviving mutant is listed too."""
+errors and ignored mutants are left out. With --survivors, each surviving mutant is listed too.
+
+A later full run of a file replaces its earlier results; a later run limited to a file's survivors (spans)
+replaces only the results of the mutants it ran, matched by position, mutator and replacement (the file's
+source must not have changed in between)."""
 import collections, json, os, sys, time
 
 
-def keep(src, dst, wall):
+def keep(src, dst, wall, *partial):
     report = json.load(open(src))
+    report["partialFiles"] = sorted(partial)
     for data in report["files"].values():
         data.pop("source", None)
         for m in data["mutants"]:  # per-test ids make the file large and say nothing the score needs
@@ -25,6 +34,38 @@ def keep(src, dst, wall):
     return [dst]
 
 
+def key(m):
+    loc = m["location"]
+    return (loc["start"]["line"], loc["start"]["column"], loc["end"]["line"], loc["end"]["column"],
+            m["mutatorName"], m.get("replacement"))
+
+
+def spans(root, folder, files, reports):
+    """--mutate patterns: each file with the UTF-16 text spans (Roslyn's positions) of its open mutants."""
+    open_mutants = collections.defaultdict(dict)
+    for report in sorted((json.load(open(p)) for p in reports), key=lambda r: r.get("keptAt", 0)):
+        for path, data in report["files"].items():
+            name = os.path.basename(path)
+            if name in files and where(path)[1] == folder:
+                for m in data["mutants"]:
+                    if m["status"] != "Ignored":
+                        open_mutants[name][key(m)] = m["status"]
+    patterns = []
+    for name in files:
+        project = [p for p in os.listdir(os.path.join(root, "src")) if os.path.exists(os.path.join(root, "src", p, folder, name))]
+        text = open(os.path.join(root, "src", project[0], folder, name), encoding="utf-8-sig").read()
+        starts, offset = [0], 0
+        for ch in text:
+            offset += 2 if ord(ch) > 0xFFFF else 1
+            if ch == "\n":
+                starts.append(offset)
+        found = sorted({(starts[k[0] - 1] + k[1] - 1, starts[k[2] - 1] + k[3] - 1)
+                        for k, status in open_mutants[name].items() if status in ("Survived", "NoCoverage")})
+        if found:
+            patterns.append(f"**/{folder}/{name}" + "".join(f"{{{a}..{b}}}" for a, b in found))
+    return patterns
+
+
 def where(path):
     """('RobotPG.Learning', 'Algorithms') from .../src/RobotPG.Learning/Algorithms/Ppo.cs."""
     parts = path.replace("\\", "/").split("/")
@@ -37,8 +78,12 @@ def where(path):
 def main(argv):
     survivors = "--survivors" in argv
     argv = [a for a in argv if a != "--survivors"]
+    if argv and argv[0] == "--spans":
+        cut = argv.index("--")
+        print("\n".join(spans(argv[1], argv[2], argv[3:cut], argv[cut + 1:])))
+        return
     if argv and argv[0] == "--keep":
-        argv = keep(*argv[1:4])
+        argv = keep(*argv[1:])
     per = collections.defaultdict(collections.Counter)
     listed = []
     walls = []
@@ -52,10 +97,17 @@ def main(argv):
             # Stryker lists every file of the project; those outside the run's mutate filter are all Ignored.
             if all(m["status"] == "Ignored" for m in data["mutants"]):
                 continue
-            latest["/".join(where(path)) + "/" + os.path.basename(path)] = (path, data)
-    for path, data in (v for _, v in sorted(latest.items())):
+            name = "/".join(where(path)) + "/" + os.path.basename(path)
+            if os.path.basename(path) in report.get("partialFiles", []) and name in latest:
+                mutants = latest[name][1]
+                for m in data["mutants"]:
+                    if m["status"] != "Ignored" and key(m) in mutants:
+                        mutants[key(m)] = m
+            else:
+                latest[name] = (path, {key(m): m for m in data["mutants"]})
+    for path, mutants in (v for _, v in sorted(latest.items())):
         project, folder = where(path)
-        for m in data["mutants"]:
+        for m in mutants.values():
             per[(project, folder)][m["status"]] += 1
             per[(project, "")][m["status"]] += 1
             if m["status"] in ("Survived", "NoCoverage"):
