@@ -196,6 +196,7 @@ public partial class AlgorithmReferenceTests
     [InlineData(BaselineKind.TimeDependent, false)]
     [InlineData(BaselineKind.None, true)]
     [InlineData(BaselineKind.StateValue, true)]
+    [InlineData(BaselineKind.OptimalConstantPerParameter, false)] // b from this rollout's runs only
     public void Episode_indices_count_from_the_episode_start_across_rollouts(BaselineKind baseline, bool discountFromStart)
     {
         var h = Small with { Baseline = baseline, DiscountFromTrajectoryStart = discountFromStart };
