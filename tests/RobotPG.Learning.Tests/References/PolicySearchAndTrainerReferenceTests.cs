@@ -88,6 +88,9 @@ public class PolicySearchAndTrainerReferenceTests
         double[] stepped = [.. theta.Select((t, j) => t + alpha * expected[j])];
         FixedRollout.AssertClose(stepped, policy.MeanParameters, 1e-5, "θ + α∇U");
         Assert.Equal(Utility(true, stepped), search.Evaluate(), 1e-5); // U at the stepped θ, by the closed form
+        double[] moved = [0.1, 0.2, -0.3]; // parameters set from outside (a checkpoint, a fleet broadcast) are what Evaluate rates
+        moved.CopyTo(policy.MeanParameters);
+        Assert.Equal(Utility(true, moved), search.Evaluate(), 1e-5);
     }
 
     /// <summary>
