@@ -102,6 +102,29 @@ public sealed class SafetySupervisorTests
     }
 
     [Fact]
+    public void A_rearm_straight_after_a_trip_also_starts_from_zero()
+    {
+        var s = Create();
+        Filter(s);
+        Filter(s);
+        Filter(s); // at 0.6
+        s.Trip(SafetyCause.Tilt); // no step while tripped
+        s.Rearm();
+        Assert.Equal([0.2f, -0.2f], Filter(s));
+    }
+
+    [Fact]
+    public void Auto_rearm_counts_a_tilt_exactly_at_the_limit_as_upright()
+    {
+        var s = Create();
+        s.AutoRearmPeriods = 2;
+        Filter(s, tilt: 1f);
+        Filter(s, tilt: LimitRad);
+        Filter(s, tilt: -LimitRad);
+        Assert.False(s.Tripped);
+    }
+
+    [Fact]
     public void A_tilt_rearm_keeps_an_emergency_stop_that_arrived_meanwhile()
     {
         var s = Create();
