@@ -8,7 +8,7 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim robot-seconds --seeds 5 [--first-seed 1] [--scenarios scratch,body,deadband] [--batch 256]
-/// [--learning-rate 0.001|preset] [--pretrain-randomization f] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
+/// [--learning-rate 0.001|preset] [--pretrain-randomization none|wide|f] [--pretrain-steps n] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
 /// balance from scratch and to recover after a body change (<see cref="RobotSecondsBenchmark"/>), one line per run,
 /// then the table of medians, minima and maxima over the seeds.
 /// </summary>
@@ -29,18 +29,20 @@ public static class RobotSecondsCommand
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
         var pretrainRandomization = new Option<string?>("--pretrain-randomization")
         {
-            Description = "Pre-train with mass and motor constants drawn within ±this fraction at every reset (default: the nominal body).",
+            Description = "Pre-training's domain randomisation at every reset: 'none' (the nominal body), 'wide' (mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3°) or a fraction f (mass and motor constants within ±f).",
+            DefaultValueFactory = _ => "none",
         };
+        var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Most control steps of the pre-training (it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "240000" };
         var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
         var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
-        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, output]) command.Options.Add(option);
+        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, pretrainSteps, output]) command.Options.Add(option);
         command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(budget),
-            p.GetValue(pretrainRandomization), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+            p.GetValue(pretrainRandomization), p.GetValue(pretrainSteps), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return command;
     }
 
     public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? budgetText,
-        string? pretrainRandomizationText, string? outDir, TextWriter output, TextWriter error)
+        string? pretrainRandomizationText, string? pretrainStepsText, string? outDir, TextWriter output, TextWriter error)
     {
         RobotSecondsSettings settings;
         int seedCount;
@@ -62,10 +64,9 @@ public static class RobotSecondsCommand
                 BatchSteps = (int)batch,
                 LearningRate = lrText is null or "preset" ? null : CommandArguments.PositiveDouble(lrText, "--learning-rate"),
                 BudgetSteps = CommandArguments.PositiveInt64(budgetText, "--budget-steps"),
-                PretrainRandomization = pretrainRandomizationText is null ? null : CommandArguments.PositiveDouble(pretrainRandomizationText, "--pretrain-randomization"),
+                PretrainRandomization = PretrainRanges(pretrainRandomizationText),
+                PretrainSteps = CommandArguments.PositiveInt64(pretrainStepsText, "--pretrain-steps"),
             };
-            if (settings.PretrainRandomization is >= 1)
-                throw new UsageException($"--pretrain-randomization: {settings.PretrainRandomization} must be below 1");
             directory = temporary
                 ? Directory.CreateTempSubdirectory("robotpg-robot-seconds-").FullName
                 : CommandArguments.WritableDirectory(outDir, "--out");
@@ -117,5 +118,14 @@ public static class RobotSecondsCommand
         output.WriteLine();
         output.Write(RobotSecondsBenchmark.Table(runs, settings));
         return CommandArguments.ExitOk;
+    }
+
+    private static RandomizationConfig? PretrainRanges(string? text)
+    {
+        if (text is null or "none") return null;
+        if (text == "wide") return RobotSecondsBenchmark.Wide;
+        double f = CommandArguments.PositiveDouble(text, "--pretrain-randomization");
+        if (f >= 1) throw new UsageException($"--pretrain-randomization: '{text}' must be none, wide or a fraction below 1");
+        return RobotSecondsBenchmark.Symmetric(f);
     }
 }
