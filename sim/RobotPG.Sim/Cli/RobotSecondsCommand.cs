@@ -29,7 +29,7 @@ public static class RobotSecondsCommand
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
         var pretrainRandomization = new Option<string?>("--pretrain-randomization")
         {
-            Description = "Pre-training's domain randomisation at every reset: 'none' (the nominal body), 'wide' (mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3°) or a fraction f (mass and motor constants within ±f).",
+            Description = "Pre-training's domain randomisation at every reset: 'none' (the nominal body), 'wide' (mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3°), a fraction f (mass and motor constants within ±f) or a physics file's randomization object as JSON, e.g. '{\"massScale\":[0.9,3]}'.",
             DefaultValueFactory = _ => "none",
         };
         var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Most control steps of the pre-training (it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "240000" };
@@ -124,6 +124,20 @@ public static class RobotSecondsCommand
     {
         if (text is null or "none") return null;
         if (text == "wide") return RobotSecondsBenchmark.Wide;
+        if (text.StartsWith('{'))
+        {
+            try
+            {
+                var ranges = RobotPhysicsConfigLoader.ParseRandomization(text, "--pretrain-randomization");
+                var body = RobotPhysicsConfigLoader.LoadRobot("balance-bot");
+                body.Randomization = ranges;
+                return RobotPhysicsConfigLoader.Validate(body) is string problem ? throw new UsageException($"--pretrain-randomization: {problem}") : ranges;
+            }
+            catch (RobotPhysicsConfigException e)
+            {
+                throw new UsageException(e.Message);
+            }
+        }
         double f = CommandArguments.PositiveDouble(text, "--pretrain-randomization");
         if (f >= 1) throw new UsageException($"--pretrain-randomization: '{text}' must be none, wide or a fraction below 1");
         return RobotSecondsBenchmark.Symmetric(f);

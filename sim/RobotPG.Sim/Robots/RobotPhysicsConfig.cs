@@ -179,6 +179,7 @@ public sealed class RandomizationConfig
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,
     AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(RobotPhysicsConfig))]
+[JsonSerializable(typeof(RandomizationConfig))]
 internal sealed partial class RobotPhysicsJsonContext : JsonSerializerContext;
 
 /// <summary>A physics file that cannot be used; the message names the file, the field and the reason.</summary>
@@ -238,6 +239,21 @@ public static class RobotPhysicsConfigLoader
         if (!(range[0] >= min && range[0] <= range[1] && range[1] <= max))
             return $"[{range[0]}, {range[1]}] must satisfy {min} ≤ low ≤ high ≤ {max}";
         return null;
+    }
+
+    /// <summary>A physics file's "randomization" object on its own (e.g. given on a command line); throws <see cref="RobotPhysicsConfigException"/>.</summary>
+    public static RandomizationConfig ParseRandomization(string json, string source)
+    {
+        RandomizationConfig? ranges;
+        try
+        {
+            ranges = JsonSerializer.Deserialize(json, RobotPhysicsJsonContext.Default.RandomizationConfig);
+        }
+        catch (JsonException ex)
+        {
+            throw new RobotPhysicsConfigException($"{source}: {(ex.Path is null ? "" : ex.Path + ": ")}{ex.Message}");
+        }
+        return ranges ?? throw new RobotPhysicsConfigException($"{source}: null is not a randomization");
     }
 
     /// <summary>Null when the parameters make a robot; else the first problem as "field: reason".</summary>
