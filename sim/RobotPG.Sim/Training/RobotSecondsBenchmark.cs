@@ -106,7 +106,8 @@ public static class RobotSecondsBenchmark
         using (var pretrain = new InProcessTraining(pretrainConfig, pretrainBody, seed, randomizeOnReset: settings.PretrainRandomization is not null,
             pretrainDir, TextWriter.Null))
         {
-            pretrain.Run(settings.PretrainSteps, t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps);
+            // On one body, until it balances; over randomised bodies the whole budget (ten good episodes can be ten easy bodies).
+            pretrain.Run(settings.PretrainSteps, settings.PretrainRandomization is null ? t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps : null);
             pretrain.SaveCheckpoint();
         }
         string checkpoint = Path.Combine(pretrainDir, "checkpoints", LearnerCheckpoints.LatestName);
