@@ -23,16 +23,17 @@ public static class RobotSecondsCommand
             Description = "Comma-separated: scratch (learn to balance from an untrained policy), body (pre-trained, then 2.5× mass and 0.4× motor torque), deadband (pre-trained, then motor deadband 0.03 → 0.15 duty).",
             DefaultValueFactory = _ => string.Join(",", RobotSecondsBenchmark.Scenarios),
         };
-        // Defaults: the fastest settings measured (README); --batch 1024 --learning-rate preset is the stock on-device learner.
+        // Defaults: the fastest settings measured (README); --batch 1024 --learning-rate preset is the stock on-device learner,
+        // --pretrain-randomization none the pre-training on the nominal body only.
         var batch = new Option<string>("--batch") { Description = "Transitions per update on the robot (≥ 64).", DefaultValueFactory = _ => "256" };
         var lr = new Option<string?>("--learning-rate") { Description = "Policy learning rate on the robot ('preset': the algorithm's own).", DefaultValueFactory = _ => "0.001" };
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
         var pretrainRandomization = new Option<string?>("--pretrain-randomization")
         {
             Description = "Pre-training's domain randomisation at every reset: 'none' (the nominal body), 'wide' (mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3°), a fraction f (mass and motor constants within ±f) or a physics file's randomization object as JSON, e.g. '{\"massScale\":[0.9,3]}'.",
-            DefaultValueFactory = _ => "none",
+            DefaultValueFactory = _ => "wide",
         };
-        var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Most control steps of the pre-training (it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "240000" };
+        var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Control steps of the pre-training (on the nominal body it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "300000" };
         var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
         var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
         foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, pretrainSteps, output]) command.Options.Add(option);

@@ -36,7 +36,7 @@ public sealed record RobotSecondsSettings
     public RandomizationConfig? PretrainRandomization { get; init; }
 
     /// <summary>Largest control-step count of the pre-training (it stops earlier once its last 10 episodes reach the cap).</summary>
-    public long PretrainSteps { get; init; } = 240_000;
+    public long PretrainSteps { get; init; } = 300_000;
 }
 
 /// <summary>One run of one scenario.</summary>
