@@ -19,6 +19,9 @@ public sealed record RobotSecondsSettings
     /// <summary>Policy learning rate; null: the algorithm's preset.</summary>
     public double? LearningRate { get; init; }
 
+    /// <summary>learning.initialLogStd of the robot's runs (null: the network's 0); the pre-training keeps the preset.</summary>
+    public double? InitialLogStd { get; init; }
+
     /// <summary>Largest control-step count a run may take before it counts as not reached.</summary>
     public long BudgetSteps { get; init; } = 60_000;
 
@@ -164,6 +167,7 @@ public static class RobotSecondsBenchmark
         learning["batchSteps"] = settings.BatchSteps;
         learning["checkpointEveryEpisodes"] = 0;
         if (settings.LearningRate is double lr) learning["learningRate"] = lr;
+        if (settings.InitialLogStd is double logStd) learning["initialLogStd"] = logStd;
         json["telemetry"]!["enabled"] = false;
         return json;
     }
@@ -213,7 +217,7 @@ public static class RobotSecondsBenchmark
                 $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
                 $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
         }
-        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
+        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}{(settings.InitialLogStd is double ls ? $", initial log std {ls.ToString(inv)}" : "")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
         return text.ToString();
     }
 
