@@ -135,7 +135,7 @@ public class ValueFittingTests
     {
         Assert.Throws<ArgumentNullException>(() => new ValueFitting(null!, 0.1f, 4, 2, 1));
         var value = new ValueNetwork(1, [], 16, 1);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 0, 1, 1));
+        Assert.Equal("capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 0, 1, 1)).ParamName);
         Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 4, 0, 1), "must be in 1..min(4, 16)");
         Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 4, 5, 1), "must be in 1..min(4, 16)");
         Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 32, 17, 1), "must be in 1..min(32, 16)");
