@@ -62,7 +62,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private Task? _sendLoop;
     private long _published, _dropped, _droppedDisconnected, _publishFailures, _received, _connects, _handlerFailures;
     private string? _lastError;
-    private int _inFlight;
+    private long _outstanding; // queued or being sent: counted before the queue sees it, so a flush cannot miss one
 
     public ResilientMqttClient(MqttEndpoint endpoint, ResilientMqttClientOptions? options = null)
     {
@@ -182,7 +182,9 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         message.Payload = new ReadOnlySequence<byte>(slot.Buffer, 0, payload.Length);
         message.QualityOfServiceLevel = qos;
         message.Retain = retain;
+        Interlocked.Increment(ref _outstanding);
         if (_pending.Writer.TryWrite(slot)) return true;
+        Interlocked.Decrement(ref _outstanding);
         _free.Writer.TryWrite(slot);
         Interlocked.Increment(ref _dropped);
         return false;
@@ -192,7 +194,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     public async Task<bool> FlushAsync(TimeSpan timeout)
     {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (_pending.Reader.Count > 0 || Volatile.Read(ref _inFlight) != 0)
+        while (Interlocked.Read(ref _outstanding) != 0)
         {
             if (Environment.TickCount64 > deadline || _stop.IsCancellationRequested) return false;
             await Task.Delay(5).ConfigureAwait(false);
@@ -209,7 +211,6 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             {
                 while (reader.TryRead(out var slot))
                 {
-                    Volatile.Write(ref _inFlight, 1);
                     try
                     {
                         if (!_client.IsConnected)
@@ -233,7 +234,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                     finally
                     {
                         _free.Writer.TryWrite(slot);
-                        Volatile.Write(ref _inFlight, 0);
+                        Interlocked.Decrement(ref _outstanding);
                     }
                 }
             }
@@ -340,8 +341,12 @@ public sealed class ResilientMqttClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested) _stop.Cancel();
+        // Let the send loop finish what is queued (a clean shutdown's last retained status) before anything is cancelled:
+        // a publish cancelled half-written leaves the stream mid-packet, the broker drops the connection as broken, and
+        // publishes our last will over the status we just sent.
         _pending.Writer.TryComplete();
+        if (_sendLoop is not null) await Task.WhenAny(_sendLoop, Task.Delay(_options.ConnectTimeout)).ConfigureAwait(false);
+        if (!_stop.IsCancellationRequested) _stop.Cancel();
         if (_connectLoop is not null) await _connectLoop.ConfigureAwait(false);
         if (_sendLoop is not null) await _sendLoop.ConfigureAwait(false);
         if (_client.IsConnected)
