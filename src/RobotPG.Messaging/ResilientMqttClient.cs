@@ -33,9 +33,13 @@ public sealed record ResilientMqttClientOptions
 /// <summary>
 /// An MQTTnet 5 client that keeps itself connected (exponential backoff, resubscribing after every
 /// reconnect) and never makes its caller wait on the network: <see cref="TryPublish"/> copies the
-/// payload into one of a fixed set of preallocated slots and returns; a background task sends the
-/// slots in order. When every slot is in flight the publish is dropped and counted. While the broker
-/// is away queued messages are dropped and counted too (stale sensor data is worthless).
+/// payload into one of a fixed set of preallocated slots; when nothing else is queued or being sent it
+/// hands the slot to MQTTnet on the caller's thread (a QoS 0 send completes at once when the socket
+/// takes the bytes, which saves a thread hop per message: the lockstep round trip is a chain of such
+/// hops), otherwise a background task sends the slots in order. One sender at a time holds the send
+/// gate, so messages from one thread go out in the order published. When every slot is in flight
+/// the publish is dropped and counted. While the broker is away queued messages are dropped and
+/// counted too (stale sensor data is worthless).
 /// </summary>
 public sealed class ResilientMqttClient : IAsyncDisposable
 {
@@ -54,6 +58,8 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private readonly Channel<Slot> _free;
     private readonly Channel<Slot> _pending;
     private readonly SemaphoreSlim _disconnected = new(0, 1);
+    // Held by whoever is calling MQTTnet's PublishAsync: the send loop for a batch, or TryPublish for one inline send.
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly object _subscriptionLock = new();
     private Subscription[] _subscriptions = [];
@@ -62,7 +68,6 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private Task? _sendLoop;
     private long _published, _dropped, _droppedDisconnected, _publishFailures, _received, _connects, _handlerFailures;
     private string? _lastError;
-    private int _inFlight;
 
     public ResilientMqttClient(MqttEndpoint endpoint, ResilientMqttClientOptions? options = null)
     {
@@ -182,17 +187,72 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         message.Payload = new ReadOnlySequence<byte>(slot.Buffer, 0, payload.Length);
         message.QualityOfServiceLevel = qos;
         message.Retain = retain;
+        // Inline only when nothing queued could be overtaken (checked again under the gate: the
+        // send loop dequeues only while holding it).
+        if (qos == MqttQualityOfServiceLevel.AtMostOnce && _pending.Reader.Count == 0 && _client.IsConnected && _sendGate.Wait(0))
+        {
+            if (_pending.Reader.Count == 0)
+            {
+                SendInline(slot);
+                return true;
+            }
+            _sendGate.Release();
+        }
         if (_pending.Writer.TryWrite(slot)) return true;
         _free.Writer.TryWrite(slot);
         Interlocked.Increment(ref _dropped);
         return false;
     }
 
+    /// <summary>One send on the caller's thread; the caller holds the send gate, which is released once MQTTnet is done.</summary>
+    private void SendInline(Slot slot)
+    {
+        Task task;
+        try
+        {
+            task = _client.PublishAsync(slot.Message, _stop.Token);
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException(ex);
+        }
+        if (task.IsCompleted) FinishSend(task, slot);
+        else _ = FinishSendLaterAsync(task, slot); // the socket did not take the bytes at once (or a keep-alive held the lock)
+    }
+
+    private async Task FinishSendLaterAsync(Task task, Slot slot)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // accounted for in FinishSend from the task's state
+        }
+        FinishSend(task, slot);
+    }
+
+    private void FinishSend(Task task, Slot slot)
+    {
+        if (task.IsCompletedSuccessfully) Interlocked.Increment(ref _published);
+        else if (!_stop.IsCancellationRequested) RecordPublishFailure(slot, task.Exception?.GetBaseException() ?? new OperationCanceledException());
+        _free.Writer.TryWrite(slot);
+        _sendGate.Release();
+    }
+
+    private void RecordPublishFailure(Slot slot, Exception ex)
+    {
+        Interlocked.Increment(ref _publishFailures);
+        Volatile.Write(ref _lastError, $"publish to {slot.Message.Topic} failed: {ex.Message}");
+        SignalDisconnected();
+    }
+
     /// <summary>Waits until every queued message went out (or was dropped); false when <paramref name="timeout"/> passed first.</summary>
     public async Task<bool> FlushAsync(TimeSpan timeout)
     {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (_pending.Reader.Count > 0 || Volatile.Read(ref _inFlight) != 0)
+        while (_pending.Reader.Count > 0 || _sendGate.CurrentCount == 0)
         {
             if (Environment.TickCount64 > deadline || _stop.IsCancellationRequested) return false;
             await Task.Delay(5).ConfigureAwait(false);
@@ -207,34 +267,38 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var slot))
+                await _sendGate.WaitAsync(_stop.Token).ConfigureAwait(false);
+                try
                 {
-                    Volatile.Write(ref _inFlight, 1);
-                    try
+                    while (reader.TryRead(out var slot))
                     {
-                        if (!_client.IsConnected)
+                        try
                         {
-                            Interlocked.Increment(ref _droppedDisconnected);
-                            continue;
+                            if (!_client.IsConnected)
+                            {
+                                Interlocked.Increment(ref _droppedDisconnected);
+                                continue;
+                            }
+                            await _client.PublishAsync(slot.Message, _stop.Token).ConfigureAwait(false);
+                            Interlocked.Increment(ref _published);
                         }
-                        await _client.PublishAsync(slot.Message, _stop.Token).ConfigureAwait(false);
-                        Interlocked.Increment(ref _published);
+                        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                        {
+                            return;
+                        }
+                        catch (Exception ex)
+                        {
+                            RecordPublishFailure(slot, ex);
+                        }
+                        finally
+                        {
+                            _free.Writer.TryWrite(slot);
+                        }
                     }
-                    catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-                    {
-                        return;
-                    }
-                    catch (Exception ex)
-                    {
-                        Interlocked.Increment(ref _publishFailures);
-                        Volatile.Write(ref _lastError, $"publish to {slot.Message.Topic} failed: {ex.Message}");
-                        SignalDisconnected();
-                    }
-                    finally
-                    {
-                        _free.Writer.TryWrite(slot);
-                        Volatile.Write(ref _inFlight, 0);
-                    }
+                }
+                finally
+                {
+                    _sendGate.Release();
                 }
             }
         }
