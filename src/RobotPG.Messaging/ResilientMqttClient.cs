@@ -68,6 +68,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private Task? _sendLoop;
     private long _published, _dropped, _droppedDisconnected, _publishFailures, _received, _connects, _handlerFailures;
     private string? _lastError;
+    private long _outstanding; // queued or being sent: counted before the queue sees it, so a flush cannot miss one
 
     public ResilientMqttClient(MqttEndpoint endpoint, ResilientMqttClientOptions? options = null)
     {
@@ -187,6 +188,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         message.Payload = new ReadOnlySequence<byte>(slot.Buffer, 0, payload.Length);
         message.QualityOfServiceLevel = qos;
         message.Retain = retain;
+        Interlocked.Increment(ref _outstanding);
         // Inline only when nothing queued could be overtaken (checked again under the gate: the
         // send loop dequeues only while holding it).
         if (qos == MqttQualityOfServiceLevel.AtMostOnce && _pending.Reader.Count == 0 && _client.IsConnected && _sendGate.Wait(0))
@@ -199,6 +201,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             _sendGate.Release();
         }
         if (_pending.Writer.TryWrite(slot)) return true;
+        Interlocked.Decrement(ref _outstanding);
         _free.Writer.TryWrite(slot);
         Interlocked.Increment(ref _dropped);
         return false;
@@ -238,6 +241,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         if (task.IsCompletedSuccessfully) Interlocked.Increment(ref _published);
         else if (!_stop.IsCancellationRequested) RecordPublishFailure(slot, task.Exception?.GetBaseException() ?? new OperationCanceledException());
         _free.Writer.TryWrite(slot);
+        Interlocked.Decrement(ref _outstanding);
         _sendGate.Release();
     }
 
@@ -252,7 +256,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     public async Task<bool> FlushAsync(TimeSpan timeout)
     {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (_pending.Reader.Count > 0 || _sendGate.CurrentCount == 0)
+        while (Interlocked.Read(ref _outstanding) != 0)
         {
             if (Environment.TickCount64 > deadline || _stop.IsCancellationRequested) return false;
             await Task.Delay(5).ConfigureAwait(false);
@@ -293,6 +297,7 @@ public sealed class ResilientMqttClient : IAsyncDisposable
                         finally
                         {
                             _free.Writer.TryWrite(slot);
+                            Interlocked.Decrement(ref _outstanding);
                         }
                     }
                 }
@@ -404,8 +409,14 @@ public sealed class ResilientMqttClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested) _stop.Cancel();
+        // Let the send loop finish what is queued (a clean shutdown's last retained status) before anything is cancelled:
+        // a publish cancelled half-written leaves the stream mid-packet, the broker drops the connection as broken, and
+        // publishes our last will over the status we just sent.
         _pending.Writer.TryComplete();
+        if (_sendLoop is not null) await Task.WhenAny(_sendLoop, Task.Delay(_options.ConnectTimeout)).ConfigureAwait(false);
+        // A send made on a caller's thread may still be in MQTTnet's hands (the socket did not take it at once).
+        if (Interlocked.Read(ref _outstanding) != 0) await FlushAsync(_options.ConnectTimeout).ConfigureAwait(false);
+        if (!_stop.IsCancellationRequested) _stop.Cancel();
         if (_connectLoop is not null) await _connectLoop.ConfigureAwait(false);
         if (_sendLoop is not null) await _sendLoop.ConfigureAwait(false);
         if (_client.IsConnected)

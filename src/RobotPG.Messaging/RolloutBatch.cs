@@ -8,8 +8,8 @@ namespace RobotPG.Messaging;
 /// Each transition is (observation, action, behaviour log-prob, reward, terminated/truncated): the
 /// reward and flags are those the task reported for the action. The observation after the last
 /// transition travels along when its episode goes on, so the learner can bootstrap V(s) there.
-/// Every transition was sampled by the policy of <see cref="PolicyVersion"/> (or one version earlier
-/// for the few steps between a swap and the next drain); the behaviour log-probs are exact either way.
+/// Every transition was sampled by the policy of <see cref="PolicyVersion"/> (the robot tags each one with
+/// the version it ran at that step); the behaviour log-probs are that policy's.
 /// Layout (little-endian): magic "RB", version 1, flags 0, u32 total length, u64 sequence,
 /// u64 policy version, u16 observation size, u16 action size, u32 transition count; per transition
 /// obs f32[n], action f32[m], log-prob f32, reward f32, u8 flags (1 terminated, 2 truncated);

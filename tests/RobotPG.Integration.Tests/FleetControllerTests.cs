@@ -71,7 +71,7 @@ public sealed class FleetControllerTests(ITestOutputHelper log)
         }
     }
 
-    [Fact(Skip = "Race under investigation: one CI run saw a transition whose shipped log-prob matches neither its tagged version nor the one before (batch 30, v4); passes in other runs")]
+    [Fact]
     public async Task A_controller_in_fleet_mode_ships_tagged_batches_swaps_signed_policies_refuses_forged_ones_and_outlives_its_learner()
     {
         string work = Directory.CreateTempSubdirectory("robotpg-fleet-host-").FullName;
@@ -179,11 +179,12 @@ public sealed class FleetControllerTests(ITestOutputHelper log)
             Assert.Equal(0, fleet.Publisher.BatchesRefused);
             await Until(() => spy.BatchCount >= published, $"the spy got {spy.BatchCount} of {published} batches");
 
-            // 6. Every batch: this robot's topic, sequence 1..N without a gap, a version the robot was offered, exact behaviour log-probs.
+            // 6. Every batch: this robot's topic, sequence 1..N without a gap, a version the robot was offered, and every
+            //    behaviour log-prob exactly that version's (the tag is the policy the loop ran at that step, even when it
+            //    took a broadcast up a few steps after it was offered).
             var batch = new RolloutBatch(n, m, 50);
-            ulong previousTag = 0, before = 0;
-            bool sawNewTag = false;
-            long transitions = 0, distinguishing = 0, checkedNewer = 0, fromPrevious = 0;
+            ulong previousTag = 0;
+            long transitions = 0, distinguishing = 0, checkedNewer = 0;
             var versions = new SortedSet<ulong>();
             List<(string Topic, byte[] Payload)> batches;
             lock (spy.Batches) batches = [.. spy.Batches];
@@ -197,41 +198,32 @@ public sealed class FleetControllerTests(ITestOutputHelper log)
                 Assert.True(tag >= previousTag, $"batch {b + 1}: version {tag} after {previousTag}");
                 Assert.True(spy.Policies.ContainsKey(tag), $"batch {b + 1} names version {tag}, never broadcast");
                 versions.Add(tag);
-                bool firstOfTag = tag != previousTag;
-                if (firstOfTag) before = previousTag;
-                bool prefix = firstOfTag;
+                ulong predecessor = spy.Policies.Keys.Where(v => v < tag).DefaultIfEmpty(tag).Max();
                 for (int i = 0; i < batch.Count; i++)
                 {
                     transitions++;
                     float shipped = batch.LogProb(i);
                     double underTag = LogProb(spy.Policies[tag], batch.Observation(i), batch.Action(i));
-                    double underPrevious = LogProb(spy.Policies[before], batch.Observation(i), batch.Action(i));
-                    if (tag >= 2 && !firstOfTag)
+                    double underPredecessor = LogProb(spy.Policies[predecessor], batch.Observation(i), batch.Action(i));
+                    if (tag >= 2)
                     {
                         checkedNewer++;
-                        if (!Close(underTag, underPrevious)) distinguishing++;
+                        if (!Close(underTag, underPredecessor)) distinguishing++;
                     }
-                    if (Close(underTag, shipped))
-                    {
-                        prefix = false;
-                        continue;
-                    }
-                    // The few steps between a swap and the next drain were sampled by the policy before it: only at the head of the first batch of a version.
-                    Assert.True(prefix && Close(underPrevious, shipped),
-                        $"batch {b + 1} (v{tag}) transition {i}: shipped log-prob {shipped}, v{tag} gives {underTag}, v{before} gives {underPrevious}");
-                    fromPrevious++;
+                    Assert.True(Close(underTag, shipped),
+                        $"batch {b + 1} (v{tag}) transition {i}: shipped log-prob {shipped}, v{tag} gives {underTag}, v{predecessor} gives {underPredecessor}");
                 }
-                sawNewTag |= firstOfTag && tag > 0;
                 previousTag = tag;
             }
-            log.WriteLine($"{batches.Count} batches, {transitions} transitions, versions {string.Join(",", versions)}; {fromPrevious} sampled before a swap; " +
+            log.WriteLine($"{batches.Count} batches, {transitions} transitions, versions {string.Join(",", versions)}; " +
                 $"{distinguishing}/{checkedNewer} log-probs tell a version from its predecessor");
-            Assert.True(sawNewTag);
+            // The robot ran something before the learner's last version, that version, then the operator's newer one
+            // (broadcasts may supersede each other on the retained topic, so which earlier versions it ran varies).
+            Assert.Contains(lastGood, versions);
             Assert.Contains(lastGood + 1, versions);
-            Assert.True(versions.Count >= 4, string.Join(",", versions));
+            Assert.True(versions.Min < lastGood, string.Join(",", versions));
             // The check has teeth: most transitions of learned versions have a log-prob their predecessor would not give.
             Assert.True(distinguishing * 2 > checkedNewer, $"{distinguishing} of {checkedNewer}");
-            Assert.True(fromPrevious <= 10 * versions.Count, $"{fromPrevious} transitions attributed to the previous version");
         }
         finally
         {

@@ -106,4 +106,34 @@ public class ResilientClientTests
             await broker.DisposeAsync();
         }
     }
+
+    [Theory]
+    [InlineData(MqttProtocol.V5)]
+    [InlineData(MqttProtocol.V311)]
+    public async Task A_dispose_right_after_the_last_status_delivers_it_and_the_broker_keeps_no_will(MqttProtocol protocol)
+    {
+        // The clean-shutdown order of the controller: queue the final retained status, then dispose at once. Dispose
+        // lets the queue drain before it cancels anything and ends with a DISCONNECT, so the broker neither loses the
+        // status nor publishes the last will over it.
+        await using var broker = await EmbeddedBroker.StartAsync();
+        var robot = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "robot-" + protocol)
+        {
+            Protocol = protocol, Will = new MqttLastWill("robotpg/r/status", "offline"u8.ToArray()),
+        });
+        robot.Start();
+        Assert.True(await robot.WaitConnectedAsync(Timeout));
+        for (int i = 0; i < 30; i++)
+            Assert.True(robot.TryPublish("robotpg/r/status", System.Text.Encoding.UTF8.GetBytes($"online {i}"), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce, retain: true));
+        Assert.True(robot.TryPublish("robotpg/r/status", "stopped"u8, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce, retain: true));
+        await robot.DisposeAsync();
+        Assert.Equal(31, robot.Published);
+
+        await using var desk = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "desk-" + protocol));
+        var statuses = new System.Collections.Concurrent.BlockingCollection<string>();
+        await desk.SubscribeAsync("robotpg/r/status", (string _, in ReadOnlySequence<byte> p) => statuses.Add(System.Text.Encoding.UTF8.GetString(p.ToArray())));
+        desk.Start();
+        Assert.True(await desk.WaitConnectedAsync(Timeout));
+        Assert.True(statuses.TryTake(out string? retained, Timeout));
+        Assert.Equal("stopped", retained);
+    }
 }

@@ -248,7 +248,7 @@ public sealed class ControlLoop
     private void StepCore(long timestamp)
     {
         Commands.Apply(_safety, _step);
-        var policy = _policies.AcquireForStep();
+        var policy = _policies.AcquireForStep(_step);
         bool sensorsOk = ReadSensors();
         if (sensorsOk)
         {

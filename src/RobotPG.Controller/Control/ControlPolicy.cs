@@ -45,6 +45,12 @@ public sealed class ControlPolicy
     /// </summary>
     public ReadOnlyMemory<byte> Stored { get; internal set; }
 
+    /// <summary>
+    /// The fleet version this policy carries (0 outside a fleet). Set by the fleet receiver while the object is its
+    /// spare, before it is published; the loop records it in the <see cref="PolicyExchange"/>'s swap history.
+    /// </summary>
+    public ulong Version { get; set; }
+
     /// <summary>False for the zero policy, which has no action distribution (and no KL to another policy).</summary>
     public bool HasNetwork => _network is not null;
 

@@ -9,6 +9,11 @@ namespace RobotPG.Controller.Control;
 /// </summary>
 public sealed class PolicyExchange
 {
+    /// <summary>Swaps remembered for <see cref="TryGetSwap"/>; a reader more than this many swaps behind loses the oldest.</summary>
+    public const int SwapHistory = 16;
+
+    private readonly long[] _swapSteps = new long[SwapHistory];
+    private readonly ulong[] _swapVersions = new ulong[SwapHistory];
     private ControlPolicy _current;
     private ControlPolicy? _pending;
     private ControlPolicy? _released;
@@ -28,16 +33,39 @@ public sealed class PolicyExchange
     /// <summary>Learner side: the policy the loop stopped using, or null if none since the last call.</summary>
     public ControlPolicy? TakeReleased() => Interlocked.Exchange(ref _released, null);
 
-    /// <summary>Control thread, at the start of a step: switches to a published policy if there is one.</summary>
-    public ControlPolicy AcquireForStep()
+    /// <summary>
+    /// Control thread, at the start of step <paramref name="step"/>: switches to a published policy if there is
+    /// one, and records from which step it runs (and its <see cref="ControlPolicy.Version"/>) before anything of
+    /// that step is logged, so a reader that has seen a step's record also sees the swap that made it.
+    /// </summary>
+    public ControlPolicy AcquireForStep(long step = 0)
     {
         var next = Interlocked.Exchange(ref _pending, null);
         if (next is not null)
         {
             Volatile.Write(ref _released, _current);
             _current = next;
-            Interlocked.Increment(ref _swaps);
+            int slot = (int)(_swaps % SwapHistory);
+            _swapSteps[slot] = step;
+            _swapVersions[slot] = next.Version;
+            Interlocked.Increment(ref _swaps); // publishes the slot
         }
         return _current;
+    }
+
+    /// <summary>
+    /// Any thread: the step from which swap number <paramref name="index"/> (0-based, below <see cref="Swaps"/>)
+    /// ran its policy, and that policy's version. False when the swap is not made yet or has left the history.
+    /// </summary>
+    public bool TryGetSwap(long index, out long step, out ulong version)
+    {
+        step = 0;
+        version = 0;
+        if (index < 0 || index >= Interlocked.Read(ref _swaps)) return false;
+        int slot = (int)(index % SwapHistory);
+        step = Volatile.Read(ref _swapSteps[slot]);
+        version = Volatile.Read(ref _swapVersions[slot]);
+        // The slot is reused SwapHistory swaps later: if that happened meanwhile, the pair may be torn.
+        return Interlocked.Read(ref _swaps) - index <= SwapHistory;
     }
 }

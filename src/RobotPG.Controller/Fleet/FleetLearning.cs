@@ -118,14 +118,17 @@ public sealed class FleetLearning : IDisposable
         return result;
     }
 
-    public void Attach(PolicyExchange exchange) => Receiver.Attach(exchange);
+    public void Attach(PolicyExchange exchange)
+    {
+        Receiver.Attach(exchange);
+        Publisher.Attach(exchange);
+    }
 
     /// <summary>Ships what the loop logged and judges the newest broadcast; returns the ring records taken.</summary>
     public int Pump()
     {
         int taken = Publisher.Pump();
-        if (Receiver.Pump(Publisher.RecentBatch) is not null || taken > 0)
-            Publisher.PolicyVersion = Receiver.RunningVersion;
+        Receiver.Pump(Publisher.RecentBatch);
         return taken;
     }
 

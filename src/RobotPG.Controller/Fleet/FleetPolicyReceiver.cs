@@ -42,6 +42,10 @@ public sealed class FleetPolicyReceiver
     private readonly (ControlPolicy Policy, GaussianPolicy Network, RunningMeanStd Normalizer)[] _buffers;
     private readonly GaussianPolicy _goodNetwork;
     private readonly RunningMeanStd _goodNormalizer;
+    // A private copy of what the loop runs, for the KL guard: evaluating the loop's own network here would write its
+    // forward-pass scratch while the control thread samples from it (a corrupted action mean for that step).
+    private readonly GaussianPolicy _runningNetwork;
+    private readonly RunningMeanStd _runningNormalizer;
     private readonly double _maxKl, _returnDropMargin;
     private readonly int _evaluationEpisodes;
     private readonly PolicyKl.Scratch _kl;
@@ -82,6 +86,10 @@ public sealed class FleetPolicyReceiver
         _goodNetwork.CopyFrom(initial);
         _goodNormalizer = new RunningMeanStd(n);
         if (initialNormalizer is not null) _goodNormalizer.CopyFrom(initialNormalizer);
+        _runningNetwork = new GaussianPolicy(n, m, initial.HiddenSizes, maxBatch: 1, seed: 1);
+        _runningNetwork.CopyFrom(initial);
+        _runningNormalizer = new RunningMeanStd(n);
+        if (initialNormalizer is not null) _runningNormalizer.CopyFrom(initialNormalizer);
         _kl = new PolicyKl.Scratch(n, m);
     }
 
@@ -125,6 +133,9 @@ public sealed class FleetPolicyReceiver
     /// </summary>
     public FleetPolicyVerdict? Pump(RolloutBatch recentObservations)
     {
+        // Until the loop has taken the last offer there is no spare buffer: the newest broadcast waits (a stalled
+        // loop would otherwise lose it, and the robot would skip to whichever version the learners send next).
+        if (_exchange is not null && !ReferenceEquals(_exchange.Current, _buffers[_running].Policy)) return null;
         var payload = Interlocked.Exchange(ref _incoming, null);
         if (payload is null) return null;
         var verdict = Judge(payload, recentObservations);
@@ -144,19 +155,20 @@ public sealed class FleetPolicyReceiver
             return Refuse(FleetPolicyVerdict.NonFinite, $"version {_message.Version} holds a NaN or infinity");
         if (_exchange is null) return Refuse(FleetPolicyVerdict.Malformed, "not attached to the loop");
 
-        // The spare buffer is the one the loop released; until then the offer waits for the next broadcast.
+        // The spare buffer is the one the loop released (Pump waits until the loop has taken the running one).
         int spare = 1 - _running;
-        var released = _exchange.TakeReleased();
-        if (!ReferenceEquals(_exchange.Current, _buffers[_running].Policy) && released is null)
-            return Refuse(FleetPolicyVerdict.NotNewer, "the loop has not taken the previous policy yet");
+        _exchange.TakeReleased();
         var (policy, network, normalizer) = _buffers[spare];
         _message.Parameters.CopyTo(network.Parameters);
         if (_message.HasNormalizer) normalizer.Restore(_message.NormalizerMean, _message.NormalizerVariance, _message.NormalizerCount);
         else normalizer.Reset();
-        double kl = MeanKl(_buffers[_running], _buffers[spare], recent);
+        double kl = MeanKl(_runningNetwork, _runningNormalizer, network, normalizer, recent);
         if (!(kl <= _maxKl))
             return Refuse(FleetPolicyVerdict.KlBound, $"version {_message.Version}: mean KL {kl:G3} above the bound {_maxKl:G3}");
+        _runningNetwork.CopyFrom(network);
+        _runningNormalizer.CopyFrom(normalizer);
 
+        policy.Version = _message.Version;
         _exchange.Publish(policy);
         _running = spare;
         Version = _message.Version;
@@ -199,6 +211,9 @@ public sealed class FleetPolicyReceiver
         var (policy, network, normalizer) = _buffers[spare];
         network.CopyFrom(_goodNetwork);
         normalizer.CopyFrom(_goodNormalizer);
+        _runningNetwork.CopyFrom(_goodNetwork);
+        _runningNormalizer.CopyFrom(_goodNormalizer);
+        policy.Version = _goodVersion;
         _exchange.Publish(policy);
         _running = spare;
         RunningVersion = _goodVersion;
@@ -222,14 +237,13 @@ public sealed class FleetPolicyReceiver
     }
 
     /// <summary>Mean over the observations of KL(old ‖ new) of the diagonal Gaussians, each policy with its own normaliser.</summary>
-    private double MeanKl((ControlPolicy, GaussianPolicy Network, RunningMeanStd? Normalizer) old,
-        (ControlPolicy, GaussianPolicy Network, RunningMeanStd? Normalizer) next, RolloutBatch observations)
+    private double MeanKl(GaussianPolicy old, RunningMeanStd oldNormalizer, GaussianPolicy next, RunningMeanStd nextNormalizer, RolloutBatch observations)
     {
         int count = observations.Count;
         if (count == 0) return 0;
         double sum = 0;
         for (int i = 0; i < count; i++)
-            sum += PolicyKl.At(old.Network, old.Normalizer, next.Network, next.Normalizer, observations.Observation(i), _kl);
+            sum += PolicyKl.At(old, oldNormalizer, next, nextNormalizer, observations.Observation(i), _kl);
         return sum / count;
     }
 

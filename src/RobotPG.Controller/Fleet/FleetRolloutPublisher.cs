@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using RobotPG.Controller.Control;
 using RobotPG.Controller.Logging;
 using RobotPG.Messaging;
 
@@ -9,8 +10,10 @@ namespace RobotPG.Controller.Fleet;
 /// fleet). It runs on the fleet thread, never on the control thread: the loop only appends to the ring,
 /// which drops (and counts) when full, so a slow broker can never block a control step. Records pair up
 /// as on the on-device learner: the reward and done flag the task reports at step t+1 belong to the
-/// action of step t. A batch goes out when full, when the policy version changes (so a batch is made by
-/// one policy) or when a gap in the steps cuts it. The sink is a non-blocking publish (QoS 1); a refused
+/// action of step t. Each transition is tagged with the version of the policy that sampled it, from the
+/// step at which the loop took that policy up (<see cref="PolicyExchange"/>'s swap history), not from
+/// what the fleet thread last offered: a loop that stalls keeps running the older one. A batch goes out
+/// when full, when the version changes (so a batch is made by one policy) or when a gap in the steps cuts it. The sink is a non-blocking publish (QoS 1); a refused
 /// publish is counted, never retried on this thread.
 /// </summary>
 public sealed class FleetRolloutPublisher
@@ -23,6 +26,13 @@ public sealed class FleetRolloutPublisher
     private readonly byte[] _record, _encoded;
     private readonly float[] _observation, _action, _pendingObservation, _pendingAction;
     private readonly int _obs, _act;
+    // Versions by the step from which they ran, oldest first; records arrive in step order, so entries before the
+    // one the last record used are dropped.
+    private readonly long[] _versionFrom = new long[PolicyExchange.SwapHistory + 1];
+    private readonly ulong[] _versions = new ulong[PolicyExchange.SwapHistory + 1];
+    private int _versionCount;
+    private PolicyExchange? _exchange;
+    private long _swapsSeen;
     private bool _pendingValid;
     private long _pendingStep;
     private float _pendingLogProb;
@@ -47,13 +57,61 @@ public sealed class FleetRolloutPublisher
         _action = new float[_act];
         _pendingObservation = new float[_obs];
         _pendingAction = new float[_act];
+        _versionFrom[0] = long.MinValue;
+        _versionCount = 1;
     }
 
     /// <summary>Largest encoded batch (size the MQTT client's payload slots with it).</summary>
     public int MaxBatchBytes => _encoded.Length;
 
-    /// <summary>The version the fleet thread tags new transitions with (the policy the loop runs).</summary>
-    public ulong PolicyVersion { get; set; }
+    /// <summary>Follows the loop's policy swaps from now on (their <see cref="ControlPolicy.Version"/> tags the transitions).</summary>
+    public void Attach(PolicyExchange exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        _exchange = exchange;
+        _swapsSeen = exchange.Swaps;
+        PolicyRunsFrom(long.MinValue, exchange.Current.Version);
+    }
+
+    /// <summary>The policy of <paramref name="version"/> sampled the actions from <paramref name="step"/> on.</summary>
+    public void PolicyRunsFrom(long step, ulong version)
+    {
+        if (_versionCount > 0 && step <= _versionFrom[_versionCount - 1])
+        {
+            // A swap at or before the newest known start replaces it (several swaps cannot start at one step).
+            _versionFrom[_versionCount - 1] = step;
+            _versions[_versionCount - 1] = version;
+            return;
+        }
+        if (_versionCount == _versions.Length) DropOldestVersions(1);
+        _versionFrom[_versionCount] = step;
+        _versions[_versionCount] = version;
+        _versionCount++;
+    }
+
+    private void DropOldestVersions(int count)
+    {
+        Array.Copy(_versionFrom, count, _versionFrom, 0, _versionCount - count);
+        Array.Copy(_versions, count, _versions, 0, _versionCount - count);
+        _versionCount -= count;
+    }
+
+    /// <summary>The version of the policy that ran at <paramref name="step"/> (steps arrive in order).</summary>
+    private ulong VersionAt(long step)
+    {
+        if (_exchange is { } exchange)
+        {
+            // Every swap up to this record's step is visible: the loop records a swap before it logs that step.
+            long swaps = exchange.Swaps;
+            if (swaps - _swapsSeen > PolicyExchange.SwapHistory) _swapsSeen = swaps - PolicyExchange.SwapHistory;
+            for (; _swapsSeen < swaps; _swapsSeen++)
+                if (exchange.TryGetSwap(_swapsSeen, out long from, out ulong version)) PolicyRunsFrom(from, version);
+        }
+        int k = _versionCount - 1;
+        while (k > 0 && _versionFrom[k] > step) k--;
+        if (k > 0) DropOldestVersions(k);
+        return _versions[0];
+    }
 
     /// <summary>Raised on the fleet thread when an episode ends: (return, length in steps).</summary>
     public event Action<double, int>? EpisodeEnded;
@@ -121,8 +179,13 @@ public sealed class FleetRolloutPublisher
             _episodeReturn = 0;
             _episodeLength = 0;
         }
-        if (_batch.Count > 0 && _batch.PolicyVersion != PolicyVersion) Flush();
-        if (_batch.Count == 0) _batch.PolicyVersion = PolicyVersion;
+        // The transition being completed is the pending one: its action was sampled at _pendingStep.
+        if (_pendingValid)
+        {
+            ulong version = VersionAt(_pendingStep);
+            if (_batch.Count > 0 && _batch.PolicyVersion != version) Flush();
+            if (_batch.Count == 0) _batch.PolicyVersion = version;
+        }
 
         _episodeReturn += reward;
         _episodeLength++;

@@ -151,4 +151,77 @@ public sealed class FleetPolicyReceiverTests : IDisposable
         Assert.Equal(2UL, r.GoodVersion);
         Assert.Equal(2UL, r.RunningVersion);
     }
+
+    [Fact]
+    public void A_broadcast_arriving_before_the_loop_took_the_last_one_waits_for_it_instead_of_being_lost()
+    {
+        var r = Receiver();
+        var exchange = new PolicyExchange(r.InitialPolicy);
+        r.Attach(exchange);
+        var before = Mean(exchange.AcquireForStep());
+        r.Offer(Broadcast(1, shift: 0.1f));
+        Assert.Equal(FleetPolicyVerdict.Accepted, r.Pump(_recent));
+        r.Offer(Broadcast(2, shift: 0.3f)); // the loop is still on version 0
+        Assert.Null(r.Pump(_recent));
+        Assert.Equal(1UL, r.Version);
+        Assert.Equal(before.Action[1] + 0.1f, Mean(exchange.AcquireForStep(7)).Action[1], 4);
+        Assert.Equal(FleetPolicyVerdict.Accepted, r.Pump(_recent));
+        Assert.Equal(2UL, r.Version);
+        Assert.Equal(before.Action[1] + 0.3f, Mean(exchange.AcquireForStep(8)).Action[1], 4);
+        // The swap history names the version each policy carried from the step it ran.
+        Assert.True(exchange.TryGetSwap(0, out long step, out ulong version));
+        Assert.Equal((7L, 1UL), (step, version));
+        Assert.True(exchange.TryGetSwap(1, out step, out version));
+        Assert.Equal((8L, 2UL), (step, version));
+    }
+
+    [Fact]
+    public void Judging_a_broadcast_never_disturbs_the_policy_the_loop_samples_from()
+    {
+        // The KL guard evaluates the running policy on recent observations while the control thread samples from it.
+        // If the guard used the loop's own network, its forward pass would overwrite the scratch the loop's forward
+        // pass is reading, and the loop would act with a mean no policy gives. Every sampled action's log-prob is
+        // recomputed here under the parameters of the version the loop ran.
+        var recent = new RolloutBatch(4, 2, 256);
+        for (int i = 0; i < 256; i++) recent.TryAdd([0.01f * i, -0.2f, 0.005f * i, 0.3f], [0f, 0f], -1f, 1f, false, false);
+        var r = Receiver(maxKl: 10);
+        var exchange = new PolicyExchange(r.InitialPolicy);
+        r.Attach(exchange);
+        const int Versions = 60;
+        var samples = new List<(ulong Version, float[] Observation, float[] Action, float LogProb)>();
+        bool done = false;
+        var loop = new Thread(() =>
+        {
+            var prng = new RobotPG.Numerics.Prng(3);
+            var normalized = new float[4];
+            for (long step = 0; !Volatile.Read(ref done); step++)
+            {
+                var policy = exchange.AcquireForStep(step);
+                float[] observation = [0.001f * (step % 500), 0.2f, -0.1f, 0.05f], action = new float[2];
+                float logProb = policy.Act(observation, normalized, action, ref prng);
+                if (step % 7 == 0) samples.Add((policy.Version, observation, action, logProb));
+            }
+        });
+        loop.Start();
+        for (ulong v = 1; v <= Versions; v++)
+        {
+            r.Offer(Broadcast(v, shift: 0.05f * v));
+            while (r.Pump(recent) is not { } verdict) Thread.Yield(); // the loop has not taken the last one yet
+            Assert.Equal(v, r.Version);
+        }
+        Volatile.Write(ref done, true);
+        loop.Join();
+
+        var reference = new GaussianPolicy(4, 2, Hidden, maxBatch: 1, seed: 1);
+        int checkedSamples = 0;
+        foreach (var (version, observation, action, logProb) in samples)
+        {
+            _initial.Parameters.CopyTo(reference.Parameters);
+            if (version > 0) reference.Parameters[_initial.MeanParameterCount - 1] += 0.05f * version;
+            // Broadcasts carry an identity normaliser (mean 0, variance 1): observations pass through scaled by 1/sqrt(1 + 1e-8).
+            Assert.Equal(reference.LogProb(observation, action), logProb, 3e-4);
+            checkedSamples++;
+        }
+        Assert.True(checkedSamples > Versions, $"{checkedSamples} samples");
+    }
 }

@@ -1,3 +1,4 @@
+using RobotPG.Controller.Control;
 using RobotPG.Controller.Fleet;
 using RobotPG.Controller.Logging;
 using RobotPG.Messaging;
@@ -15,7 +16,8 @@ public sealed class FleetRolloutPublisherTests
     {
         var ring = new TrajectoryRing(2, 1, 64);
         var sent = new List<byte[]>();
-        var p = new FleetRolloutPublisher(ring, 3, b => { sent.Add(b.ToArray()); return true; }) { PolicyVersion = 5 };
+        var p = new FleetRolloutPublisher(ring, 3, b => { sent.Add(b.ToArray()); return true; });
+        p.PolicyRunsFrom(long.MinValue, 5);
         for (int s = 0; s < 4; s++) Append(ring, s, s + 1, reward: 10 * s);
         Append(ring, 4, 5, reward: 40, TransitionFlags.Terminated);
         Append(ring, 5, 0, reward: 0, TransitionFlags.Idle);
@@ -53,11 +55,12 @@ public sealed class FleetRolloutPublisherTests
             Assert.Equal(FrameStatus.Ok, b.TryDecode(bytes));
             sent.Add(b);
             return accept;
-        }) { PolicyVersion = 1 };
+        });
+        p.PolicyRunsFrom(long.MinValue, 1);
         for (int s = 0; s < 6; s++) Append(ring, s, s, 1f); // ring holds 4: two dropped, counted
         Assert.Equal(2, p.RingDrops);
         p.Pump();
-        p.PolicyVersion = 2;
+        p.PolicyRunsFrom(3, 2); // the action of step 3 (its transition completes with step 4) was sampled by version 2
         for (int s = 4; s < 7; s++) Append(ring, s, s, 1f); // step 4 follows 3: no gap
         p.Pump();
         Assert.Single(sent);
@@ -68,5 +71,48 @@ public sealed class FleetRolloutPublisherTests
         Assert.True(p.Flush());
         Assert.Equal(2UL, sent[1].PolicyVersion);
         Assert.Equal(1, p.BatchesPublished);
+    }
+
+    [Fact]
+    public void Transitions_carry_the_version_the_loop_ran_not_the_one_offered_while_it_stalled()
+    {
+        var ring = new TrajectoryRing(2, 1, 64);
+        var sent = new List<RolloutBatch>();
+        var p = new FleetRolloutPublisher(ring, 8, bytes =>
+        {
+            var b = new RolloutBatch(2, 1, 8);
+            Assert.Equal(FrameStatus.Ok, b.TryDecode(bytes));
+            sent.Add(b);
+            return true;
+        });
+        var start = ControlPolicy.Zero(2, 1);
+        var exchange = new PolicyExchange(start);
+        p.Attach(exchange);
+        void Step(long s)
+        {
+            exchange.AcquireForStep(s);
+            Append(ring, s, s + 1, reward: s);
+        }
+
+        for (int s = 0; s < 3; s++) Step(s);
+        var next = ControlPolicy.Zero(2, 1);
+        next.Version = 3;
+        exchange.Publish(next); // offered while the loop waits for its next tick
+        p.Pump();
+        p.Pump();
+        for (int s = 3; s < 6; s++) Step(s); // taken up at step 3
+        p.Pump();
+        Assert.True(p.Flush());
+
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(0UL, sent[0].PolicyVersion);
+        Assert.Equal(3, sent[0].Count); // the actions of steps 0, 1 and 2
+        Assert.Equal(3f, sent[0].Observation(2)[0]);
+        Assert.Equal(3UL, sent[1].PolicyVersion);
+        Assert.Equal(2, sent[1].Count); // steps 3 and 4 (step 5 waits for its reward)
+        Assert.Equal(4f, sent[1].Observation(0)[0]);
+        Assert.True(exchange.TryGetSwap(0, out long from, out ulong version));
+        Assert.Equal((3L, 3UL), (from, version));
+        Assert.False(exchange.TryGetSwap(1, out _, out _));
     }
 }
