@@ -1,8 +1,10 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -27,7 +29,9 @@ public sealed record EmbeddedBrokerOptions
 /// MQTTnet's broker hosted in-process (the zero-install default of DESIGN.md), listening on loopback only:
 /// 127.0.0.1 and ::1 (where the machine has IPv6), never a wildcard address. Anything past one machine runs
 /// on mosquitto (firmware-config/mosquitto/). Clients of MQTT 3.1.1 and 5 connect; a client with an empty id
-/// gets one assigned. Optional single username/password and TLS.
+/// gets one assigned. Optional single username/password and TLS. Its host can also publish and receive
+/// in process (<see cref="TryPublish"/>, <see cref="OnPublished"/>): no client connection, no socket,
+/// no thread hop on the host's side.
 /// </summary>
 public sealed class EmbeddedBroker : IAsyncDisposable
 {
@@ -48,6 +52,64 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     public bool ListensOnIpv6 { get; }
 
     public bool IsStarted => _server.IsStarted;
+
+    /// <summary>Messages <see cref="TryPublish"/> handed to the broker.</summary>
+    public long Published => Interlocked.Read(ref _published);
+    private long _published;
+
+    /// <summary>Exceptions thrown by <see cref="OnPublished"/> handlers (caught, counted: the publisher's connection must not pay for them).</summary>
+    public long HandlerFailures => Interlocked.Read(ref _handlerFailures);
+    private long _handlerFailures;
+
+    /// <summary>
+    /// Calls <paramref name="handler"/> for every message any client publishes on exactly <paramref name="topic"/>,
+    /// on that client's receive loop before the broker routes it on to subscribers (it still does). The payload is
+    /// only valid during the call. Any client the broker accepted may publish there, as for a subscription.
+    /// </summary>
+    public void OnPublished(string topic, MqttMessageHandler handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentNullException.ThrowIfNull(handler);
+        _server.InterceptingPublishAsync += e =>
+        {
+            var message = e.ApplicationMessage;
+            if (message is null || message.Topic != topic) return Task.CompletedTask;
+            try
+            {
+                handler(message.Topic, message.Payload);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref _handlerFailures);
+            }
+            return Task.CompletedTask;
+        };
+    }
+
+    /// <summary>
+    /// Publishes from the broker's own process (QoS 0, not retained) as client <paramref name="senderClientId"/>; false
+    /// when the broker is stopped. The payload is copied: MQTTnet keeps a reference to it until every subscriber's
+    /// connection has written it and tells no one when, so a reused buffer could change under a slow subscriber.
+    /// </summary>
+    public bool TryPublish(string topic, ReadOnlySpan<byte> payload, string senderClientId)
+    {
+        if (!_server.IsStarted) return false;
+        var message = new MqttApplicationMessage { Topic = topic, Payload = new ReadOnlySequence<byte>(payload.ToArray()) };
+        Task dispatched;
+        try
+        {
+            dispatched = _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = senderClientId });
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            return false; // stopped between the check and the call
+        }
+        // Routing is synchronous unless an interceptor awaits; MQTTnet logs and swallows routing errors itself.
+        if (!dispatched.IsCompleted) _ = dispatched.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+        else if (dispatched.IsFaulted) return false;
+        Interlocked.Increment(ref _published);
+        return true;
+    }
 
     /// <summary>Starts a broker on 127.0.0.1:<paramref name="port"/> (0 = any free port).</summary>
     public static Task<EmbeddedBroker> StartAsync(int port = 0) => StartAsync(new EmbeddedBrokerOptions { Port = port });

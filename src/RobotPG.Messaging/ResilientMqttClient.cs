@@ -33,9 +33,13 @@ public sealed record ResilientMqttClientOptions
 /// <summary>
 /// An MQTTnet 5 client that keeps itself connected (exponential backoff, resubscribing after every
 /// reconnect) and never makes its caller wait on the network: <see cref="TryPublish"/> copies the
-/// payload into one of a fixed set of preallocated slots and returns; a background task sends the
-/// slots in order. When every slot is in flight the publish is dropped and counted. While the broker
-/// is away queued messages are dropped and counted too (stale sensor data is worthless).
+/// payload into one of a fixed set of preallocated slots; when nothing else is queued or being sent it
+/// hands the slot to MQTTnet on the caller's thread (a QoS 0 send completes at once when the socket
+/// takes the bytes, which saves a thread hop per message: the lockstep round trip is a chain of such
+/// hops), otherwise a background task sends the slots in order. One sender at a time holds the send
+/// gate, so messages from one thread go out in the order published. When every slot is in flight
+/// the publish is dropped and counted. While the broker is away queued messages are dropped and
+/// counted too (stale sensor data is worthless).
 /// </summary>
 public sealed class ResilientMqttClient : IAsyncDisposable
 {
@@ -54,6 +58,8 @@ public sealed class ResilientMqttClient : IAsyncDisposable
     private readonly Channel<Slot> _free;
     private readonly Channel<Slot> _pending;
     private readonly SemaphoreSlim _disconnected = new(0, 1);
+    // Held by whoever is calling MQTTnet's PublishAsync: the send loop for a batch, or TryPublish for one inline send.
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly object _subscriptionLock = new();
     private Subscription[] _subscriptions = [];
@@ -183,11 +189,67 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         message.QualityOfServiceLevel = qos;
         message.Retain = retain;
         Interlocked.Increment(ref _outstanding);
+        // Inline only when nothing queued could be overtaken (checked again under the gate: the
+        // send loop dequeues only while holding it).
+        if (qos == MqttQualityOfServiceLevel.AtMostOnce && _pending.Reader.Count == 0 && _client.IsConnected && _sendGate.Wait(0))
+        {
+            if (_pending.Reader.Count == 0)
+            {
+                SendInline(slot);
+                return true;
+            }
+            _sendGate.Release();
+        }
         if (_pending.Writer.TryWrite(slot)) return true;
         Interlocked.Decrement(ref _outstanding);
         _free.Writer.TryWrite(slot);
         Interlocked.Increment(ref _dropped);
         return false;
+    }
+
+    /// <summary>One send on the caller's thread; the caller holds the send gate, which is released once MQTTnet is done.</summary>
+    private void SendInline(Slot slot)
+    {
+        Task task;
+        try
+        {
+            task = _client.PublishAsync(slot.Message, _stop.Token);
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException(ex);
+        }
+        if (task.IsCompleted) FinishSend(task, slot);
+        else _ = FinishSendLaterAsync(task, slot); // the socket did not take the bytes at once (or a keep-alive held the lock)
+    }
+
+    private async Task FinishSendLaterAsync(Task task, Slot slot)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // accounted for in FinishSend from the task's state
+        }
+        FinishSend(task, slot);
+    }
+
+    private void FinishSend(Task task, Slot slot)
+    {
+        if (task.IsCompletedSuccessfully) Interlocked.Increment(ref _published);
+        else if (!_stop.IsCancellationRequested) RecordPublishFailure(slot, task.Exception?.GetBaseException() ?? new OperationCanceledException());
+        _free.Writer.TryWrite(slot);
+        Interlocked.Decrement(ref _outstanding);
+        _sendGate.Release();
+    }
+
+    private void RecordPublishFailure(Slot slot, Exception ex)
+    {
+        Interlocked.Increment(ref _publishFailures);
+        Volatile.Write(ref _lastError, $"publish to {slot.Message.Topic} failed: {ex.Message}");
+        SignalDisconnected();
     }
 
     /// <summary>Waits until every queued message went out (or was dropped); false when <paramref name="timeout"/> passed first.</summary>
@@ -209,33 +271,39 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var slot))
+                await _sendGate.WaitAsync(_stop.Token).ConfigureAwait(false);
+                try
                 {
-                    try
+                    while (reader.TryRead(out var slot))
                     {
-                        if (!_client.IsConnected)
+                        try
                         {
-                            Interlocked.Increment(ref _droppedDisconnected);
-                            continue;
+                            if (!_client.IsConnected)
+                            {
+                                Interlocked.Increment(ref _droppedDisconnected);
+                                continue;
+                            }
+                            await _client.PublishAsync(slot.Message, _stop.Token).ConfigureAwait(false);
+                            Interlocked.Increment(ref _published);
                         }
-                        await _client.PublishAsync(slot.Message, _stop.Token).ConfigureAwait(false);
-                        Interlocked.Increment(ref _published);
+                        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                        {
+                            return;
+                        }
+                        catch (Exception ex)
+                        {
+                            RecordPublishFailure(slot, ex);
+                        }
+                        finally
+                        {
+                            _free.Writer.TryWrite(slot);
+                            Interlocked.Decrement(ref _outstanding);
+                        }
                     }
-                    catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-                    {
-                        return;
-                    }
-                    catch (Exception ex)
-                    {
-                        Interlocked.Increment(ref _publishFailures);
-                        Volatile.Write(ref _lastError, $"publish to {slot.Message.Topic} failed: {ex.Message}");
-                        SignalDisconnected();
-                    }
-                    finally
-                    {
-                        _free.Writer.TryWrite(slot);
-                        Interlocked.Decrement(ref _outstanding);
-                    }
+                }
+                finally
+                {
+                    _sendGate.Release();
                 }
             }
         }
@@ -346,6 +414,8 @@ public sealed class ResilientMqttClient : IAsyncDisposable
         // publishes our last will over the status we just sent.
         _pending.Writer.TryComplete();
         if (_sendLoop is not null) await Task.WhenAny(_sendLoop, Task.Delay(_options.ConnectTimeout)).ConfigureAwait(false);
+        // A send made on a caller's thread may still be in MQTTnet's hands (the socket did not take it at once).
+        if (Interlocked.Read(ref _outstanding) != 0) await FlushAsync(_options.ConnectTimeout).ConfigureAwait(false);
         if (!_stop.IsCancellationRequested) _stop.Cancel();
         if (_connectLoop is not null) await _connectLoop.ConfigureAwait(false);
         if (_sendLoop is not null) await _sendLoop.ConfigureAwait(false);

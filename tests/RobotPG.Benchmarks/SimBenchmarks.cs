@@ -11,7 +11,8 @@ namespace RobotPG.Benchmarks;
 /// <summary>
 /// Simulator throughput: physics ticks in process, and lockstep round trips (sensor frame → stub
 /// controller → actuator frame → next tick) over loopback MQTT with the embedded broker and with a
-/// real mosquitto (skipped when it is not installed). Run:
+/// real mosquitto (skipped when it is not installed). With the embedded broker the simulator publishes and
+/// receives inside the broker's process; <see cref="LockstepBreakdownBenchmarks"/> shows where the time goes. Run:
 /// <c>dotnet run -c Release --project tests/RobotPG.Benchmarks -- --filter '*SimBenchmarks*' --job short</c>.
 /// Each round-trip operation is one lockstep tick; BenchmarkDotNet reports time per tick.
 /// </summary>

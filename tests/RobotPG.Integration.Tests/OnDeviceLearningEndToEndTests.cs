@@ -9,6 +9,7 @@ using RobotPG.Controller.Learning;
 using RobotPG.Messaging;
 using RobotPG.Sim.Demo;
 using RobotPG.Sim.Serving;
+using RobotPG.Sim.Training;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -219,5 +220,67 @@ public sealed class OnDeviceLearningEndToEndTests(ITestOutputHelper log)
             $"(update {Number(r, "update")}, {Number(r, "steps")} steps = {Number(r, "steps") / OnDeviceSetup.ControlRateHz:F0} simulated s, {wall.Elapsed.TotalSeconds:F1} s wall)");
         Assert.True(transferred < 0.5 * nominalReturn, $"the altered robot did not hurt the pre-trained policy: {transferred:F1} vs {nominalReturn:F1}");
         Assert.True(Number(r, "meanReturn") >= 0.9 * nominalReturn);
+    }
+
+    /// <summary>Pre-training steps over widely randomised bodies (in process, about 10 s of CPU).</summary>
+    private const long WidePretrainSteps = 100_000;
+
+    /// <summary>
+    /// Robot time the fine-tuning may take: a generous 300 s (in process the widely pre-trained policy needs 11–124 s; the goal
+    /// is a mean over 10 episodes of 10 s, so one early fall costs about 100 s, and over MQTT the learner's timing varies).
+    /// </summary>
+    private const long FineTuneBudget = 15_000;
+
+    /// <summary>Episodes until recovery: at most 30 of 10 s fit the budget, so 45 allows 15 falls; relearning falls about 130 times in 200 s.</summary>
+    private const int FineTuneEpisodes = 45;
+
+    [Fact]
+    public async Task A_policy_pretrained_over_widely_randomised_bodies_recovers_on_a_heavier_weaker_robot_over_MQTT_within_300_robot_seconds()
+    {
+        using var work = new Work();
+        // Pre-training in process with mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3° drawn at every reset.
+        string pretrainDir = Path.Combine(work.Path, "pretrain");
+        Directory.CreateDirectory(pretrainDir);
+        var pretrainConfig = OnDeviceSetup.Parse(OnDeviceSetup.ConfigJson("ppo", pretrainDir), pretrainDir);
+        var wideBodies = OnDeviceSetup.Physics();
+        wideBodies.Randomization = RobotSecondsBenchmark.Wide;
+        double pretrainedReturn;
+        using (var pretrain = new InProcessTraining(pretrainConfig, wideBodies, 7, randomizeOnReset: true, pretrainDir, TextWriter.Null))
+        {
+            pretrain.Run(WidePretrainSteps);
+            pretrainedReturn = pretrain.Learner.MeanReturn;
+        }
+        // Ten episodes over random bodies near the 500-step cap: the policy arriving on the robot balances.
+        Assert.True(pretrainedReturn >= 400, $"pre-training over wide bodies reached a mean return of only {pretrainedReturn:F1}");
+        string checkpoint = Path.Combine(pretrainDir, "checkpoints", LearnerCheckpoints.LatestName);
+
+        // The robot: body 2.5× heavier, motors at 0.4× torque constant, the physics file's randomisation at every reset;
+        // it learns in small quick updates (the README's settings).
+        string robotDir = Path.Combine(work.Path, "robot");
+        Directory.CreateDirectory(robotDir);
+        string physics = OnDeviceSetup.PhysicsDirectoryWith(robotDir, massFactor: 2.5, torqueFactor: 0.4);
+        await using var sim = await StartSim(SimClockMode.Lockstep, OnDeviceSetup.ControlRateHz, seed: 35, physics, randomize: true);
+        var json = OnDeviceSetup.ConfigJson("ppo", robotDir, sim.BrokerPort, batchSteps: 256);
+        json["learning"]!["learningRate"] = 0.001;
+        json["policy"]!["checkpoint"] = checkpoint;
+        var config = WriteConfig(json, robotDir, out _);
+        await using var watcher = await LearningWatcher.StartAsync(sim.BrokerPort);
+        double goal = 0.9 * pretrainedReturn;
+        var recovered = watcher.WaitFor(u => Number(u, "meanReturn") >= goal);
+
+        var wall = Stopwatch.StartNew();
+        using var host = ControllerHost.Start(config, robotDir, null, FineTuneBudget / OnDeviceSetup.ControlRateHz, TextWriter.Null);
+        var loopEnded = Task.Run(() => host.Loop.Join(Timeout.InfiniteTimeSpan));
+        var done = await Task.WhenAny(recovered, loopEnded).WaitAsync(WallBudget);
+        wall.Stop();
+        var updates = watcher.Updates;
+        Assert.True(done == recovered,
+            $"no recovery to {goal:F1} within {FineTuneBudget} steps; last update {(updates.Count > 0 ? updates[^1].ToString() : "none")}");
+        var r = recovered.Result;
+        log.WriteLine($"pre-trained over wide bodies: mean return {pretrainedReturn:F1}; on the heavier/weaker robot {Number(r, "meanReturn"):F1} at update " +
+            $"{Number(r, "update")}, {Number(r, "steps")} steps = {Number(r, "steps") / OnDeviceSetup.ControlRateHz:F0} robot s ({wall.Elapsed.TotalSeconds:F1} s wall)");
+        Assert.True(Number(r, "steps") <= FineTuneBudget);
+        // The pre-trained policy arrived and mostly balanced from the start (a policy relearning falls ten times as often).
+        Assert.True(Number(r, "episodes") <= FineTuneEpisodes, $"{Number(r, "episodes")} episodes before recovery: {r}");
     }
 }

@@ -30,6 +30,38 @@ public class ResilientClientTests
     }
 
     [Fact]
+    public async Task MessagesFromOneThreadArriveInOrderWhetherSentInlineOrQueued()
+    {
+        await using var broker = await EmbeddedBroker.StartAsync();
+        await using var receiver = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "rx"));
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(broker.Host, broker.Port, "tx"), new ResilientMqttClientOptions { QueueCapacity = 1024 });
+        receiver.Start();
+        sender.Start();
+        Assert.True(await receiver.WaitConnectedAsync(Timeout));
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        const int messages = 1000;
+        var got = new List<int>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await receiver.SubscribeAsync("robotpg/x/seq", (string topic, in ReadOnlySequence<byte> payload) =>
+        {
+            lock (got)
+            {
+                got.Add(BitConverter.ToInt32(payload.FirstSpan));
+                if (got.Count == messages) all.TrySetResult();
+            }
+        });
+        // A burst: the first goes out on this thread, the rest queue behind it while the socket is busy,
+        // then inline again once the queue drained. Every QoS 1 one must wait in the queue.
+        for (int i = 0; i < messages; i++)
+            Assert.True(sender.TryPublish("robotpg/x/seq", BitConverter.GetBytes(i), i % 100 == 50 ? MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce : default));
+        Assert.Same(all.Task, await Task.WhenAny(all.Task, Task.Delay(Timeout)));
+        lock (got) Assert.Equal(Enumerable.Range(0, messages), got);
+        Assert.True(await sender.FlushAsync(Timeout));
+        Assert.Equal(messages, sender.Published);
+        Assert.Equal(0, sender.Dropped + sender.PublishFailures);
+    }
+
+    [Fact]
     public async Task AFullQueueDropsAndCountsInsteadOfBlocking()
     {
         // Nothing listens on this port: the client keeps retrying in the background.

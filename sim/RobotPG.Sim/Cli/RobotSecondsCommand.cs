@@ -8,7 +8,7 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim robot-seconds --seeds 5 [--first-seed 1] [--scenarios scratch,body,deadband] [--batch 256]
-/// [--learning-rate 0.001|preset] [--pretrain-randomization f] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
+/// [--learning-rate 0.001|preset] [--initial-log-std s] [--pretrain-randomization none|wide|f] [--pretrain-steps n] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
 /// balance from scratch and to recover after a body change (<see cref="RobotSecondsBenchmark"/>), one line per run,
 /// then the table of medians, minima and maxima over the seeds.
 /// </summary>
@@ -23,24 +23,28 @@ public static class RobotSecondsCommand
             Description = "Comma-separated: scratch (learn to balance from an untrained policy), body (pre-trained, then 2.5× mass and 0.4× motor torque), deadband (pre-trained, then motor deadband 0.03 → 0.15 duty).",
             DefaultValueFactory = _ => string.Join(",", RobotSecondsBenchmark.Scenarios),
         };
-        // Defaults: the fastest settings measured (README); --batch 1024 --learning-rate preset is the stock on-device learner.
+        // Defaults: the fastest settings measured (README); --batch 1024 --learning-rate preset is the stock on-device learner,
+        // --pretrain-randomization none the pre-training on the nominal body only.
         var batch = new Option<string>("--batch") { Description = "Transitions per update on the robot (≥ 64).", DefaultValueFactory = _ => "256" };
         var lr = new Option<string?>("--learning-rate") { Description = "Policy learning rate on the robot ('preset': the algorithm's own).", DefaultValueFactory = _ => "0.001" };
+        var initialLogStd = new Option<string?>("--initial-log-std") { Description = "learning.initialLogStd of the robot's learner (a fresh policy's action-noise log std; default: 0)." };
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
         var pretrainRandomization = new Option<string?>("--pretrain-randomization")
         {
-            Description = "Pre-train with mass and motor constants drawn within ±this fraction at every reset (default: the nominal body).",
+            Description = "Pre-training's domain randomisation at every reset: 'none' (the nominal body), 'wide' (mass 0.9–3×, torque 0.35–1.1×, deadband 2–20 %, IMU tilt ±3°), a fraction f (mass and motor constants within ±f) or a physics file's randomization object as JSON, e.g. '{\"massScale\":[0.9,3]}'.",
+            DefaultValueFactory = _ => "wide",
         };
+        var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Control steps of the pre-training (on the nominal body it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "300000" };
         var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
         var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
-        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, budget, pretrainRandomization, output]) command.Options.Add(option);
-        command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(budget),
-            p.GetValue(pretrainRandomization), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, initialLogStd, budget, pretrainRandomization, pretrainSteps, output]) command.Options.Add(option);
+        command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(initialLogStd), p.GetValue(budget),
+            p.GetValue(pretrainRandomization), p.GetValue(pretrainSteps), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return command;
     }
 
-    public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? budgetText,
-        string? pretrainRandomizationText, string? outDir, TextWriter output, TextWriter error)
+    public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? initialLogStdText, string? budgetText,
+        string? pretrainRandomizationText, string? pretrainStepsText, string? outDir, TextWriter output, TextWriter error)
     {
         RobotSecondsSettings settings;
         int seedCount;
@@ -61,11 +65,11 @@ public static class RobotSecondsCommand
             {
                 BatchSteps = (int)batch,
                 LearningRate = lrText is null or "preset" ? null : CommandArguments.PositiveDouble(lrText, "--learning-rate"),
+                InitialLogStd = InitialLogStd(initialLogStdText),
                 BudgetSteps = CommandArguments.PositiveInt64(budgetText, "--budget-steps"),
-                PretrainRandomization = pretrainRandomizationText is null ? null : CommandArguments.PositiveDouble(pretrainRandomizationText, "--pretrain-randomization"),
+                PretrainRandomization = PretrainRanges(pretrainRandomizationText),
+                PretrainSteps = CommandArguments.PositiveInt64(pretrainStepsText, "--pretrain-steps"),
             };
-            if (settings.PretrainRandomization is >= 1)
-                throw new UsageException($"--pretrain-randomization: {settings.PretrainRandomization} must be below 1");
             directory = temporary
                 ? Directory.CreateTempSubdirectory("robotpg-robot-seconds-").FullName
                 : CommandArguments.WritableDirectory(outDir, "--out");
@@ -117,5 +121,36 @@ public static class RobotSecondsCommand
         output.WriteLine();
         output.Write(RobotSecondsBenchmark.Table(runs, settings));
         return CommandArguments.ExitOk;
+    }
+
+    private static double? InitialLogStd(string? text)
+    {
+        if (text is null) return null;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value is >= -5 and <= 1))
+            throw new UsageException($"--initial-log-std: '{text}' must be a number in [-5, 1]");
+        return value;
+    }
+
+    private static RandomizationConfig? PretrainRanges(string? text)
+    {
+        if (text is null or "none") return null;
+        if (text == "wide") return RobotSecondsBenchmark.Wide;
+        if (text.StartsWith('{'))
+        {
+            try
+            {
+                var ranges = RobotPhysicsConfigLoader.ParseRandomization(text, "--pretrain-randomization");
+                var body = RobotPhysicsConfigLoader.LoadRobot("balance-bot");
+                body.Randomization = ranges;
+                return RobotPhysicsConfigLoader.Validate(body) is string problem ? throw new UsageException($"--pretrain-randomization: {problem}") : ranges;
+            }
+            catch (RobotPhysicsConfigException e)
+            {
+                throw new UsageException(e.Message);
+            }
+        }
+        double f = CommandArguments.PositiveDouble(text, "--pretrain-randomization");
+        if (f >= 1) throw new UsageException($"--pretrain-randomization: '{text}' must be none, wide or a fraction below 1");
+        return RobotSecondsBenchmark.Symmetric(f);
     }
 }

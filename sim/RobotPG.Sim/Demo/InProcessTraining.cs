@@ -24,7 +24,8 @@ public sealed class InProcessTraining : IDisposable
     private readonly long _periodTicks;
     private long _steps;
 
-    /// <param name="config">A balance-bot or cartpole-rail config with a learning section (its checkpoint directory is taken relative to <paramref name="workDirectory"/>).</param>
+    /// <param name="config">A balance-bot or cartpole-rail config with a learning section (its checkpoint directory and policy.checkpoint are taken relative to <paramref name="workDirectory"/>).</param>
+    /// <param name="initialCheckpoint">The policy to start from; null: the config's policy.checkpoint, if any.</param>
     public InProcessTraining(RobotConfig config, RobotPhysicsConfig physics, ulong seed, bool randomizeOnReset, string workDirectory, TextWriter output,
         string? initialCheckpoint = null)
     {
@@ -32,6 +33,8 @@ public sealed class InProcessTraining : IDisposable
         var learningConfig = config.Learning ?? throw new ArgumentException("the config has no learning section", nameof(config));
         _environment = new BalanceBotEnvironment(config, physics, seed, randomizeOnReset);
         IControlTask task = ControlTasks.Create(config);
+        // As the controller starts: the given policy, else the config's policy.checkpoint (relative to its directory).
+        initialCheckpoint ??= config.Policy.Checkpoint is { } configured ? Path.Combine(workDirectory, configured) : null;
         _learning = OnDeviceLearning.Create(config, learningConfig, workDirectory, task, initialCheckpoint, resume: false, simClient: null, output);
         var policies = new PolicyExchange(_learning.Learner.InitialPolicy);
         _learning.Learner.Attach(policies);

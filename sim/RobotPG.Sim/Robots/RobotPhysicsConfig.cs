@@ -162,11 +162,24 @@ public sealed class RandomizationConfig
     public double Mass { get; set; } = 0.1;
     public double Friction { get; set; } = 0.3;
     public double Motor { get; set; } = 0.1;
+
+    /// <summary>Wide randomisation: body mass (and inertias) multiplier drawn from [low, high] instead of 1 ± mass, e.g. [0.9, 3].</summary>
+    public double[]? MassScale { get; set; }
+
+    /// <summary>Wide randomisation: motor torque-constant multiplier drawn from [low, high] instead of 1 ± motor, e.g. [0.35, 1.1].</summary>
+    public double[]? TorqueScale { get; set; }
+
+    /// <summary>Motor deadband duty drawn from [low, high] (absolute fraction of full PWM) instead of the motor's own.</summary>
+    public double[]? DeadbandDuty { get; set; }
+
+    /// <summary>IMU mounted tilted forward/back by an angle drawn within ±this many degrees (0: square).</summary>
+    public double ImuTiltDeg { get; set; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,
     AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(RobotPhysicsConfig))]
+[JsonSerializable(typeof(RandomizationConfig))]
 internal sealed partial class RobotPhysicsJsonContext : JsonSerializerContext;
 
 /// <summary>A physics file that cannot be used; the message names the file, the field and the reason.</summary>
@@ -218,6 +231,31 @@ public static class RobotPhysicsConfigLoader
         return config;
     }
 
+    // A [low, high] pair within [min, max]; null when absent or fine.
+    private static string? Range(double[]? range, double min, double max)
+    {
+        if (range is null) return null;
+        if (range.Length != 2) return $"must be [low, high], found {range.Length} numbers";
+        if (!(range[0] >= min && range[0] <= range[1] && range[1] <= max))
+            return $"[{range[0]}, {range[1]}] must satisfy {min} ≤ low ≤ high ≤ {max}";
+        return null;
+    }
+
+    /// <summary>A physics file's "randomization" object on its own (e.g. given on a command line); throws <see cref="RobotPhysicsConfigException"/>.</summary>
+    public static RandomizationConfig ParseRandomization(string json, string source)
+    {
+        RandomizationConfig? ranges;
+        try
+        {
+            ranges = JsonSerializer.Deserialize(json, RobotPhysicsJsonContext.Default.RandomizationConfig);
+        }
+        catch (JsonException ex)
+        {
+            throw new RobotPhysicsConfigException($"{source}: {(ex.Path is null ? "" : ex.Path + ": ")}{ex.Message}");
+        }
+        return ranges ?? throw new RobotPhysicsConfigException($"{source}: null is not a randomization");
+    }
+
     /// <summary>Null when the parameters make a robot; else the first problem as "field: reason".</summary>
     public static string? Validate(RobotPhysicsConfig c)
     {
@@ -238,6 +276,10 @@ public static class RobotPhysicsConfigLoader
         if (!(m.MaxCurrent > 0)) return "motor.maxCurrent: must be > 0";
         if (!(c.Randomization.Mass is >= 0 and < 1) || !(c.Randomization.Friction is >= 0 and < 1) || !(c.Randomization.Motor is >= 0 and < 1))
             return "randomization: every fraction must be in [0, 1)";
+        if (Range(c.Randomization.MassScale, 0.05, 20) is string massProblem) return "randomization.massScale: " + massProblem;
+        if (Range(c.Randomization.TorqueScale, 0.05, 20) is string torqueProblem) return "randomization.torqueScale: " + torqueProblem;
+        if (Range(c.Randomization.DeadbandDuty, 0, 0.9) is string deadbandProblem) return "randomization.deadbandDuty: " + deadbandProblem;
+        if (!(c.Randomization.ImuTiltDeg is >= 0 and <= 20)) return $"randomization.imuTiltDeg: {c.Randomization.ImuTiltDeg} must be in [0, 20]";
 
         if (c.Robot == "balance-bot")
         {

@@ -83,7 +83,7 @@ public sealed class SimulatedBalanceBot : SimulatedRobot
             BodyPitchInertia = _nominal.BodyPitchInertia * MassFactor,
             BodyYawInertia = _nominal.BodyYawInertia * MassFactor,
             RollingFriction = _nominal.RollingFriction * FrictionFactor,
-            Motor = _nominal.Motor.Scaled(TorqueConstantFactor, ResistanceFactor, FrictionFactor),
+            Motor = _nominal.Motor.Scaled(TorqueConstantFactor, ResistanceFactor, FrictionFactor) with { DeadbandDuty = DeadbandDuty ?? _nominal.Motor.DeadbandDuty },
         };
     }
 

@@ -68,7 +68,7 @@ public sealed class SimulatedCartpoleRail : SimulatedRobot
             PoleInertia = _nominal.PoleInertia * MassFactor,
             CartFriction = _nominal.CartFriction * FrictionFactor,
             PivotFriction = _nominal.PivotFriction * FrictionFactor,
-            Motor = _nominal.Motor.Scaled(TorqueConstantFactor, ResistanceFactor, FrictionFactor),
+            Motor = _nominal.Motor.Scaled(TorqueConstantFactor, ResistanceFactor, FrictionFactor) with { DeadbandDuty = DeadbandDuty ?? _nominal.Motor.DeadbandDuty },
         };
     }
 

@@ -184,6 +184,12 @@ public abstract class SimulatedRobot
 
     public double ResistanceFactor { get; private set; } = 1;
 
+    /// <summary>The motors' deadband duty drawn by <see cref="Randomize"/> (null: the configured one).</summary>
+    public double? DeadbandDuty { get; private set; }
+
+    /// <summary>Forward tilt of the IMU on the body drawn by <see cref="Randomize"/>, rad (a level body reads this pitch).</summary>
+    public double ImuTiltRad { get; private set; }
+
     /// <summary>Scales the IMU's configured noise (0 = a perfect sensor).</summary>
     public double SensorNoiseScale { get; set; } = 1.0;
 
@@ -287,6 +293,11 @@ public abstract class SimulatedRobot
         FrictionFactor = Math.Max(0, 1 + scale * Random.NextUniform(-r.Friction, r.Friction));
         TorqueConstantFactor = 1 + scale * Random.NextUniform(-r.Motor, r.Motor);
         ResistanceFactor = 1 + scale * Random.NextUniform(-r.Motor, r.Motor);
+        // The wide ranges draw only when configured, so the stream of a plain config is unchanged.
+        if (r.MassScale is [double massLow, double massHigh]) MassFactor = 1 + scale * (Random.NextUniform(massLow, massHigh) - 1);
+        if (r.TorqueScale is [double torqueLow, double torqueHigh]) TorqueConstantFactor = 1 + scale * (Random.NextUniform(torqueLow, torqueHigh) - 1);
+        if (r.DeadbandDuty is [double deadbandLow, double deadbandHigh]) DeadbandDuty = Random.NextUniform(deadbandLow, deadbandHigh);
+        if (r.ImuTiltDeg > 0) ImuTiltRad = scale * Random.NextUniform(-r.ImuTiltDeg, r.ImuTiltDeg) * Math.PI / 180.0;
         ApplyParameterFactors();
         Reset();
     }
@@ -328,6 +339,13 @@ public abstract class SimulatedRobot
             var nominal = Imu.Imperfections;
             Imu.Imperfections = nominal with { AccelNoiseStd = imu.AccelNoiseStd * n, GyroNoiseStd = imu.GyroNoiseStd * n };
             BodyMotion(out double fF, out double fL, out double fU, out double wF, out double wL, out double wU);
+            if (ImuTiltRad != 0)
+            {
+                // The chip pitched forward by the tilt about the body's left axis: body vectors seen in its axes.
+                double c = Math.Cos(ImuTiltRad), sn = Math.Sin(ImuTiltRad);
+                (fF, fU) = (c * fF - sn * fU, sn * fF + c * fU);
+                (wF, wU) = (c * wF - sn * wU, sn * wF + c * wU);
+            }
             var (ax, ay, az) = Mounting.ToImu(fF, fL, fU);
             var (gx, gy, gz) = Mounting.ToImu(wF, wL, wU);
             Imu.SetMotion(ax, ay, az, gx, gy, gz, imu.TemperatureC);

@@ -13,7 +13,9 @@ namespace RobotPG.Sim.Serving;
 /// <see cref="SimActuatorFrame"/> from robotpg/{id}/actuators on the emulated chips, answers
 /// cmd/reset and cmd/randomize, publishes the ground truth (binary) and a JSON status. Usable in
 /// process (the demo, the integration tests) and behind <c>robotpg-sim serve</c>.
-/// Bad frames never escape: each is counted by outcome in <see cref="ActuatorFrames"/> and dropped.
+/// With its own embedded broker the server publishes and receives frames inside the broker's process
+/// (no client socket, no thread hop on the simulator's side: about half of a lockstep round trip's
+/// wake-ups); its MQTT client then carries only commands. Bad frames never escape: each is counted by outcome in <see cref="ActuatorFrames"/> and dropped.
 /// </summary>
 public sealed class SimulationServer : IAsyncDisposable
 {
@@ -21,7 +23,7 @@ public sealed class SimulationServer : IAsyncDisposable
 
     private readonly SimulationServerOptions _options;
     private readonly SimulatedRobot _robot;
-    private EmbeddedBroker? _broker;
+    private volatile EmbeddedBroker? _broker;
     private readonly ResilientMqttClient _client;
     private readonly SimLink? _link;
     private readonly long _brokerRestartAt;
@@ -35,6 +37,7 @@ public sealed class SimulationServer : IAsyncDisposable
     private readonly byte[] _scratch = new byte[FrameFormat.MaxFrameLength];
     private readonly CancellationTokenSource _stop = new();
     private readonly string _telemetryTopic;
+    private readonly string _clientId;
 
     // Realtime: frames waiting for their actuation time, oldest first.
     private readonly SimActuatorFrame[] _queue = new SimActuatorFrame[RealtimeQueueLength];
@@ -60,6 +63,7 @@ public sealed class SimulationServer : IAsyncDisposable
         _telemetryTopic = Topics.Telemetry(TelemetryKinds.Sim);
         BrokerHost = endpoint.Host;
         BrokerPort = endpoint.Port;
+        _clientId = endpoint.ClientId;
         _client = new ResilientMqttClient(endpoint, new ResilientMqttClientOptions { QueueCapacity = 256, MaxPayloadLength = FrameFormat.MaxFrameLength });
         for (int i = 0; i < RealtimeQueueLength; i++) _queue[i] = new SimActuatorFrame();
         var link = new SimLink(options.Faults, options.Seed);
@@ -76,12 +80,16 @@ public sealed class SimulationServer : IAsyncDisposable
 
     private static long NowMs => Stopwatch.GetTimestamp() * 1000 / Stopwatch.Frequency;
 
+    /// <summary>A QoS 0 message into our embedded broker in process, or through the client to an external broker.</summary>
+    private bool Publish(string topic, ReadOnlySpan<byte> payload) =>
+        _broker is { } broker ? broker.TryPublish(topic, payload, _clientId) : _client.TryPublish(topic, payload);
+
     /// <summary>A sensor frame onto the link (or straight to the broker without link faults). Caller holds the lock.</summary>
     private void PublishSensorsLocked(ReadOnlySpan<byte> frame)
     {
         if (_link is null)
         {
-            if (_client.TryPublish(Topics.Sensors, frame)) Interlocked.Increment(ref _sensorFramesPublished);
+            if (Publish(Topics.Sensors, frame)) Interlocked.Increment(ref _sensorFramesPublished);
             return;
         }
         _link.Send(SimLinkDirection.Sensors, frame, NowMs, ActuatorFrames.Accepted);
@@ -95,7 +103,7 @@ public sealed class SimulationServer : IAsyncDisposable
         long now = NowMs;
         _link.Pump(SimLinkDirection.Sensors, now, bytes =>
         {
-            if (_client.TryPublish(Topics.Sensors, bytes)) Interlocked.Increment(ref _sensorFramesPublished);
+            if (Publish(Topics.Sensors, bytes)) Interlocked.Increment(ref _sensorFramesPublished);
         });
         _link.Pump(SimLinkDirection.Actuators, now, bytes => HandleActuatorMessage(new ReadOnlySequence<byte>(bytes)));
     }
@@ -109,10 +117,13 @@ public sealed class SimulationServer : IAsyncDisposable
         {
             try
             {
-                _broker = await EmbeddedBroker.StartAsync(new EmbeddedBrokerOptions
+                var broker = await EmbeddedBroker.StartAsync(new EmbeddedBrokerOptions
                 {
                     Port = BrokerPort, UserName = _options.EmbeddedUserName, Password = _options.EmbeddedPassword, Certificate = _options.EmbeddedCertificate,
                 }).ConfigureAwait(false);
+                // Clients reconnect after ≥ 50 ms of backoff; a frame published before this line is answered by the republish.
+                broker.OnPublished(Topics.Actuators, OnActuatorMessage);
+                _broker = broker;
                 Interlocked.Increment(ref _brokerRestarts);
                 return;
             }
@@ -213,7 +224,8 @@ public sealed class SimulationServer : IAsyncDisposable
         _client.Start();
         if (!await _client.WaitConnectedAsync(connectTimeout).ConfigureAwait(false))
             throw new IOException($"cannot reach the MQTT broker at {BrokerHost}:{BrokerPort} within {connectTimeout.TotalSeconds:0.#} s: {_client.LastError ?? "no answer"}");
-        await _client.SubscribeAsync(Topics.Actuators, OnActuatorMessage).ConfigureAwait(false);
+        if (_broker is { } broker) broker.OnPublished(Topics.Actuators, OnActuatorMessage);
+        else await _client.SubscribeAsync(Topics.Actuators, OnActuatorMessage).ConfigureAwait(false);
         await _client.SubscribeAsync(Topics.CommandAll, OnCommandMessage).ConfigureAwait(false);
         lock (_gate)
         {
@@ -370,7 +382,7 @@ public sealed class SimulationServer : IAsyncDisposable
         {
             _robot.FillTruth(_truth);
             _truth.Sequence = _sequence;
-            _client.TryPublish(Topics.Truth, _truthBytes.AsSpan(0, _truth.Encode(_truthBytes)));
+            Publish(Topics.Truth, _truthBytes.AsSpan(0, _truth.Encode(_truthBytes)));
         }
         _lastProgressTimestamp = Stopwatch.GetTimestamp();
         TickPublished?.Invoke(_sequence);
@@ -462,7 +474,7 @@ public sealed class SimulationServer : IAsyncDisposable
             _statusTimestamp = now;
         }
         LastStatus = status;
-        _client.TryPublish(_telemetryTopic, JsonSerializer.SerializeToUtf8Bytes(status, MessagingJsonContext.Default.SimStatusTelemetry));
+        Publish(_telemetryTopic, JsonSerializer.SerializeToUtf8Bytes(status, MessagingJsonContext.Default.SimStatusTelemetry));
     }
 
     /// <summary>The last status published on telemetry/sim.</summary>

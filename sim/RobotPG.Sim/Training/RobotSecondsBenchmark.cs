@@ -19,6 +19,9 @@ public sealed record RobotSecondsSettings
     /// <summary>Policy learning rate; null: the algorithm's preset.</summary>
     public double? LearningRate { get; init; }
 
+    /// <summary>learning.initialLogStd of the robot's runs (null: the network's 0); the pre-training keeps the preset.</summary>
+    public double? InitialLogStd { get; init; }
+
     /// <summary>Largest control-step count a run may take before it counts as not reached.</summary>
     public long BudgetSteps { get; init; } = 60_000;
 
@@ -29,10 +32,14 @@ public sealed record RobotSecondsSettings
     public double ChangedDeadbandDuty { get; init; } = 0.15;
 
     /// <summary>
-    /// Domain randomisation of the pre-training: null = the nominal body at every reset; f = mass, motor torque
-    /// constant and resistance drawn within ±f at every reset (friction as configured).
+    /// Domain randomisation of the pre-training, drawn at every reset: null = the nominal body (the physics file's
+    /// ±10 % mass and motor, ±30 % friction are not drawn); else these ranges (<see cref="RobotSecondsBenchmark.Wide"/>,
+    /// or <see cref="RobotSecondsBenchmark.Symmetric"/>).
     /// </summary>
-    public double? PretrainRandomization { get; init; }
+    public RandomizationConfig? PretrainRandomization { get; init; }
+
+    /// <summary>Largest control-step count of the pre-training (it stops earlier once its last 10 episodes reach the cap).</summary>
+    public long PretrainSteps { get; init; } = 300_000;
 }
 
 /// <summary>One run of one scenario.</summary>
@@ -58,6 +65,33 @@ public static class RobotSecondsBenchmark
 {
     public static readonly string[] Scenarios = ["scratch", "body", "deadband"];
 
+    /// <summary>Control steps of the pre-change measurement: the pre-trained policy on the nominal robot, no learning (about 10 episodes).</summary>
+    public const long PreChangeSteps = 5_000;
+
+    /// <summary>
+    /// Pre-training wide enough that the changes are a small step: body mass 0.9–3×, torque constant 0.35–1.1×,
+    /// motor deadband 2–20 % duty, the IMU tilted within ±3°, friction ±30 %, resistance ±10 %.
+    /// </summary>
+    public static RandomizationConfig Wide => new()
+    {
+        Mass = 0.1, Friction = 0.3, Motor = 0.1, MassScale = [0.9, 3.0], TorqueScale = [0.35, 1.1], DeadbandDuty = [0.02, 0.2], ImuTiltDeg = 3,
+    };
+
+    /// <summary>Mass, motor torque constant and resistance within ±<paramref name="fraction"/>, friction ±30 %.</summary>
+    public static RandomizationConfig Symmetric(double fraction) => new() { Mass = fraction, Friction = 0.3, Motor = fraction };
+
+    /// <summary>The ranges in words (the table's footnote).</summary>
+    public static string Describe(RandomizationConfig? r)
+    {
+        if (r is null) return "on the nominal body";
+        var inv = CultureInfo.InvariantCulture;
+        string mass = r.MassScale is [var ml, var mh] ? string.Create(inv, $"mass {ml}–{mh}×") : string.Create(inv, $"mass ±{r.Mass}");
+        string torque = r.TorqueScale is [var tl, var th] ? string.Create(inv, $"torque {tl}–{th}×") : string.Create(inv, $"motor ±{r.Motor}");
+        string deadband = r.DeadbandDuty is [var dl, var dh] ? string.Create(inv, $", deadband {dl * 100}–{dh * 100} %") : "";
+        string tilt = r.ImuTiltDeg > 0 ? string.Create(inv, $", IMU tilt ±{r.ImuTiltDeg}°") : "";
+        return $"randomised ({mass}, {torque}{deadband}{tilt}, friction ±{r.Friction.ToString(inv)})";
+    }
+
     /// <summary>Runs one scenario for one seed in <paramref name="workDirectory"/> (created; checkpoints and configs go there).</summary>
     public static RobotSecondsRun Run(string scenario, ulong seed, RobotSecondsSettings settings, string physicsDirectory, string workDirectory)
     {
@@ -67,20 +101,31 @@ public static class RobotSecondsBenchmark
         if (scenario == "scratch")
             return Learn(scenario, seed, settings, nominal, randomize: false, checkpoint: null, Path.Combine(workDirectory, "scratch"), goalReturn: double.NaN, nominalReturn: double.NaN);
 
-        // Pre-training on the nominal body with the preset learner (the policy the robot would arrive with).
+        // Pre-training in simulation with the preset learner (the policy the robot would arrive with).
         string pretrainDir = Path.Combine(workDirectory, "pretrain");
         Directory.CreateDirectory(pretrainDir);
         var pretrainConfig = DemoRun.ParseConfig(Json(seed, new RobotSecondsSettings { Algorithm = settings.Algorithm }, null), pretrainDir);
-        double nominalReturn;
-        RobotPhysicsConfig pretrainBody = settings.PretrainRandomization is double f ? Randomized(physicsDirectory, f) : nominal;
+        RobotPhysicsConfig pretrainBody = settings.PretrainRandomization is { } ranges ? Randomized(physicsDirectory, ranges) : nominal;
         using (var pretrain = new InProcessTraining(pretrainConfig, pretrainBody, seed, randomizeOnReset: settings.PretrainRandomization is not null,
             pretrainDir, TextWriter.Null))
         {
-            pretrain.Run(settings.BudgetSteps * 4, t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps);
-            nominalReturn = pretrain.Learner.MeanReturn;
+            // On one body, until it balances; over randomised bodies the whole budget (ten good episodes can be ten easy bodies).
+            pretrain.Run(settings.PretrainSteps, settings.PretrainRandomization is null ? t => t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps : null);
             pretrain.SaveCheckpoint();
         }
         string checkpoint = Path.Combine(pretrainDir, "checkpoints", LearnerCheckpoints.LatestName);
+
+        // The pre-change return: the arriving policy on the nominal robot (randomised at every reset) before the change,
+        // with no update in the window (the batch is larger than it).
+        string nominalDir = Path.Combine(workDirectory, "nominal");
+        Directory.CreateDirectory(nominalDir);
+        double nominalReturn;
+        var nominalConfig = DemoRun.ParseConfig(Json(seed, settings with { BatchSteps = (int)PreChangeSteps * 2 }, checkpoint), nominalDir);
+        using (var before = new InProcessTraining(nominalConfig, nominal, seed + 2000, randomizeOnReset: true, nominalDir, TextWriter.Null))
+        {
+            before.Run(PreChangeSteps);
+            nominalReturn = before.Learner.MeanReturn;
+        }
         RobotPhysicsConfig changed = Changed(scenario, physicsDirectory, settings);
         return Learn(scenario, seed, settings, changed, randomize: true, checkpoint, Path.Combine(workDirectory, scenario),
             settings.RecoveryFraction * nominalReturn, nominalReturn);
@@ -107,13 +152,12 @@ public static class RobotSecondsBenchmark
         return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
     }
 
-    private static RobotPhysicsConfig Randomized(string physicsDirectory, double fraction)
+    private static RobotPhysicsConfig Randomized(string physicsDirectory, RandomizationConfig ranges)
     {
-        string path = Path.Combine(physicsDirectory, "balance-bot.physics.json");
-        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        json["randomization"]!["mass"] = fraction;
-        json["randomization"]!["motor"] = fraction;
-        return RobotPhysicsConfigLoader.Parse(json.ToJsonString(), path);
+        RobotPhysicsConfig nominal = RobotPhysicsConfigLoader.LoadRobot("balance-bot", physicsDirectory);
+        nominal.Randomization = ranges;
+        string? problem = RobotPhysicsConfigLoader.Validate(nominal);
+        return problem is null ? nominal : throw new ArgumentException($"pre-training randomisation: {problem}", nameof(ranges));
     }
 
     private static JsonObject Json(ulong seed, RobotSecondsSettings settings, string? checkpoint)
@@ -123,6 +167,7 @@ public static class RobotSecondsBenchmark
         learning["batchSteps"] = settings.BatchSteps;
         learning["checkpointEveryEpisodes"] = 0;
         if (settings.LearningRate is double lr) learning["learningRate"] = lr;
+        if (settings.InitialLogStd is double logStd) learning["initialLogStd"] = logStd;
         json["telemetry"]!["enabled"] = false;
         return json;
     }
@@ -172,7 +217,7 @@ public static class RobotSecondsBenchmark
                 $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
                 $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
         }
-        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}, pre-training {(settings.PretrainRandomization is double f ? $"randomised ±{f.ToString(inv)} (mass, motor)" : "on the nominal body")}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
+        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}{(settings.InitialLogStd is double ls ? $", initial log std {ls.ToString(inv)}" : "")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
         return text.ToString();
     }
 

@@ -365,6 +365,9 @@ public sealed class LearningConfig
     /// <summary>Policy learning rate; absent: the algorithm's preset.</summary>
     public double? LearningRate { get; init; }
 
+    /// <summary>Log std of a fresh policy's action noise; absent: the network's 0 (a loaded policy keeps its own).</summary>
+    public double? InitialLogStd { get; init; }
+
     /// <summary>Critic layer widths.</summary>
     public int[]? ValueHiddenSizes { get; init; }
 

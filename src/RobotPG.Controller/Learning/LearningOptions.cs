@@ -15,6 +15,9 @@ public sealed record LearningOptions
     /// <summary>Overrides the algorithm's policy learning rate (null: the preset's).</summary>
     public float? LearningRate { get; init; }
 
+    /// <summary>Log std of the action noise a fresh policy starts with (null: the network's own, 0); a loaded or resumed policy keeps its own.</summary>
+    public float? InitialLogStd { get; init; }
+
     /// <summary>Critic layers (the policy's come from the config's policy.hiddenSizes).</summary>
     public int[] ValueHiddenSizes { get; init; } = [64, 64];
 
@@ -52,6 +55,7 @@ public sealed record LearningOptions
         if (!(ReturnDropMargin >= 0)) return $"learning.returnDropMargin {ReturnDropMargin} must be ≥ 0";
         if (CheckpointEveryUpdates < 0 || CheckpointEveryEpisodes < 0) return "learning checkpoint intervals must be ≥ 0";
         if (LearningRate is float lr && !(lr > 0 && float.IsFinite(lr))) return $"learning.learningRate {lr} must be a positive number";
+        if (InitialLogStd is float ls && !(ls is >= -5 and <= 1)) return $"learning.initialLogStd {ls} must be in [-5, 1]";
         return null;
     }
 }

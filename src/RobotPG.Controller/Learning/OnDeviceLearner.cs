@@ -123,6 +123,8 @@ public sealed class OnDeviceLearner : IDisposable
             var normalizer = _agent.ObservationStatistics is null ? null : new RunningMeanStd(_obs);
             _buffers[i] = (ControlPolicy.FromNetwork(network, normalizer, deterministic: false, $"learner:{algorithm.Name}"), network, normalizer);
         }
+        // Before the loop's first policy is copied; LoadPretrained and Resume overwrite it with the checkpoint's own.
+        if (options.InitialLogStd is float logStd) _agent.Policy.LogStd.Fill(logStd);
         _best = new BestPolicyKeeper(_agent);
         CopyAgentInto(0);
     }

@@ -81,6 +81,7 @@ public sealed class OnDeviceLearning : IDisposable
             Algorithm = learning.Algorithm,
             BatchSteps = learning.BatchSteps ?? defaults.BatchSteps,
             LearningRate = learning.LearningRate is double lr ? (float)lr : null,
+            InitialLogStd = learning.InitialLogStd is double ls ? (float)ls : null,
             ValueHiddenSizes = learning.ValueHiddenSizes ?? config.Policy.HiddenSizes,
             MaxKl = learning.MaxKl ?? defaults.MaxKl,
             EvaluationEpisodes = learning.EvaluationEpisodes,

@@ -28,7 +28,8 @@ public sealed class HouseholderLeastSquares
 
     /// <summary>
     /// Solves min ‖A x − b‖ with A row-major (Rows × Columns); A and b are left unchanged.
-    /// Returns false (x untouched) when A is numerically rank deficient.
+    /// Returns false (x untouched) when A is numerically rank deficient: some column's part independent of the
+    /// columns before it has norm ≤ max|Aᵢⱼ|·max(m, n)·1e-13.
     /// </summary>
     public bool Solve(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> x)
     {

@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
 using RobotPG.Controller.Configuration;
+using RobotPG.Controller.Control;
 using RobotPG.Controller.Learning;
 using RobotPG.Controller.Tasks;
+using RobotPG.Learning.Networks;
+using RobotPG.Learning.Normalization;
 using Xunit;
 
 namespace RobotPG.Controller.Tests.Learning;
@@ -49,6 +52,7 @@ public sealed class LearningConfigTests
     [InlineData("evaluationEpisodes", 11, "$.learning.evaluationEpisodes")]
     [InlineData("checkpointEveryUpdates", -1, "$.learning.checkpointEveryUpdates")]
     [InlineData("resetUprightDeg", 90, "$.learning.resetUprightDeg")]
+    [InlineData("initialLogStd", 2, "$.learning.initialLogStd")]
     public void A_bad_learning_value_is_one_error_at_its_path(string key, object value, string path)
     {
         var learning = new JsonObject { ["algorithm"] = "ppo" };
@@ -70,5 +74,43 @@ public sealed class LearningConfigTests
         var loaded = Load(Config(new JsonObject { ["algorithm"] = "ppo", ["batchsteps"] = 512 }));
         var error = Assert.Single(loaded.Errors);
         Assert.Equal("$.learning.batchsteps", error.Path);
+    }
+
+    [Fact]
+    public void InitialLogStd_sets_the_action_noise_of_a_fresh_policy_and_the_loops_first_policy_and_a_pretrained_one_keeps_its_own()
+    {
+        using var dir = new TempDirectory();
+        var loaded = Load(Config(new JsonObject { ["algorithm"] = "ppo", ["initialLogStd"] = -1.5 }));
+        Assert.True(loaded.Ok, string.Join("; ", loaded.Errors));
+        var config = loaded.Config!;
+        float[] pretrainedLogStd;
+        string checkpoint;
+        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null))
+        {
+            Assert.Equal(-1.5f, learning.Options.InitialLogStd);
+            Assert.All(learning.Learner.Agent.Policy.LogStd.ToArray(), v => Assert.Equal(-1.5f, v));
+            // The loop samples with std e^−1.5 from its very first step: against the same means at log std 0 its policy is
+            // KL(N(μ, e^−3) ‖ N(μ, 1)) = 1.5 + e^−3/2 − 1/2 per action dimension away (closed form).
+            var agent = learning.Learner.Agent;
+            var wide = new GaussianPolicy(agent.ObservationSize, agent.ActionSize, agent.Policy.HiddenSizes, maxBatch: 1, seed: 1);
+            wide.CopyFrom(agent.Policy);
+            wide.LogStd.Fill(0f);
+            RunningMeanStd? statistics = null;
+            if (agent.ObservationStatistics is { } stats)
+            {
+                statistics = new RunningMeanStd(stats.Size, stats.Epsilon);
+                statistics.CopyFrom(stats);
+            }
+            float[] observations = [.. Enumerable.Range(0, 3 * agent.ObservationSize).Select(i => 0.1f * (i % 7) - 0.3f)];
+            double kl = learning.Learner.InitialPolicy.MeanKl(ControlPolicy.FromNetwork(wide, statistics, false, "test"), observations, 3);
+            Assert.Equal(agent.ActionSize * (1.5 + Math.Exp(-3) / 2 - 0.5), kl, 5);
+            learning.Learner.Agent.Policy.LogStd.Fill(-0.25f);
+            learning.Learner.SaveCheckpoint();
+            pretrainedLogStd = learning.Learner.Agent.Policy.LogStd.ToArray();
+            checkpoint = Path.Combine(learning.Options.CheckpointDirectory!, LearnerCheckpoints.LatestName);
+        }
+        using var dir2 = new TempDirectory();
+        using var resumed = OnDeviceLearning.Create(config, config.Learning!, dir2.Path, ControlTasks.Create(config), checkpoint, resume: false, simClient: null, TextWriter.Null);
+        Assert.Equal(pretrainedLogStd, resumed.Learner.Agent.Policy.LogStd.ToArray());
     }
 }

@@ -203,6 +203,9 @@ public sealed class SimBusTests
         var sink = new DiscardingSink();
         using var bus = new Controller.Simulation.SimBus(new SimBusOptions(), sink);
         const int frames = 20_000;
+        // Halfway, the producer waits until the reader has latched a frame, so the reader provably reads while frames
+        // arrive (on a busy machine it could otherwise first run after the last one).
+        using var readerLatched = new ManualResetEventSlim();
         var producer = Task.Factory.StartNew(() =>
         {
             var frame = new SimSensorFrame();
@@ -210,6 +213,7 @@ public sealed class SimBusTests
             var encoded = new byte[SimSensorFrame.MaxEncodedLength];
             for (int s = 1; s <= frames; s++)
             {
+                if (s == frames / 2) Assert.True(readerLatched.Wait(TimeSpan.FromMinutes(1)));
                 Array.Fill(image, (byte)s);
                 frame.SetShape(1, 0);
                 frame.SetDevice(0, 0x40, image);
@@ -234,6 +238,7 @@ public sealed class SimBusTests
             if (current.Sequence < last) backwards++;
             if (current.Sequence != last) latched++;
             last = current.Sequence;
+            readerLatched.Set();
         }
         producer.GetAwaiter().GetResult();
         Assert.Equal(0, torn);

@@ -42,4 +42,31 @@ public class LinearGaussianPolicyTests
         // N(8; 7, 2²): −½(1/2)² − log 2 − ½ log 2π
         Assert.Equal(-0.125 - Math.Log(2) - 0.5 * Math.Log(2 * Math.PI), policy.LogProb([2f], [8f]), 12);
     }
+
+    [Fact]
+    public void LayoutIsWeightsThenBiasThenLogStdAndEmptySizesAreRefused()
+    {
+        var policy = new LinearGaussianPolicy(3, 2, initialLogStd: -0.5);
+        Assert.Equal(2 * (3 + 2), policy.ParameterCount);
+        Assert.Equal([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.5, -0.5], policy.Parameters.ToArray());
+        Assert.Equal(8, policy.MeanParameters.Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LinearGaussianPolicy(0, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LinearGaussianPolicy(3, 0));
+    }
+
+    [Fact]
+    public void SampleIsTheMeanPlusSigmaTimesTheNextGaussians()
+    {
+        // W = [[1, −2], [0.5, 0]], b = (0.25, −1), log σ = (log 2, −log 4); s = (1, 0.5) → μ = (0.25, −0.5).
+        var policy = new LinearGaussianPolicy(2, 2);
+        double[] theta = [1, -2, 0.5, 0, 0.25, -1, Math.Log(2), -Math.Log(4)];
+        theta.CopyTo(policy.Parameters);
+        var rng = new Prng(17);
+        var reference = rng; // a copy of the stream: the same two Gaussians
+        float[] action = new float[2];
+        policy.Sample([1f, 0.5f], ref rng, action);
+        Assert.Equal(0.25 + 2 * reference.NextGaussian(), action[0], 1e-6);
+        Assert.Equal(-0.5 + 0.25 * reference.NextGaussian(), action[1], 1e-6);
+        Assert.Equal(reference.NextUInt64(), rng.NextUInt64()); // exactly one draw per action dimension
+    }
 }

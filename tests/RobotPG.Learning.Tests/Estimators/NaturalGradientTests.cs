@@ -120,4 +120,26 @@ public class NaturalGradientTests
         Assert.False(rejected.Accepted);
         Assert.Equal(start, result);
     }
+
+    [Fact]
+    public void StepScaleIsSqrtTwoEpsilonOverGTransposeXAndZeroWithoutAnAscentDirection()
+    {
+        // g = (1, 2), x = (3, −0.5): gᵀx = 2, scale = sqrt(2·0.01/2) = 0.1, step = 0.1 x.
+        float[] step = new float[2];
+        Assert.Equal(0.1, NaturalGradientStep.Compute([1f, 2f], [3f, -0.5f], 0.01, step), 15);
+        Assert.Equal([0.3f, -0.05f], step);
+        // gᵀx = 0 (orthogonal) and gᵀx < 0 (descent): no step along x would increase the objective.
+        step = [9f, 9f];
+        Assert.Equal(0.0, NaturalGradientStep.Compute([1f, 2f], [2f, -1f], 0.01, step));
+        Assert.Equal([0f, 0f], step);
+        Assert.Equal(0.0, NaturalGradientStep.StepScale([1f, 2f], [-3f, -1f], 0.01));
+        Assert.Equal(0.0, NaturalGradientStep.StepScale([1f, float.NaN], [1f, 1f], 0.01));
+    }
+
+    [Fact]
+    public void StepScaleRefusesAZeroRadiusAndMismatchedVectors()
+    {
+        Rejects.With<ArgumentOutOfRangeException>(() => NaturalGradientStep.StepScale([1f], [1f], 0), "the KL radius ε must be positive");
+        Rejects.With<ArgumentException>(() => NaturalGradientStep.StepScale([1f, 2f], [1f], 0.01), "gradient (2) and F⁻¹g (1) differ in length");
+    }
 }

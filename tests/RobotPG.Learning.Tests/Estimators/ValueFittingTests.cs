@@ -1,5 +1,6 @@
 using RobotPG.Learning.Estimators;
 using RobotPG.Learning.Networks;
+using RobotPG.Numerics;
 using Xunit;
 
 namespace RobotPG.Learning.Tests.Estimators;
@@ -66,5 +67,81 @@ public class ValueFittingTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         fit.Fit(obs, targets, 64, 2, 1f);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// The fit of a linear critic V(s) = w s + b, step by step in double: per epoch the sample order is the fitting's
+    /// own shuffle stream (the same seed), per minibatch g = (1/m) Σ (V(sᵢ) − yᵢ)∇V + 2λ(φ − φ₀) with φ₀ the critic
+    /// before the fit, then PyTorch's Adam (β₁ 0.9, β₂ 0.999, ε 1e-5).
+    /// </summary>
+    private static (double W, double B, double LastLoss) ReferenceFit(double w, double b, float[] obs, float[] targets, int count,
+        int minibatch, int epochs, double lambda, double learningRate, ulong seed)
+    {
+        double w0 = w, b0 = b, mw = 0, mb = 0, vw = 0, vb = 0, lastLoss = double.NaN;
+        int step = 0;
+        int[] order = new int[count];
+        for (int i = 0; i < count; i++) order[i] = i;
+        var shuffle = new Prng(seed);
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            shuffle.Shuffle(order);
+            for (int start = 0; start + minibatch <= count; start += minibatch)
+            {
+                double gw = 0, gb = 0, loss = 0;
+                for (int k = start; k < start + minibatch; k++)
+                {
+                    double error = w * obs[order[k]] + b - targets[order[k]];
+                    gw += error * obs[order[k]] / minibatch;
+                    gb += error / minibatch;
+                    loss += 0.5 * error * error / minibatch;
+                }
+                gw += 2 * lambda * (w - w0);
+                gb += 2 * lambda * (b - b0);
+                lastLoss = loss;
+                step++;
+                mw = 0.9 * mw + 0.1 * gw;
+                mb = 0.9 * mb + 0.1 * gb;
+                vw = 0.999 * vw + 0.001 * gw * gw;
+                vb = 0.999 * vb + 0.001 * gb * gb;
+                double c1 = 1 - Math.Pow(0.9, step), c2 = Math.Sqrt(1 - Math.Pow(0.999, step));
+                w -= learningRate / c1 * mw / (Math.Sqrt(vw) / c2 + 1e-5);
+                b -= learningRate / c1 * mb / (Math.Sqrt(vb) / c2 + 1e-5);
+            }
+        }
+        return (w, b, lastLoss);
+    }
+
+    [Fact]
+    public void LinearCriticFollowsShuffledMinibatchAdamWithTheTrustPenalty()
+    {
+        // Five samples in a buffer of six, four fitted (the fifth and the longer targets span are ignored),
+        // minibatches of two, three epochs, λ = 0.5 towards the critic's parameters before the fit.
+        float[] obs = [-1f, 0.5f, 2f, -0.25f, 1f], targets = [1f, 2f, -1f, 0.5f, 3f, 99f];
+        var value = new ValueNetwork(1, [], 2, 1);
+        Assert.Equal(2, value.ParameterCount); // [w, b]
+        value.Parameters[0] = 0.3f;
+        value.Parameters[1] = -0.2f;
+        var fitting = new ValueFitting(value, 0.1f, capacity: 6, minibatchSize: 2, seed: 5);
+        float loss = fitting.Fit(obs, targets, count: 4, epochs: 3, trustPenalty: 0.5f);
+        var (w, b, lastLoss) = ReferenceFit(0.3, -0.2, obs, targets, 4, 2, 3, 0.5, 0.1, 5);
+        Assert.Equal(w, value.Parameters[0], 1e-5);
+        Assert.Equal(b, value.Parameters[1], 1e-5);
+        Assert.Equal(lastLoss, loss, 1e-5);
+        Assert.Equal(6, fitting.Optimizer.StepCount);
+    }
+
+    [Fact]
+    public void RefusesBadSizesAndMoreSamplesThanFit()
+    {
+        Assert.Throws<ArgumentNullException>(() => new ValueFitting(null!, 0.1f, 4, 2, 1));
+        var value = new ValueNetwork(1, [], 16, 1);
+        Assert.Equal("capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 0, 1, 1)).ParamName);
+        Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 4, 0, 1), "must be in 1..min(4, 16)");
+        Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 4, 5, 1), "must be in 1..min(4, 16)");
+        Rejects.With<ArgumentOutOfRangeException>(() => new ValueFitting(value, 0.1f, 32, 17, 1), "must be in 1..min(32, 16)");
+        _ = new ValueFitting(value, 0.1f, 1, 1, 1); // minibatches of one sample are allowed
+        var fitting = new ValueFitting(value, 0.1f, 4, 2, 1);
+        Rejects.With<ArgumentException>(() => fitting.Fit(new float[5], new float[5], 5, 1, 0), "at most 4 samples, with one target each");
+        Rejects.With<ArgumentException>(() => fitting.Fit(new float[4], new float[3], 4, 1, 0), "at most 4 samples, with one target each");
     }
 }

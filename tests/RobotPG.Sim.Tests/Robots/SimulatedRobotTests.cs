@@ -179,6 +179,59 @@ public class SimulatedRobotTests
     }
 
     [Fact]
+    public void WideRandomizationDrawsMassTorqueAndDeadbandFromTheirRangesAndAppliesThem()
+    {
+        var config = PhysicsTestConfigs.Load("balance-bot");
+        config.Randomization = new RandomizationConfig { MassScale = [2.0, 3.0], TorqueScale = [0.3, 0.4], DeadbandDuty = [0.1, 0.2] };
+        var robot = (SimulatedBalanceBot)SimulatedRobot.Create(config, 5);
+        double nominalMass = robot.Physics.Parameters.BodyMass, nominalInertia = robot.Physics.Parameters.BodyPitchInertia;
+        Assert.Equal(config.Motor.DeadbandDuty, robot.Physics.Parameters.Motor.DeadbandDuty);
+        robot.Randomize(seed: 9);
+        // Outside the symmetric ±mass / ±motor ranges of the plain config: a 2–3× body on 0.3–0.4× motors.
+        Assert.InRange(robot.MassFactor, 2.0, 3.0);
+        Assert.InRange(robot.TorqueConstantFactor, 0.3, 0.4);
+        Assert.Equal(nominalMass * robot.MassFactor, robot.Physics.Parameters.BodyMass, 12);
+        Assert.Equal(nominalInertia * robot.MassFactor, robot.Physics.Parameters.BodyPitchInertia, 12);
+        Assert.Equal(config.Motor.TorqueConstant * robot.TorqueConstantFactor, robot.Physics.Parameters.Motor.TorqueConstant, 12);
+        Assert.InRange(robot.DeadbandDuty!.Value, 0.1, 0.2);
+        Assert.Equal(robot.DeadbandDuty.Value, robot.Physics.Parameters.Motor.DeadbandDuty);
+        // The motor model gives no current below the drawn deadband and the full stall current above it.
+        var motor = robot.Physics.Parameters.Motor;
+        Assert.Equal(0.0, motor.Current(BridgeState.Forward, robot.DeadbandDuty.Value - 1e-3, 0));
+        Assert.Equal(Math.Min(motor.BatteryVoltage / motor.WindingResistance, motor.MaxCurrent), motor.Current(BridgeState.Forward, robot.DeadbandDuty.Value + 1e-3, 0), 12);
+    }
+
+    [Fact]
+    public void ARandomizedImuTiltReadsOnALevelBodyAsThatPitch()
+    {
+        var config = PhysicsTestConfigs.QuietBalanceBot();
+        config.Randomization = new RandomizationConfig { Mass = 0, Friction = 0, Motor = 0, ImuTiltDeg = 5 };
+        var robot = (SimulatedBalanceBot)SimulatedRobot.Create(config, seed: 1);
+        robot.ApplyActuators(StartupFrame());
+        robot.Randomize(seed: 4);
+        double tilt = robot.ImuTiltRad;
+        Assert.InRange(Math.Abs(tilt), 0.2 * Math.PI / 180, 5 * Math.PI / 180);
+        robot.Physics.Reset(0, 0);
+        robot.UpdateSensors();
+        // Upright and still, the chip sees gravity as a body pitched by the tilt would: (−g sin t, 0, g cos t).
+        var image = robot.Imu!.RegisterImage;
+        Assert.Equal(Math.Round(-Math.Sin(tilt) * 16384), Word(image, 0x3B));
+        Assert.Equal(0, Word(image, 0x3D));
+        Assert.Equal(Math.Round(Math.Cos(tilt) * 16384), Word(image, 0x3F));
+    }
+
+    [Theory]
+    [InlineData("massScale", "randomization.massScale: [3, 1] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
+    [InlineData("deadbandDuty", "randomization.deadbandDuty: [3, 1] must satisfy 0 ≤ low ≤ high ≤ 0.9")]
+    public void AnInvertedRandomizationRangeIsRejectedWithItsField(string field, string message)
+    {
+        var config = PhysicsTestConfigs.Load("balance-bot");
+        var ranges = RobotPhysicsConfigLoader.ParseRandomization($"{{\"{field}\": [3, 1]}}", "test");
+        config.Randomization = ranges;
+        Assert.Equal(message, RobotPhysicsConfigLoader.Validate(config));
+    }
+
+    [Fact]
     public void CartpoleEncodersReadCartTravelAndPoleAngle()
     {
         var config = PhysicsTestConfigs.Load("cartpole-rail");

@@ -32,6 +32,20 @@ public class LockstepServingTests
         Assert.Equal(first.Hash, second.Hash);
         Assert.NotEqual(first.Hash, other.Hash);
     }
+
+    [Fact]
+    public async Task OverItsOwnBrokerTheSimulatorExchangesFramesInProcess()
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions { RobotId = "bb-inproc", PublishTruth = true });
+        var endpoint = new MqttEndpoint(server.BrokerHost, server.BrokerPort, "stub-inproc");
+        await using var stub = await SimStubController.ConnectAsync(endpoint, "bb-inproc", StubPolicies.FollowLean, stepLimit: 300);
+        Assert.True(await stub.WaitForStepsAsync(300, Timeout), $"lockstep stalled at {stub.Steps} of 300 steps");
+        Assert.True(server.SensorFramesPublished >= 300);
+        Assert.Equal(0, server.Client.Published);   // no frame took the socket path...
+        Assert.Equal(0, server.Client.Received);    // ...in either direction
+        Assert.True(server.ActuatorFrames.Accepted >= 299);
+        Assert.Equal(0, server.ActuatorFrames.Dropped);
+    }
 }
 
 public class ServingRobustnessTests

@@ -1,4 +1,7 @@
+using RobotPG.Controller.Learning;
 using RobotPG.Sim.Cli;
+using RobotPG.Sim.Demo;
+using RobotPG.Sim.Serving;
 using RobotPG.Sim.Robots;
 using RobotPG.Sim.Tests.Cli;
 using RobotPG.Sim.Training;
@@ -26,6 +29,28 @@ public class RobotSecondsTests
     }
 
     [Fact]
+    public void In_process_training_starts_from_the_configs_policy_checkpoint_as_the_controller_does()
+    {
+        // A policy saved by one run (seed 1) and a config naming it with another seed: the robot must start from
+        // the saved parameters, not from its own initialisation (the fine-tuning scenarios once relearned from scratch).
+        string dir = CliTestRun.TempDirectory();
+        var physics = RobotPhysicsConfigLoader.LoadRobot("balance-bot");
+        string savedDir = Path.Combine(dir, "saved"), robotDir = Path.Combine(dir, "robot"), freshDir = Path.Combine(dir, "fresh");
+        foreach (string d in (string[])[savedDir, robotDir, freshDir]) Directory.CreateDirectory(d);
+        float[] saved;
+        using (var first = new InProcessTraining(DemoRun.ParseConfig(DemoRun.ConfigJson("ppo", 1, SimClockMode.Lockstep, 1883, null), savedDir), physics, 1, false, savedDir, TextWriter.Null))
+        {
+            saved = first.Learner.Agent.Policy.Parameters.ToArray();
+            first.SaveCheckpoint();
+        }
+        string checkpoint = Path.Combine(savedDir, "checkpoints", LearnerCheckpoints.LatestName);
+        using var robot = new InProcessTraining(DemoRun.ParseConfig(DemoRun.ConfigJson("ppo", 2, SimClockMode.Lockstep, 1883, checkpoint), robotDir), physics, 2, false, robotDir, TextWriter.Null);
+        using var fresh = new InProcessTraining(DemoRun.ParseConfig(DemoRun.ConfigJson("ppo", 2, SimClockMode.Lockstep, 1883, null), freshDir), physics, 2, false, freshDir, TextWriter.Null);
+        Assert.False(fresh.Learner.Agent.Policy.Parameters.SequenceEqual(saved)); // seed 2 alone initialises otherwise
+        Assert.True(robot.Learner.Agent.Policy.Parameters.SequenceEqual(saved));
+    }
+
+    [Fact]
     public void The_table_gives_median_min_and_max_over_seeds_and_counts_an_unreached_run_as_infinite()
     {
         RobotSecondsRun R(ulong seed, bool reached, double seconds, long falls) =>
@@ -41,7 +66,9 @@ public class RobotSecondsTests
     [Theory]
     [InlineData("--batch", "10", "--batch: 10 must be in 64..65536")]
     [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband")]
-    [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: 1.5 must be below 1")]
+    [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: '1.5' must be none, wide or a fraction below 1")]
+    [InlineData("--pretrain-randomization", "{\"torqueScale\":[0.4,0.3]}", "--pretrain-randomization: randomization.torqueScale: [0.4, 0.3] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
+    [InlineData("--pretrain-steps", "0", "--pretrain-steps must be > 0 (got 0)")]
     public void Bad_arguments_are_one_line_and_exit_code_2(string option, string value, string message)
     {
         var (exit, stdout, stderr) = CliTestRun.Invoke(RobotSecondsCommand.Create(), option, value);
