@@ -23,7 +23,8 @@ public sealed class JsonSchemaSubset
     ];
 
     private readonly JsonElement _root;
-    private readonly Dictionary<string, Regex> _patterns = new(StringComparer.Ordinal);
+    // The loader's schema is one shared instance: configs may be validated on several threads at once.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Regex> _patterns = new(StringComparer.Ordinal);
 
     private JsonSchemaSubset(JsonDocument schema)
     {
@@ -129,8 +130,7 @@ public sealed class JsonSchemaSubset
         if (schema.TryGetProperty("pattern", out var pattern) && s.Length > 0)
         {
             string p = pattern.GetString()!;
-            if (!_patterns.TryGetValue(p, out var regex))
-                _patterns[p] = regex = new Regex(p, RegexOptions.CultureInvariant);
+            var regex = _patterns.GetOrAdd(p, static p => new Regex(p, RegexOptions.CultureInvariant));
             if (!regex.IsMatch(s))
                 // The schema's description says the form in words; a regular expression is the last resort.
                 errors.Add(new ConfigError(path, schema.TryGetProperty("description", out var described) && described.GetString() is { Length: > 0 } words
