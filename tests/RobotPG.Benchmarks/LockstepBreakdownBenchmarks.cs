@@ -98,7 +98,7 @@ public class LockstepBreakdownBenchmarks
 
     private async Task<MqttServer> StartServerAsync()
     {
-        _port = FreePort();
+        _port = BenchMosquitto.FreePort();
         var options = new MqttServerFactory().CreateServerOptionsBuilder().WithDefaultEndpoint()
             .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback).WithDefaultEndpointBoundIPV6Address(IPAddress.None)
             .WithDefaultEndpointPort(_port).Build();
@@ -123,10 +123,7 @@ public class LockstepBreakdownBenchmarks
     public void SetupMosquitto()
     {
         BuildMessages();
-        int port = FreePort();
-        _mosquitto = Process.Start(new ProcessStartInfo("mosquitto", ["-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-            { UseShellExecute = false, RedirectStandardError = true })
-            ?? throw new InvalidOperationException("mosquitto did not start (apt-get install mosquitto)");
+        _mosquitto = BenchMosquitto.Start(out int port);
         ConnectPairAsync(port).GetAwaiter().GetResult();
     }
 
@@ -204,20 +201,6 @@ public class LockstepBreakdownBenchmarks
         _stub?.Dispose();
         _server?.StopAsync().GetAwaiter().GetResult();
         _server?.Dispose();
-        if (_mosquitto is { HasExited: false })
-        {
-            _mosquitto.Kill();
-            _mosquitto.WaitForExit();
-        }
-        _mosquitto?.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        BenchMosquitto.Stop(_mosquitto);
     }
 }

@@ -57,11 +57,7 @@ public class SimBenchmarks
     [GlobalSetup(Target = nameof(LockstepRoundTripMosquitto))]
     public void SetupMosquitto()
     {
-        int port = FreePort();
-        string config = Path.Combine(Path.GetTempPath(), $"robotpg-bench-mosquitto-{port}.conf");
-        File.WriteAllText(config, $"listener {port} 127.0.0.1\nallow_anonymous true\n");
-        _mosquitto = Process.Start(new ProcessStartInfo("mosquitto", ["-c", config]) { UseShellExecute = false, RedirectStandardError = true })
-            ?? throw new InvalidOperationException("mosquitto did not start (apt-get install mosquitto)");
+        _mosquitto = BenchMosquitto.Start(out int port);
         var endpoint = new MqttEndpoint("127.0.0.1", port, "bench-sim");
         // The sim's client retries with backoff until mosquitto listens.
         _mosquittoServer = SimulationServer.StartAsync(new SimulationServerOptions { RobotId = "bench-mosquitto", Broker = endpoint, PublishTruth = false })
@@ -86,20 +82,6 @@ public class SimBenchmarks
         _embeddedServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _mosquittoStub?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _mosquittoServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        if (_mosquitto is { HasExited: false })
-        {
-            _mosquitto.Kill();
-            _mosquitto.WaitForExit();
-        }
-        _mosquitto?.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        BenchMosquitto.Stop(_mosquitto);
     }
 }
