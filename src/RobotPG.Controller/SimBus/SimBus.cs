@@ -62,6 +62,8 @@ public sealed class SimBus : IRobotBus, IDisposable
     private long _acknowledgedCommit;
     private ulong _lastAnsweredTick;
     private bool _answeredLatched;
+    private bool _resendLastAnswer;
+    private int _encodedLength;
     private bool _pendingWrites;
     private double _lastSimTime;
     private bool _receivedAny;
@@ -98,6 +100,9 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     /// <summary>Repeats of the latched tick (the sim's republish when our answer was lost): answered again, not new data.</summary>
     public long RepublishedFrames => Interlocked.Read(ref _republishedFrames);
+
+    /// <summary>Actuator frames sent a second time, unchanged, because the sim republished the tick they answered (lost on the way).</summary>
+    public long ResentFrames { get; private set; }
 
     /// <summary>Actuator frames handed to the sink.</summary>
     public long CommittedFrames => _commits;
@@ -212,9 +217,12 @@ public sealed class SimBus : IRobotBus, IDisposable
     /// </summary>
     public void Flush()
     {
-        if (!_pendingWrites) return;
-        if (_answeredLatched) AwaitNewerFrame();
-        Send();
+        // A republished tick takes the resent answer first, so this may take more than one tick; each wait is bounded.
+        while (_pendingWrites)
+        {
+            if (_answeredLatched) AwaitNewerFrame();
+            Send();
+        }
     }
 
     public void AwaitFreshData(TimeSpan samplePeriod)
@@ -298,10 +306,23 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     private void Send()
     {
+        if (_resendLastAnswer)
+        {
+            // Our answer to this tick was lost. Pins and PWM ride in every frame, but an I2C write rides only in
+            // the frame made when it happened: send that same frame again (same sequence) rather than a new one,
+            // so start-up writes reach the chips and their read-back sees them. Exactly once: in lockstep the sim
+            // applies one answer per tick and drops a late duplicate as out of order. Writes made since wait for
+            // the next tick.
+            _resendLastAnswer = false;
+            _sink.Send(_encoded.AsSpan(0, _encodedLength));
+            ResentFrames++;
+            _answeredLatched = true;
+            return;
+        }
         _pending.Sequence = ActuatorSequence(_commits + 1);
         _pending.AnswersTick = Current.Sequence;
-        int length = _pending.Encode(_encoded);
-        _sink.Send(_encoded.AsSpan(0, length));
+        _encodedLength = _pending.Encode(_encoded);
+        _sink.Send(_encoded.AsSpan(0, _encodedLength));
         _commits++;
         _lastAnsweredTick = Current.Sequence;
         _answeredLatched = true;
@@ -339,12 +360,14 @@ public sealed class SimBus : IRobotBus, IDisposable
         if (_haveFrame && frame.Sequence == _latchedTick)
         {
             // The sim republished the tick we hold: our answer was lost (or is late). Same data, so the
-            // sequence does not move (the stale rule sees it); answer it again at the next commit.
+            // sequence does not move (the stale rule sees it); the next commit sends that answer again.
             Interlocked.Increment(ref _republishedFrames);
             _answeredLatched = false;
+            _resendLastAnswer = _commits > 0 && _lastAnsweredTick == frame.Sequence;
             return false;
         }
         _latchedTick = frame.Sequence;
+        _resendLastAnswer = false; // the sim moved on: a lost answer's writes are lost with its tick (an episode reset)
         if (_haveFrame && frame.SimTime < _lastSimTime) _simTimeOffset += _lastSimTime; // sim reset: keep time monotonic
         _lastSimTime = frame.SimTime;
         Volatile.Write(ref _latched, _latched + 1);

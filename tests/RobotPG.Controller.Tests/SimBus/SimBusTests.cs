@@ -331,7 +331,7 @@ public sealed class SimBusTests
     }
 
     /// <summary>Passes frames to the peer at once, or holds them until <see cref="Release"/> while <see cref="Hold"/>.</summary>
-    private sealed class HoldingSink(LockstepPeer peer) : IActuatorFrameSink
+    internal sealed class HoldingSink(LockstepPeer peer) : IActuatorFrameSink
     {
         private readonly List<byte[]> _held = [];
 
@@ -391,8 +391,10 @@ public sealed class SimBusLossTests
         bus.BeginRead(out _, out long s2);
         Assert.Equal(s1, s2);                     // same data: the stale-sensor rule counts it
         Assert.Equal(1, bus.RepublishedFrames);
-        bus.CommitWrites();                       // answered again, with the whole output state
+        bus.CommitWrites();                       // the lost answer goes again, unchanged
         Assert.Equal(2UL, peer.Tick);
+        Assert.Equal(1, bus.ResentFrames);
+        Assert.Equal(2, bus.CommittedFrames);
         Assert.False(peer.PinLevels[5]);
         bus.BeginRead(out _, out long s3);
         Assert.Equal(s2 + 1, s3);
@@ -418,6 +420,59 @@ public sealed class SimBusLossTests
         Assert.Equal(2, bus.AcknowledgedFrames);
         Assert.Equal(2UL, bus.Current.Sequence);
         bus.Dispose();
+    }
+
+    [Fact]
+    public void A_start_up_write_whose_frame_was_lost_goes_again_with_the_republished_tick_and_reads_back()
+    {
+        // The CI failure this pins: mqtt-drop lost the frame carrying ACCEL_CONFIG; a new answer to the
+        // republished tick acknowledged it without carrying the write, so the driver's read-back saw 0x00.
+        var (peer, bus, _) = Start();
+        var imu = bus.CreateI2cDevice(new I2cConnectionSettings(1, 0x68));
+        bus.BeginRead(out _, out _);
+        imu.Write([0x1C, 0x08]);                  // ACCEL_CONFIG: ±4 g
+        peer.DropNext = 1;
+        bus.CommitWrites();                       // lost on the way
+        Assert.Equal(0UL, peer.Tick);
+        peer.Republish();                         // the sim, still waiting, says tick 0 again
+
+        Span<byte> back = stackalloc byte[1];
+        imu.WriteRead([0x1C], back);
+        Assert.Equal(0x08, back[0]);
+        Assert.Equal(0x08, peer.Imu.RegisterImage[0x1C]);
+        Assert.Equal(1, bus.ResentFrames);
+        Assert.Equal(1, bus.CommittedFrames);     // the same frame, the same sequence: applied once
+        Assert.Equal(1, bus.AcknowledgedFrames);
+        Assert.Equal(1, peer.Applied);
+        bus.Dispose();
+    }
+
+    [Fact]
+    public void A_resent_answer_that_crosses_its_late_original_is_not_applied_twice()
+    {
+        // The sim republished while our answer was still on the wire: the original arrives and is applied,
+        // the resend answers a tick the sim has left and is dropped — a write is never replayed onto a chip.
+        var peer = new LockstepPeer { KeepHistory = true };
+        var sink = new SimBusTests.HoldingSink(peer);
+        using var bus = new Controller.Simulation.SimBus(new SimBusOptions { FrameTimeout = TimeSpan.FromSeconds(2) }, sink);
+        peer.Attach(bus);
+        bus.WaitForFirstFrame(TimeSpan.FromSeconds(2));
+        var pca = bus.CreateI2cDevice(new I2cConnectionSettings(1, 0x40));
+        bus.BeginRead(out _, out _);
+        pca.Write([0x06, 0x11]);
+        sink.Hold = true;
+        bus.CommitWrites();                       // the answer to tick 0, late on the wire
+        peer.Republish();                         // the sim, not having it yet, says tick 0 again
+        bus.BeginRead(out _, out _);              // latched: the bus owes tick 0 its answer again
+        sink.Release();                           // the original arrives: applied, tick 1 published
+        Assert.Equal(1UL, peer.Tick);
+        peer.Pwm.Write([0x06, 0x33]);             // the register moves on in the sim
+        sink.Hold = false;
+        bus.CommitWrites();                       // the resend, answering tick 0
+        Assert.Equal(1, bus.ResentFrames);
+        Assert.Equal(1, peer.OutOfOrder);         // dropped: the sim has left tick 0
+        Assert.Equal(1, peer.Applied);
+        Assert.Equal(0x33, peer.Pwm.RegisterImage[0x06]);
     }
 
     [Fact]
