@@ -48,13 +48,14 @@ run() { # name, project dir, test project, mutate globs...
     if [ -n "$survivors" ]; then
       mapfile -t globs < <(python3 "$root/tests/mutation/score.py" --spans "$root" "${folder#\*\*/}" "${files[@]}" -- \
           "$root"/tests/mutation/reports/*.json)
-      partial=("${files[@]}")
+      partial=("${files[@]##*/}")
       name="$name-survivors"
     else
       for f in "${files[@]}"; do globs+=("$folder/$f"); done
     fi
     set -- "${globs[@]}"
-    name="$name-$(IFS=-; echo "${files[*]%.cs}")"
+    local stems=("${files[@]##*/}") # a file in a subfolder (Mcap/McapWriter.cs) names the report by its own name
+    name="$name-$(IFS=-; echo "${stems[*]%.cs}")"
   fi
   local out="$root/tests/mutation/out/$name"
   local args=()

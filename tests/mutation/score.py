@@ -41,28 +41,33 @@ def key(m):
 
 
 def spans(root, folder, files, reports):
-    """--mutate patterns: each file with the UTF-16 text spans (Roslyn's positions) of its open mutants."""
+    """--mutate patterns: each file with the UTF-16 text spans (Roslyn's positions) of its open mutants.
+    A file may be given with its subfolder (Mcap/McapWriter.cs in Logging)."""
+    wanted = {}
+    for f in files:
+        sub = os.path.dirname(f)
+        wanted[(folder + "/" + sub if sub else folder, os.path.basename(f))] = f
     open_mutants = collections.defaultdict(dict)
     for report in sorted((json.load(open(p)) for p in reports), key=lambda r: r.get("keptAt", 0)):
         for path, data in report["files"].items():
-            name = os.path.basename(path)
-            if name in files and where(path)[1] == folder:
+            f = wanted.get((where(path)[1], os.path.basename(path)))
+            if f is not None:
                 for m in data["mutants"]:
                     if m["status"] != "Ignored":
-                        open_mutants[name][key(m)] = m["status"]
+                        open_mutants[f][key(m)] = m["status"]
     patterns = []
-    for name in files:
-        project = [p for p in os.listdir(os.path.join(root, "src")) if os.path.exists(os.path.join(root, "src", p, folder, name))]
-        text = open(os.path.join(root, "src", project[0], folder, name), encoding="utf-8-sig").read()
+    for (fold, name), f in wanted.items():
+        project = [p for p in os.listdir(os.path.join(root, "src")) if os.path.exists(os.path.join(root, "src", p, fold, name))]
+        text = open(os.path.join(root, "src", project[0], fold, name), encoding="utf-8-sig").read()
         starts, offset = [0], 0
         for ch in text:
             offset += 2 if ord(ch) > 0xFFFF else 1
             if ch == "\n":
                 starts.append(offset)
         found = sorted({(starts[k[0] - 1] + k[1] - 1, starts[k[2] - 1] + k[3] - 1)
-                        for k, status in open_mutants[name].items() if status in ("Survived", "NoCoverage")})
+                        for k, status in open_mutants[f].items() if status in ("Survived", "NoCoverage")})
         if found:
-            patterns.append(f"**/{folder}/{name}" + "".join(f"{{{a}..{b}}}" for a, b in found))
+            patterns.append(f"**/{fold}/{name}" + "".join(f"{{{a}..{b}}}" for a, b in found))
     return patterns
 
 
