@@ -19,6 +19,8 @@ public sealed class McapConformanceTests
     [Theory]
     [InlineData("OneMessage-ch-chx-mx-rch-rsh-st-sum.json")]
     [InlineData("TenMessages-ch-chx-mx-rch-rsh-st-sum.json")]
+    [InlineData("OneSchemalessMessage-ch-chx-mx-rch-st-sum.json")]
+    [InlineData("NoData-st-sum.json")]
     public void Writer_reproduces_the_conformance_vector(string vector)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "RobotPG.Controller.Tests", "Logging", "Mcap", "conformance", vector)));
