@@ -91,7 +91,7 @@ public sealed class TrajectoryLogReader : IDisposable
                 TornTailBytes = got;
                 return false;
             }
-            int crcOffset = RecordSize - 4;
+            int crcOffset = TrajectoryLogFormat.CrcOffset(Header.ObservationSize, Header.ActionSize);
             if (Crc32.HashToUInt32(_buffer.AsSpan(0, crcOffset)) != BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(crcOffset)))
             {
                 CorruptRecords++;

@@ -209,7 +209,7 @@ public sealed class TrajectoryLogWriter : IDisposable
     {
         int total = 0;
         int size = _ring.RecordSize;
-        int crcOffset = size - 4;
+        int crcOffset = TrajectoryLogFormat.CrcOffset(_ring.ObservationSize, _ring.ActionSize);
         while (true)
         {
             int n = 0;
