@@ -41,6 +41,7 @@ public sealed class OnDeviceLearner : IDisposable
     private readonly LearnerCheckpoints? _checkpoints;
     private readonly ILearningObserver? _observer;
     private readonly RolloutBuffer _rollout;
+    private readonly BatchReplay? _replay;
     private readonly RewardScaler? _rewardScaler;
     private readonly RolloutSettings _settings;
     private readonly byte[] _record;
@@ -102,6 +103,9 @@ public sealed class OnDeviceLearner : IDisposable
         if (_settings.EnvironmentCount != 1)
             throw new ArgumentException($"{algorithm.Name} collects from {_settings.EnvironmentCount} environments; a robot is one", nameof(algorithm));
         _rollout = new RolloutBuffer(_settings.StepsPerEnvironment, 1, _obs, _act);
+        // PPO with replay trains on the last K batches as acted (learning.replayBatches); the others on _rollout alone.
+        if (algorithm is Ppo { Hyperparameters.ReplayBatches: > 1 and int k })
+            _replay = new BatchReplay(k, _settings.StepsPerEnvironment, _obs, _act);
         _rewardScaler = _settings.ScaleRewards ? new RewardScaler(_settings.Gamma) : null;
         _record = new byte[ring.RecordSize];
         _observation = new float[_obs];
@@ -391,6 +395,8 @@ public sealed class OnDeviceLearner : IDisposable
         if (_rewardScaler is not null)
             reward = Math.Clamp(_rewardScaler.Scale(reward, terminated), -_settings.RewardClip, _settings.RewardClip);
         _rollout.Record(i, _pendingLogProb, value, reward, terminated, truncated, bootstrap);
+        // Raw, for the replay: an old batch is normalised and valued again at each later update.
+        _replay?.Record(i, _pendingObservation, _pendingAction, _pendingLogProb, reward, terminated, truncated, _observation);
         _count++;
     }
 
@@ -443,7 +449,13 @@ public sealed class OnDeviceLearner : IDisposable
         _updating = true;
         try
         {
-            d = _algorithm.Update(_rollout, iteration, int.MaxValue);
+            RolloutBuffer rollout = _rollout;
+            if (_replay is not null)
+            {
+                _replay.Commit(_pendingValid ? _pendingObservation : default);
+                rollout = _replay.Assemble(_agent);
+            }
+            d = _algorithm.Update(rollout, iteration, int.MaxValue);
         }
         catch (Exception e)
         {
