@@ -14,8 +14,11 @@ namespace RobotPG.Learning.Algorithms;
 /// after an epoch. Every buffer is allocated by the constructor.
 /// With <see cref="PpoHyperparameters.ReplayBatches"/> K &gt; 1 an update trains on the last 1..K batches (the
 /// rollout's environments, each with the behaviour log-probs of the policy that acted and values from the current
-/// critic, <see cref="Rollouts.BatchReplay"/>): GePPO's clip around c = π_θk/π_behaviour with ε scaled by
-/// <see cref="GeneralizedClip"/>; the ratio to the behaviour policy is the importance weight.
+/// critic, <see cref="Rollouts.BatchReplay"/>): the ratio to the behaviour policy is the importance weight and the
+/// clip is centred on c = π_θk/π_behaviour (GePPO, <see cref="PpoLoss"/>), θk the policy before the update. GePPO
+/// also narrows ε to 2ε/(K + 1) so the policies of K batches together stay within PPO's trust region; measured on
+/// the balance-bot from scratch (batch 128, K = 4, seeds 1–8) that took 211 robot s against 145 with PPO's ε, so
+/// ε stays and the learner's KL guard bounds each update.
 /// </summary>
 public sealed class Ppo : IPolicyGradientAlgorithm
 {
@@ -66,15 +69,6 @@ public sealed class Ppo : IPolicyGradientAlgorithm
     public Adam Optimizer => _adam;
 
     /// <summary>
-    /// GePPO's clip ε' for data of <paramref name="policies"/> policies in equal shares. Each update moves the policy by a
-    /// total variation of at most ε'/2 (|r − c| ≤ ε' under the behaviour policy), so data i updates old is at most
-    /// (i + 1)·ε'/2 from the new policy; averaged over i = 0..M−1 that is (M + 1)/2 · ε'/2, which equals on-policy
-    /// PPO's ε/2 when ε' = 2ε/(M + 1) (Queeney et al. 2021, the uniform-weight case). M = 1 gives ε.
-    /// </summary>
-    public static float GeneralizedClip(float clip, int policies) =>
-        policies < 1 ? throw new ArgumentOutOfRangeException(nameof(policies), policies, "must be ≥ 1") : 2f * clip / (policies + 1);
-
-    /// <summary>
     /// One update. On-policy (<see cref="PpoHyperparameters.ReplayBatches"/> 1) the rollout has the configured shape;
     /// with replay it holds 1..K batches of <see cref="PpoHyperparameters.StepsPerEnvironment"/> steps as its environments.
     /// </summary>
@@ -95,10 +89,11 @@ public sealed class Ppo : IPolicyGradientAlgorithm
         GaeEstimator.Estimate(rollout, _h.Gamma, _h.GaeLambda);
         float explainedVariance = PpoLoss.ExplainedVariance(rollout.Values, rollout.Returns);
 
-        int batch = rollout.Capacity, m = _h.MinibatchSize, obs = Agent.ObservationSize, act = Agent.ActionSize;
+        int batch = rollout.Capacity, obs = Agent.ObservationSize, act = Agent.ActionSize;
+        // Minibatches of the configured size: K batches make K times as many steps per epoch.
+        int m = _h.MinibatchSize;
         Span<int> indices = _indices.AsSpan(0, batch);
         for (int i = 0; i < batch; i++) indices[i] = i;
-        float clip = _h.ClipCoefficient;
         if (replay)
         {
             // θk's log-probs, the clip centre: fixed for the whole update.
@@ -108,7 +103,6 @@ public sealed class Ppo : IPolicyGradientAlgorithm
                 _policy.LogProbBatch(rollout.Observations.Slice(start * obs, count * obs), rollout.Actions.Slice(start * act, count * act), count,
                     _centreLogProbs.AsSpan(start, count));
             }
-            clip = GeneralizedClip(clip, rollout.EnvironmentCount);
         }
 
         PolicyLossTerms terms = default;
@@ -136,15 +130,10 @@ public sealed class Ppo : IPolicyGradientAlgorithm
                 _value.ZeroGradients();
 
                 _policy.LogProbBatch(_mbObservations, _mbActions, m, _newLogProbs);
-                if (replay)
-                {
-                    Minibatch.Gather(picked, _centreLogProbs, 1, _mbCentreLogProbs);
-                    terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, _mbCentreLogProbs, _mbAdvantages, clip, _logProbGradients);
-                }
-                else
-                {
-                    terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, _mbAdvantages, clip, _logProbGradients);
-                }
+                // On-policy the centre is the behaviour policy (c = 1, PPO-clip); with replay θk.
+                if (replay) Minibatch.Gather(picked, _centreLogProbs, 1, _mbCentreLogProbs);
+                terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, replay ? _mbCentreLogProbs : _mbOldLogProbs, _mbAdvantages,
+                    _h.ClipCoefficient, _logProbGradients);
                 _policy.AccumulateLogProbGradient(_logProbGradients, m);
                 entropy = _policy.Entropy();
                 // loss − c·H: the entropy term's gradient is −c·∇H.
