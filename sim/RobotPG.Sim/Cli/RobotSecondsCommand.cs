@@ -97,7 +97,7 @@ public static class RobotSecondsCommand
                         Path.Combine(directory, $"{scenario}-{seed}"));
                     runs.Add(r);
                     output.WriteLine(string.Create(inv,
-                        $"{scenario} seed {seed}: {(r.Reached ? "reached" : "NOT reached")} after {r.Steps} steps = {r.Seconds:F1} robot s, {r.Falls} falls; return {r.ReturnBefore:F1} → {r.ReturnAfterChange:F1} → {r.ReturnReached:F1} ({wall.Elapsed.TotalSeconds:F1} s wall)"));
+                        $"{scenario} seed {seed}: {(r.Reached ? "reached" : "NOT reached")} after {r.StepsToGoal} steps = {r.SecondsToGoal:F1} robot s ({r.Seconds:F1} s with the {RobotSecondsBenchmark.GoalWindow} episodes showing it), {r.Falls} falls; return {r.ReturnBefore:F1} → {r.ReturnAfterChange:F1} → {r.ReturnReached:F1} ({wall.Elapsed.TotalSeconds:F1} s wall)"));
                     output.Flush();
                 }
             }

@@ -46,27 +46,43 @@ public sealed record RobotSecondsSettings
 }
 
 /// <summary>One run of one scenario.</summary>
-/// <param name="Scenario">"scratch", "body" (2.5× mass, 0.4× torque) or "deadband".</param>
+/// <param name="Scenario">"scratch", "body" (2.5× mass, 0.4× torque), "deadband" (3 % → 15 %) or "imu-tilt" (the IMU mounted 6° off).</param>
 /// <param name="Reached">Whether the goal was met within the budget.</param>
-/// <param name="Steps">Control steps on the robot until the goal (or the budget).</param>
+/// <param name="StepsToGoal">Control steps on the robot before the first window of <see cref="RobotSecondsBenchmark.GoalWindow"/>
+/// consecutive episodes that meets the goal: the robot time the learning took (the budget when not reached).</param>
+/// <param name="Steps">Control steps until that window's last episode ended: the learning plus the episodes that show it.</param>
 /// <param name="Falls">Episodes that ended before the cap (the robot fell) during those steps.</param>
 /// <param name="ReturnBefore">Scratch: the first update's mean return; fine-tuning: the pre-change (nominal) mean return.</param>
 /// <param name="ReturnAfterChange">Fine-tuning: the pre-trained policy's mean return on the changed body (first update); NaN for scratch.</param>
-/// <param name="ReturnReached">Mean return of the last 10 episodes when the run stopped.</param>
+/// <param name="ReturnReached">Mean return of the goal window (the last 10 episodes when not reached).</param>
 public readonly record struct RobotSecondsRun(
-    string Scenario, ulong Seed, bool Reached, long Steps, double Seconds, long Falls, double ReturnBefore, double ReturnAfterChange, double ReturnReached);
+    string Scenario, ulong Seed, bool Reached, long StepsToGoal, long Steps, long Falls, double ReturnBefore, double ReturnAfterChange, double ReturnReached)
+{
+    /// <summary>Robot time the learning took: <see cref="StepsToGoal"/> × the control period.</summary>
+    public double SecondsToGoal => StepsToGoal / DemoRun.ControlRateHz;
+
+    /// <summary>Robot time including the window that shows the goal: <see cref="Steps"/> × the control period.</summary>
+    public double Seconds => Steps / DemoRun.ControlRateHz;
+}
 
 /// <summary>
 /// Robot time to learn on the robot, measured in process (<see cref="InProcessTraining"/>: the controller's loop,
 /// task, safety filter and on-device learner over the simulated balance-bot, no MQTT): robot seconds are control
-/// steps × period. From scratch: steps until the mean episode length of the last 10 episodes reaches the cap
-/// (10 s of balance). Fine-tuning: a policy pre-trained on the nominal body until it balances is moved to a changed
-/// body (domain randomisation at every reset on) and learns until the mean return of the last 10 episodes is back
-/// at 0.9× the pre-change one.
+/// steps × period. The goal is met by a window of 10 consecutive episodes — from scratch: all ten reach the cap
+/// (10 s of balance); fine-tuning (a pre-trained policy moved to a changed body, domain randomisation at every reset
+/// on): their mean return is back at 0.9× the pre-change one. The learning took the robot time before the first
+/// such window; the window itself (at least 100 s from scratch) is what shows it, reported beside it. One rule for
+/// every scenario, judged per episode, so neither a lucky first episode nor the learner's update boundaries count.
 /// </summary>
 public static class RobotSecondsBenchmark
 {
-    public static readonly string[] Scenarios = ["scratch", "body", "deadband"];
+    public static readonly string[] Scenarios = ["scratch", "body", "deadband", "imu-tilt"];
+
+    /// <summary>The IMU mounting tilt of the "imu-tilt" change, degrees: twice the ±3° that <see cref="Wide"/> pre-trains over.</summary>
+    public const double ChangedImuTiltDeg = 6;
+
+    /// <summary>Consecutive episodes that must meet the goal together.</summary>
+    public const int GoalWindow = 10;
 
     /// <summary>Control steps of the pre-change measurement: the pre-trained policy on the nominal robot, no learning (about 10 episodes).</summary>
     public const long PreChangeSteps = 5_000;
@@ -149,6 +165,9 @@ public static class RobotSecondsBenchmark
             case "deadband":
                 json["motor"]!["deadbandDuty"] = settings.ChangedDeadbandDuty;
                 break;
+            case "imu-tilt":
+                json["imu"]!["tiltDeg"] = ChangedImuTiltDeg;
+                break;
             default:
                 throw new ArgumentException($"unknown scenario '{scenario}' (one of {string.Join(", ", Scenarios)})", nameof(scenario));
         }
@@ -183,22 +202,19 @@ public static class RobotSecondsBenchmark
         RobotConfig config = DemoRun.ParseConfig(Json(seed, settings, checkpoint), directory);
         // The robot's own seed differs from the pre-training one: other resets, other randomised bodies.
         using var training = new InProcessTraining(config, physics, seed + 1000, randomize, directory, TextWriter.Null);
-        long falls = 0;
+        var goal = new GoalWindowTracker(scratch: double.IsNaN(goalReturn), goalReturn);
         double first = double.NaN;
-        bool scratch = double.IsNaN(goalReturn);
-        bool reached = false;
         training.Run(settings.BudgetSteps, t =>
         {
-            while (t.Events.TryTakeEpisode(out var episode))
-                if (episode.Length < DemoRun.MaxEpisodeSteps) falls++;
+            while (t.Events.TryTakeEpisode(out var episode) && !goal.Reached) goal.Add(episode.Return, episode.Length);
             if (double.IsNaN(first)) first = t.Learner.MeanReturn;
-            reached = scratch ? t.Learner.MeanEpisodeLength >= DemoRun.MaxEpisodeSteps : t.Learner.MeanReturn >= goalReturn;
-            return reached;
+            return goal.Reached;
         });
-        while (training.Events.TryTakeEpisode(out var e))
-            if (e.Length < DemoRun.MaxEpisodeSteps) falls++;
-        return new RobotSecondsRun(scenario, seed, reached, training.Steps, training.Steps / training.ControlRateHz, falls,
-            scratch ? first : nominalReturn, scratch ? double.NaN : first, training.Learner.MeanReturn);
+        while (!goal.Reached && training.Events.TryTakeEpisode(out var e)) goal.Add(e.Return, e.Length);
+        bool scratchRun = double.IsNaN(goalReturn);
+        return new RobotSecondsRun(scenario, seed, goal.Reached, goal.Reached ? goal.StepsBeforeWindow : training.Steps,
+            goal.Reached ? goal.StepsThroughWindow : training.Steps, goal.Falls,
+            scratchRun ? first : nominalReturn, scratchRun ? double.NaN : first, goal.WindowMeanReturn);
     }
 
     /// <summary>The table: one row per scenario with median, min and max robot seconds and falls over the seeds.</summary>
@@ -208,17 +224,18 @@ public static class RobotSecondsBenchmark
         ArgumentNullException.ThrowIfNull(settings);
         var text = new System.Text.StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        text.AppendLine(inv, $"| scenario | seeds | reached | robot s median | min | max | falls median | return before → after change → reached (medians) |");
-        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        text.AppendLine(inv, $"| scenario | seeds | reached | robot s to goal, median | min | max | with the {GoalWindow} episodes showing it, median | falls median | return before → after change → goal window (medians) |");
+        text.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (string scenario in Scenarios)
         {
             var rows = runs.Where(r => r.Scenario == scenario).ToArray();
             if (rows.Length == 0) continue;
-            double[] seconds = [.. rows.Select(r => r.Reached ? r.Seconds : double.PositiveInfinity).Order()];
+            double[] seconds = [.. rows.Select(r => r.Reached ? r.SecondsToGoal : double.PositiveInfinity).Order()];
+            double[] shown = [.. rows.Select(r => r.Reached ? r.Seconds : double.PositiveInfinity).Order()];
             double[] falls = [.. rows.Select(r => (double)r.Falls).Order()];
             string seeds = string.Join(" ", rows.Select(r => r.Seed.ToString(inv)));
             text.AppendLine(inv,
-                $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Median(falls):F0} | " +
+                $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Shown(Median(shown))} | {Median(falls):F0} | " +
                 $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
         }
         text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}{(settings.InitialLogStd is double ls ? $", initial log std {ls.ToString(inv)}" : "")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
@@ -237,4 +254,51 @@ public static class RobotSecondsBenchmark
     private static string Return(double value) => double.IsNaN(value) ? "–" : value.ToString("F1", CultureInfo.InvariantCulture);
 
     private static string Shown(double seconds) => double.IsPositiveInfinity(seconds) ? "∞" : seconds.ToString("F1", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// Finds, episode by episode, the first window of <see cref="RobotSecondsBenchmark.GoalWindow"/> consecutive episodes that
+/// meets the goal (from scratch: every one at the cap; else a mean return of at least the goal) and the robot time
+/// before it and through it (episode lengths summed: the robot's steps are its episodes' steps).
+/// </summary>
+public sealed class GoalWindowTracker(bool scratch, double goalReturn)
+{
+    private readonly Queue<(double Return, int Length)> _window = new();
+    private double _windowReturn;
+    private int _windowCapped;
+
+    public bool Reached { get; private set; }
+
+    /// <summary>Steps of the episodes before the current window.</summary>
+    public long StepsBeforeWindow { get; private set; }
+
+    /// <summary>Steps through the current window's last episode.</summary>
+    public long StepsThroughWindow { get; private set; }
+
+    /// <summary>Episodes that ended before the cap (the robot fell).</summary>
+    public long Falls { get; private set; }
+
+    /// <summary>Mean return of the current window (NaN before the first episode).</summary>
+    public double WindowMeanReturn => _window.Count == 0 ? double.NaN : _windowReturn / _window.Count;
+
+    /// <summary>One finished episode; ignored once the goal was reached.</summary>
+    public void Add(double episodeReturn, int length)
+    {
+        if (Reached) return;
+        bool capped = length >= DemoRun.MaxEpisodeSteps;
+        if (!capped) Falls++;
+        _window.Enqueue((episodeReturn, length));
+        _windowReturn += episodeReturn;
+        if (capped) _windowCapped++;
+        StepsThroughWindow += length;
+        if (_window.Count > RobotSecondsBenchmark.GoalWindow)
+        {
+            var (r, l) = _window.Dequeue();
+            _windowReturn -= r;
+            if (l >= DemoRun.MaxEpisodeSteps) _windowCapped--;
+            StepsBeforeWindow += l;
+        }
+        if (_window.Count == RobotSecondsBenchmark.GoalWindow)
+            Reached = scratch ? _windowCapped == RobotSecondsBenchmark.GoalWindow : WindowMeanReturn >= goalReturn;
+    }
 }

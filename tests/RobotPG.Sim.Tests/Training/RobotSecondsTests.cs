@@ -24,7 +24,6 @@ public class RobotSecondsTests
         Assert.True(run.ReturnBefore > 400, $"pre-training did not balance: {run}");        // 500-step cap, reward ≤ 1 a step
         Assert.True(run.ReturnAfterChange < 0.5 * run.ReturnBefore, $"the change did not hurt: {run}");
         Assert.True(run.ReturnReached >= 0.9 * run.ReturnBefore, $"{run}");
-        Assert.Equal(run.Steps / 50.0, run.Seconds, 9); // robot time is control steps × the 20 ms period
         Assert.True(run.Falls > 0);
     }
 
@@ -53,19 +52,61 @@ public class RobotSecondsTests
     [Fact]
     public void The_table_gives_median_min_and_max_over_seeds_and_counts_an_unreached_run_as_infinite()
     {
+        // A window of ten 10 s episodes shows each goal: 100 s more than the learning took.
         RobotSecondsRun R(ulong seed, bool reached, double seconds, long falls) =>
-            new("body", seed, reached, (long)(seconds * 50), seconds, falls, 450, 10, 420);
+            new("body", seed, reached, (long)(seconds * 50), (long)((seconds + 100) * 50), falls, 450, 10, 420);
         var settings = new RobotSecondsSettings { BatchSteps = 256 };
         string table = RobotSecondsBenchmark.Table([R(1, true, 40, 9), R(2, true, 70, 3), R(3, false, 1200, 50), R(4, true, 50, 5), R(5, true, 30, 7)], settings);
         string row = table.Split('\n').Single(l => l.StartsWith("| body", StringComparison.Ordinal));
-        // Sorted seconds 30, 40, 50, 70, ∞: median 50, min 30, max ∞; falls median 7.
-        Assert.Equal("| body | 1 2 3 4 5 | 4/5 | 50.0 | 30.0 | ∞ | 7 | 450.0 → 10.0 → 420.0 |", row.TrimEnd('\r'));
+        // Sorted seconds 30, 40, 50, 70, ∞: median 50, min 30, max ∞; with the window 150; falls median 7.
+        Assert.Equal("| body | 1 2 3 4 5 | 4/5 | 50.0 | 30.0 | ∞ | 150.0 | 7 | 450.0 → 10.0 → 420.0 |", row.TrimEnd('\r'));
         Assert.Contains("batch 256 transitions = 5.1 robot s per update", table);
+    }
+
+    [Fact]
+    public void From_scratch_the_goal_is_ten_capped_episodes_in_a_row_and_the_learning_took_the_time_before_them()
+    {
+        var goal = new GoalWindowTracker(scratch: true, double.NaN);
+        goal.Add(20, 100);                                   // a fall
+        for (int i = 0; i < 9; i++) goal.Add(500, 500);      // nine at the cap: not ten
+        Assert.False(goal.Reached);
+        goal.Add(150, 200);                                  // a fall breaks the run
+        for (int i = 0; i < 9; i++) goal.Add(500, 500);
+        Assert.False(goal.Reached);                          // the window still holds the fall
+        goal.Add(500, 500);
+        Assert.True(goal.Reached);
+        Assert.Equal(100 + 9 * 500 + 200, goal.StepsBeforeWindow);
+        Assert.Equal(100 + 9 * 500 + 200 + 10 * 500, goal.StepsThroughWindow);
+        Assert.Equal(2, goal.Falls);
+        Assert.Equal(500, goal.WindowMeanReturn);
+        goal.Add(3, 10);                                     // after the goal nothing moves
+        Assert.Equal(2, goal.Falls);
+    }
+
+    [Fact]
+    public void Fine_tuning_needs_a_full_window_whose_mean_return_meets_the_goal_not_one_good_episode()
+    {
+        var goal = new GoalWindowTracker(scratch: false, goalReturn: 400);
+        goal.Add(490, 500);                                  // one good first episode is not ten
+        Assert.False(goal.Reached);
+        for (int i = 0; i < 8; i++) goal.Add(490, 500);
+        goal.Add(50, 60);                                    // mean (9·490 + 50)/10 = 446 ≥ 400, with a fall in it
+        Assert.True(goal.Reached);
+        Assert.Equal(0, goal.StepsBeforeWindow);             // the arriving policy needed no learning
+        Assert.Equal(9 * 500 + 60, goal.StepsThroughWindow);
+        Assert.Equal(446, goal.WindowMeanReturn, 9);
+
+        var slow = new GoalWindowTracker(scratch: false, goalReturn: 400);
+        for (int i = 0; i < 3; i++) slow.Add(100, 120);
+        for (int i = 0; i < 8; i++) slow.Add(480, 500);      // window: 2·100 + 8·480 = 404 ≥ 400, after dropping one 100
+        Assert.True(slow.Reached);
+        Assert.Equal(120, slow.StepsBeforeWindow);
+        Assert.Equal(3, slow.Falls);                         // the 120-step episodes
     }
 
     [Theory]
     [InlineData("--batch", "10", "--batch: 10 must be in 64..65536")]
-    [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband")]
+    [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband, imu-tilt")]
     [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: '1.5' must be none, wide or a fraction below 1")]
     [InlineData("--pretrain-randomization", "{\"torqueScale\":[0.4,0.3]}", "--pretrain-randomization: randomization.torqueScale: [0.4, 0.3] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
     [InlineData("--pretrain-steps", "0", "--pretrain-steps must be > 0 (got 0)")]
