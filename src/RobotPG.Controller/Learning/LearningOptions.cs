@@ -19,7 +19,7 @@ public sealed record LearningOptions
 
     /// <summary>
     /// Batches each update trains on: the current one and the K − 1 before it, each transition weighted by its
-    /// behaviour policy's log-prob (1: on-policy, today's learner; PPO only; at most 8).
+    /// behaviour policy's log-prob (1: on-policy; PPO only; at most 8).
     /// </summary>
     public int ReplayBatches { get; init; } = 1;
 

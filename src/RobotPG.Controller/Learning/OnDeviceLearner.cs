@@ -24,6 +24,8 @@ namespace RobotPG.Controller.Learning;
 /// policy, judged by its first episodes) is offered to a <see cref="BestPolicyKeeper"/>; an operator
 /// can roll the robot back to that best policy (<see cref="RequestRollbackToBest"/>). The two control policies, the snapshots and the rollout
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
+/// With learning.replayBatches K &gt; 1 (PPO) each batch is also kept raw, as acted, in a <see cref="BatchReplay"/>
+/// and the update trains on the last K of them.
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
 /// </summary>
