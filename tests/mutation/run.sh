@@ -16,7 +16,8 @@
 # With files (e.g. `run.sh algorithms Ppo.cs PpoKl.cs`) only those files of the folder are mutated again, and
 # their new results replace the older ones in the summary (after adding tests for survivors). With
 # `--survivors` before the files, only the code of their surviving and uncovered mutants in the earlier
-# reports is mutated again (much faster; the files' source must be unchanged since those reports).
+# reports is mutated again (much faster; the files' source must be unchanged since those reports), and a file
+# no report has measured yet is mutated whole.
 #
 # One run per folder, so a partial run still leaves usable results: each run's JSON report (source text
 # stripped) goes to tests/mutation/reports/<scope>.json, and score.py prints the score per project and folder

@@ -7,6 +7,7 @@
     score.py --spans ROOT FOLDER FILE... -- REPORT.json...
                                             Stryker --mutate patterns covering exactly the surviving and uncovered
                                             mutants of FILEs (in src/.../FOLDER) in REPORTs, one pattern per file
+                                            (the whole file when no REPORT measured it yet)
 
 Score = killed / (killed + survived + no coverage), timeouts counted as killed (as Stryker does); compile
 errors and ignored mutants are left out. With --survivors, each surviving mutant is listed too.
@@ -57,6 +58,9 @@ def spans(root, folder, files, reports):
                         open_mutants[f][key(m)] = m["status"]
     patterns = []
     for (fold, name), f in wanted.items():
+        if f not in open_mutants:  # not measured yet: the whole file
+            patterns.append(f"**/{fold}/{name}")
+            continue
         project = [p for p in os.listdir(os.path.join(root, "src")) if os.path.exists(os.path.join(root, "src", p, fold, name))]
         text = open(os.path.join(root, "src", project[0], fold, name), encoding="utf-8-sig").read()
         starts, offset = [0], 0
