@@ -250,6 +250,8 @@ public sealed class TrajectoryLogBytesTests
     public void A_ring_of_one_holds_one_record_and_a_ring_of_none_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new TrajectoryRing(1, 1, 0));
+        // 107 374 183 slots of 40 bytes is 2³² + 24 bytes: refused, not wrapped to a 24-byte ring.
+        Assert.Throws<OverflowException>(() => new TrajectoryRing(1, 1, 107_374_183));
         var ring = new TrajectoryRing(1, 1, 1);
         Assert.True(ring.TryAppend(1, 1, [1f], [1f], 0, 0, TransitionFlags.None));
         Assert.False(ring.TryAppend(2, 2, [2f], [2f], 0, 0, TransitionFlags.None));
@@ -408,7 +410,15 @@ public sealed class TrajectoryLogBytesTests
         Assert.Equal(0, read.CorruptRecords);
         Assert.Equal(10, read.TornTailBytes);
 
-        // A whole header and exactly one record: no tail.
+        // A header and nothing else: checked, no updates, no tail; 16 bytes that are not a header are refused.
+        File.WriteAllBytes(LearningUpdateLogFormat.PathFor(log), UpdateHeader());
+        read = LearningUpdateLog.ReadFor(log);
+        Assert.Empty(read.Records);
+        Assert.Equal(0, read.TornTailBytes);
+        File.WriteAllBytes(LearningUpdateLogFormat.PathFor(log), new byte[16]);
+        Assert.Equal("not a RobotPG learning-update file (bad magic)", Assert.Throws<InvalidDataException>(() => LearningUpdateLog.ReadFor(log)).Message);
+
+        // A whole header and one record, then most of a second: the tail.
         var one = new LearningUpdateRecord(1, 2, 3, 4, 5, 6, 7, LearningUpdateEvent.Rejected, RollbackCause.KlBound);
         File.WriteAllBytes(LearningUpdateLogFormat.PathFor(log), [.. UpdateHeader(), .. Encoded(one), .. Encoded(one)[..47]]);
         read = LearningUpdateLog.ReadFor(log);
