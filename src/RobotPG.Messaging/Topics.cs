@@ -152,9 +152,11 @@ public static class CommandNames
     public const string EmergencyStop = "estop";
     public const string ClearEmergencyStop = "clear-estop";
     public const string Policy = "policy";
+    /// <summary>Puts the best policy the robot's own learner has kept (by its evaluation returns) back on the robot.</summary>
+    public const string Best = "best";
 
     /// <summary>The verbs a robot's controller obeys (reset and randomize are the simulator's).</summary>
-    public static readonly string[] Operator = [Start, Stop, EmergencyStop, ClearEmergencyStop, Save, Load, Policy];
+    public static readonly string[] Operator = [Start, Stop, EmergencyStop, ClearEmergencyStop, Save, Load, Policy, Best];
 }
 
 /// <summary>Telemetry kinds under <c>robotpg/{robotId}/telemetry/</c>.</summary>

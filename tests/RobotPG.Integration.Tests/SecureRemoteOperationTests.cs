@@ -36,7 +36,7 @@ public sealed class SecureRemoteOperationTests
     }
 
     /// <summary>The shipped sim config, pointed at <paramref name="broker"/> with the given mqtt section and this operator key.</summary>
-    internal static RobotConfig Config(string work, string broker, JsonObject? mqtt, string operatorPublicKey)
+    internal static RobotConfig Config(string work, string broker, JsonObject? mqtt, string operatorPublicKey, Action<JsonObject>? edit = null)
     {
         string root = RepoRoot();
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "firmware-config", "balance-bot.sim.json")))!.AsObject();
@@ -49,6 +49,7 @@ public sealed class SecureRemoteOperationTests
         config["telemetry"]!["rateHz"] = 1;
         if (mqtt is not null) config["mqtt"] = mqtt;
         config["security"] = new JsonObject { ["operatorKeys"] = new JsonArray(operatorPublicKey) };
+        edit?.Invoke(config);
         string file = Path.Combine(work, "robot.json");
         File.WriteAllText(file, config.ToJsonString());
         var loaded = ConfigLoader.Load(file);
@@ -339,6 +340,49 @@ public sealed class SecureRemoteOperationTests
         Assert.True(exit == 0, stdout + stderr);
         Until(() => host.Loop.Policies.Swaps == swaps + 1, "the CLI push was not swapped in");
         Assert.Equal(ControlPolicy.Load(file, network.ObservationSize, network.ActionSize, host.Config.Policy.HiddenSizes, false).Hash, host.Loop.Policies.Current.Hash);
+    }
+
+    [Fact]
+    public async Task A_learning_robot_goes_back_to_its_best_policy_on_a_signed_best_command()
+    {
+        using var pki = new TestPki();
+        using var key = OperatorKey.Generate();
+        string pub = pki.Write("operator.pub.pem", key.PublicKeyPem);
+        await using var sim = await SimulationServer.StartAsync(new SimulationServerOptions
+        {
+            Robot = "balance-bot", RobotId = RobotId, Seed = 5, Clock = SimClockMode.Lockstep, EmbeddedPort = 0,
+            PhysicsDirectory = Path.Combine(RepoRoot(), "firmware-config", "robots"),
+        });
+        // Episodes of 1 s; at the first update (a batch of 512 steps) the starting policy, judged by its first two
+        // episodes, becomes the best.
+        var config = Config(pki.Directory, $"mqtt://127.0.0.1:{sim.BrokerPort}", null, pub, json =>
+        {
+            json["task"]!["maxEpisodeSteps"] = 200;
+            json["learning"] = new JsonObject
+            {
+                ["algorithm"] = "ppo", ["batchSteps"] = 512, ["evaluationEpisodes"] = 2, ["resetHoldSeconds"] = 0,
+                ["checkpointDirectory"] = Path.Combine(pki.Directory, "checkpoints"),
+            };
+        });
+        await using var desk = await OperatorDesk.StartAsync(new MqttEndpoint("127.0.0.1", sim.BrokerPort, "desk"));
+        var causes = new ConcurrentQueue<string>();
+        await desk.Client.SubscribeAsync($"robotpg/{RobotId}/telemetry/{TelemetryKinds.Rollback}", (string t, in ReadOnlySequence<byte> p) =>
+        {
+            using var doc = JsonDocument.Parse(p.ToArray());
+            causes.Enqueue(doc.RootElement.GetProperty("cause").GetString()!);
+        }, MqttQualityOfServiceLevel.AtLeastOnce);
+        using var host = ControllerHost.Start(config, pki.Directory, null, null, TextWriter.Null);
+        var learner = host.Learning!.Learner;
+        desk.StatusWhere(s => s.GetProperty("state").GetString() == "online");
+
+        Assert.Equal("refused-unsigned", Outcome(desk.Command("best", "{}"u8)));
+        Until(() => !double.IsNegativeInfinity(learner.BestReturn), "the starting policy was never judged");
+        Assert.DoesNotContain("to-best", causes);
+        long rollbacks = learner.Rollbacks;
+        Assert.Equal("accepted", Outcome(desk.Command("best", Signed(key, "best"))));
+        Until(() => causes.Contains("to-best"), "the learner reported no rollback to its best policy");
+        Assert.True(learner.Rollbacks > rollbacks);
+        Assert.Single(causes, c => c == "to-best");
     }
 
     internal static (int Exit, string Stdout, string Stderr) Cli(System.CommandLine.Command command, string[] args)

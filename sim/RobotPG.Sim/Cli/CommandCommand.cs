@@ -9,7 +9,7 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim command VERB --robot ID --broker URL --key KEY [--body JSON]</c>: a signed command to a running
-/// robot (start, stop, estop, clear-estop, save, load) and its reply. <c>estop</c> may go without --key.
+/// robot (start, stop, estop, clear-estop, save, load, best) and its reply. <c>estop</c> may go without --key.
 /// </summary>
 public static class CommandCommand
 {
@@ -28,7 +28,7 @@ public static class CommandCommand
             string v = parse.GetValue(verb)!;
             if (Array.IndexOf(CommandNames.Operator, v) < 0 || v == CommandNames.Policy)
             {
-                error.WriteLine($"robotpg-sim command: '{v}' is not one of start, stop, estop, clear-estop, save, load (policies go with robotpg-sim policy push)");
+                error.WriteLine($"robotpg-sim command: '{v}' is not one of start, stop, estop, clear-estop, save, load, best (policies go with robotpg-sim policy push)");
                 return 2;
             }
             string text = parse.GetValue(body)!;

@@ -129,6 +129,8 @@ public sealed class ImuModelConfig
     public double GyroBiasStd { get; init; }
     public double AccelBiasStd { get; init; }
     public double TemperatureC { get; set; } = 30;
+    /// <summary>The chip pitched forward on the body by this many degrees (a mounting error: a level body reads this pitch).</summary>
+    public double TiltDeg { get; init; }
 }
 
 public sealed class MotorWiringConfig
@@ -305,6 +307,7 @@ public static class RobotPhysicsConfigLoader
             if (c.Imu.Address is not (0x68 or 0x69)) return $"imu.address: 0x{c.Imu.Address:X2} must be 0x68 or 0x69";
             if (ImuMounting.TryCreate(c.Imu.Forward, c.Imu.Up, out _) is { } mountingProblem) return "imu: " + mountingProblem;
             if (!(c.Imu.AccelNoiseStd >= 0) || !(c.Imu.GyroNoiseStd >= 0) || !(c.Imu.GyroBiasStd >= 0) || !(c.Imu.AccelBiasStd >= 0)) return "imu: noise and bias deviations must be ≥ 0";
+            if (!(Math.Abs(c.Imu.TiltDeg) <= 20)) return $"imu.tiltDeg: {c.Imu.TiltDeg} must be in [-20, 20]";
         }
         bool needsPca = false;
         var usedPins = new HashSet<int>();

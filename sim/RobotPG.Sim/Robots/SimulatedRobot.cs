@@ -47,6 +47,7 @@ public abstract class SimulatedRobot
     protected SimulatedRobot(RobotPhysicsConfig config, ulong seed)
     {
         Config = config;
+        ImuTiltRad = MountingTiltRad;
         _seed = seed;
         Random = new Prng(seed);
         Substeps = Math.Max(1, (int)Math.Round(config.PhysicsRateHz / config.ControlRateHz));
@@ -187,8 +188,10 @@ public abstract class SimulatedRobot
     /// <summary>The motors' deadband duty drawn by <see cref="Randomize"/> (null: the configured one).</summary>
     public double? DeadbandDuty { get; private set; }
 
-    /// <summary>Forward tilt of the IMU on the body drawn by <see cref="Randomize"/>, rad (a level body reads this pitch).</summary>
+    /// <summary>Forward tilt of the IMU on the body, rad (a level body reads this pitch): the configured mounting tilt plus the one drawn by <see cref="Randomize"/>.</summary>
     public double ImuTiltRad { get; private set; }
+
+    private double MountingTiltRad => (Config.Imu?.TiltDeg ?? 0) * Math.PI / 180.0;
 
     /// <summary>Scales the IMU's configured noise (0 = a perfect sensor).</summary>
     public double SensorNoiseScale { get; set; } = 1.0;
@@ -297,7 +300,7 @@ public abstract class SimulatedRobot
         if (r.MassScale is [double massLow, double massHigh]) MassFactor = 1 + scale * (Random.NextUniform(massLow, massHigh) - 1);
         if (r.TorqueScale is [double torqueLow, double torqueHigh]) TorqueConstantFactor = 1 + scale * (Random.NextUniform(torqueLow, torqueHigh) - 1);
         if (r.DeadbandDuty is [double deadbandLow, double deadbandHigh]) DeadbandDuty = Random.NextUniform(deadbandLow, deadbandHigh);
-        if (r.ImuTiltDeg > 0) ImuTiltRad = scale * Random.NextUniform(-r.ImuTiltDeg, r.ImuTiltDeg) * Math.PI / 180.0;
+        if (r.ImuTiltDeg > 0) ImuTiltRad = MountingTiltRad + scale * Random.NextUniform(-r.ImuTiltDeg, r.ImuTiltDeg) * Math.PI / 180.0;
         ApplyParameterFactors();
         Reset();
     }

@@ -43,7 +43,7 @@ public sealed record RobotSecondsSettings
 }
 
 /// <summary>One run of one scenario.</summary>
-/// <param name="Scenario">"scratch", "body" (2.5× mass, 0.4× torque) or "deadband".</param>
+/// <param name="Scenario">"scratch", "body" (2.5× mass, 0.4× torque), "deadband" (3 % → 15 %) or "imu-tilt" (the IMU mounted 6° off).</param>
 /// <param name="Reached">Whether the goal was met within the budget.</param>
 /// <param name="StepsToGoal">Control steps on the robot before the first window of <see cref="RobotSecondsBenchmark.GoalWindow"/>
 /// consecutive episodes that meets the goal: the robot time the learning took (the budget when not reached).</param>
@@ -73,7 +73,10 @@ public readonly record struct RobotSecondsRun(
 /// </summary>
 public static class RobotSecondsBenchmark
 {
-    public static readonly string[] Scenarios = ["scratch", "body", "deadband"];
+    public static readonly string[] Scenarios = ["scratch", "body", "deadband", "imu-tilt"];
+
+    /// <summary>The IMU mounting tilt of the "imu-tilt" change, degrees: twice the ±3° that <see cref="Wide"/> pre-trains over.</summary>
+    public const double ChangedImuTiltDeg = 6;
 
     /// <summary>Consecutive episodes that must meet the goal together.</summary>
     public const int GoalWindow = 10;
@@ -158,6 +161,9 @@ public static class RobotSecondsBenchmark
                 break;
             case "deadband":
                 json["motor"]!["deadbandDuty"] = settings.ChangedDeadbandDuty;
+                break;
+            case "imu-tilt":
+                json["imu"]!["tiltDeg"] = ChangedImuTiltDeg;
                 break;
             default:
                 throw new ArgumentException($"unknown scenario '{scenario}' (one of {string.Join(", ", Scenarios)})", nameof(scenario));

@@ -215,7 +215,8 @@ public sealed class ControllerHost : IDisposable
                 Deployment = deployment;
             }
             _remote = new RemoteOperation(client, topics, Loop, _verifier,
-                () => (exchange.Current.Source, exchange.Current.Hash), learning || fleet ? null : deployment);
+                () => (exchange.Current.Source, exchange.Current.Hash), learning || fleet ? null : deployment,
+                Learning is { } onBoard ? onBoard.Learner.TryRequestRollbackToBest : null);
         }
 
         output.WriteLine($"robotpg: {c.RobotId}: {c.Task.Kind} at {c.ControlRateHz} Hz on {_robot.Description}; policy {Policy.Source}; log {logDirectory}");

@@ -141,6 +141,19 @@ public sealed class OnDeviceLearner : IDisposable
     /// </summary>
     public void RequestRollbackToBest() => _rollbackToBestRequested = true;
 
+    /// <summary>
+    /// The operator's <c>best</c> command (any thread): asks for <see cref="RequestRollbackToBest"/> when there is a best
+    /// policy; else says why not (null: asked).
+    /// </summary>
+    public string? TryRequestRollbackToBest()
+    {
+        if (_options.EvaluationEpisodes <= 0) return "learning.evaluationEpisodes is 0: the learner keeps no best policy";
+        // BestReturn leaves −∞ once, when the first policy passed its evaluation (a double reads whole on 64-bit).
+        if (double.IsNegativeInfinity(_best.BestReturn)) return "no policy has passed its evaluation yet (learning.evaluationEpisodes episodes)";
+        RequestRollbackToBest();
+        return null;
+    }
+
     public IPolicyGradientAlgorithm Algorithm => _algorithm;
 
     public ActorCritic Agent => _agent;

@@ -24,6 +24,7 @@ public sealed class RemoteOperation : IDisposable
     private readonly SignatureVerifier? _verifier;
     private readonly PolicyDeployment? _deployment;
     private readonly Func<(string Name, ulong Hash)> _policy;
+    private readonly Func<string?>? _rollBackToBest;
     private readonly string _commandPrefix;
     private readonly string _commandsTopic;
     private readonly Timer _timer;
@@ -35,8 +36,9 @@ public sealed class RemoteOperation : IDisposable
     private bool _disposed;
 
     public RemoteOperation(ResilientMqttClient client, Topics topics, ControlLoop loop, SignatureVerifier? verifier,
-        Func<(string Name, ulong Hash)> policy, PolicyDeployment? deployment)
+        Func<(string Name, ulong Hash)> policy, PolicyDeployment? deployment, Func<string?>? rollBackToBest = null)
     {
+        _rollBackToBest = rollBackToBest;
         _client = client;
         _topics = topics;
         _loop = loop;
@@ -123,12 +125,15 @@ public sealed class RemoteOperation : IDisposable
             CommandNames.Policy => _deployment is null ? NoDeployment : _deployment.InstallPushed(bytes, message.Body, message.KeyId),
             CommandNames.Load => _deployment is null ? NoDeployment : Load(message.Body, out path),
             CommandNames.Save => _deployment is null ? NoDeployment : Save(message.Body, out path, out hash),
+            CommandNames.Best => _rollBackToBest is null ? NoLearner : _rollBackToBest(),
             _ => $"'{verb}' is not available on this robot",
         };
         if (refusal is not null) return Refuse(verb, SignatureVerdict.Accepted, refusal, message) with { Path = path };
         Interlocked.Increment(ref _accepted);
         return new CommandReply(verb, "accepted", null, message.Nonce, message.KeyId, _loop.StepCount, path, hash);
     }
+
+    private const string NoLearner = "this robot does not learn on board, so it keeps no best policy of its own (push one with robotpg-sim policy push)";
 
     private const string NoDeployment = "this robot learns on board: its learner chooses its policies and keeps its own checkpoints";
 

@@ -64,7 +64,7 @@ public sealed class LearnerBestPolicyTests
         Assert.Equal(policyA, ActorCritic.Load(Path.Combine(checkpoints, OnDeviceLearner.BestCheckpointName)).Policy.Parameters.ToArray());
         Directory.Delete(checkpoints, recursive: true);
 
-        learner.RequestRollbackToBest();
+        Assert.Null(learner.TryRequestRollbackToBest()); // the operator's best command: asked
         learner.Pump();
 
         Assert.Equal(policyA, algorithm.Agent.Policy.Parameters.ToArray());
@@ -89,6 +89,21 @@ public sealed class LearnerBestPolicyTests
         onRobotB.Act(obs, normalized, c, ref p3);
         Assert.Equal(b, a);
         Assert.NotEqual(c, a);
+    }
+
+    [Fact]
+    public void The_operators_best_command_is_refused_with_the_reason_until_a_policy_passed_its_evaluation()
+    {
+        var ring = new TrajectoryRing(4, 2, 4096);
+        var off = new OnDeviceLearner(new ScriptedAlgorithm(Batch), ring, new LearningOptions { BatchSteps = Batch, EvaluationEpisodes = 0 }, new LearningEventQueue());
+        Assert.Equal("learning.evaluationEpisodes is 0: the learner keeps no best policy", off.TryRequestRollbackToBest());
+
+        var algorithm = new ScriptedAlgorithm(Batch);
+        var events = new LearningEventQueue();
+        var learner = new OnDeviceLearner(algorithm, ring, new LearningOptions { BatchSteps = Batch, EvaluationEpisodes = 2 }, events);
+        Assert.Equal("no policy has passed its evaluation yet (learning.evaluationEpisodes episodes)", learner.TryRequestRollbackToBest());
+        learner.Pump();
+        Assert.False(events.TryTakeRollback(out _)); // a refused command asked for nothing
     }
 
     [Fact]

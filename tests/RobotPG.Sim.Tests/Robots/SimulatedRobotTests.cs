@@ -220,6 +220,39 @@ public class SimulatedRobotTests
         Assert.Equal(Math.Round(Math.Cos(tilt) * 16384), Word(image, 0x3F));
     }
 
+    [Fact]
+    public void AnImuMountedWithATiltReadsOnALevelBodyAsThatPitchAndRandomizationAddsToIt()
+    {
+        // imu.tiltDeg 6 (the robot-seconds "imu-tilt" change): without randomisation exactly 6°; with ±5° drawn, 6° plus the draw.
+        var config = PhysicsTestConfigs.Load("balance-bot",
+            ("imu.accelNoiseStd", 0), ("imu.gyroNoiseStd", 0), ("imu.gyroBiasStd", 0), ("imu.accelBiasStd", 0), ("imu.tiltDeg", 6));
+        var robot = (SimulatedBalanceBot)SimulatedRobot.Create(config, seed: 1);
+        robot.ApplyActuators(StartupFrame());
+        robot.Physics.Reset(0, 0);
+        robot.UpdateSensors();
+        double six = 6 * Math.PI / 180;
+        Assert.Equal(six, robot.ImuTiltRad, 15);
+        var image = robot.Imu!.RegisterImage;
+        Assert.Equal(Math.Round(-Math.Sin(six) * 16384), Word(image, 0x3B));
+        Assert.Equal(Math.Round(Math.Cos(six) * 16384), Word(image, 0x3F));
+
+        config.Randomization = new RandomizationConfig { Mass = 0, Friction = 0, Motor = 0, ImuTiltDeg = 5 };
+        var drawn = (SimulatedBalanceBot)SimulatedRobot.Create(config, seed: 1);
+        drawn.Randomize(seed: 4);
+        var reference = (SimulatedBalanceBot)SimulatedRobot.Create(PhysicsTestConfigs.QuietBalanceBot(), seed: 1);
+        reference.Config.Randomization = config.Randomization;
+        reference.Randomize(seed: 4);                                   // the same draw on a chip mounted level
+        Assert.NotEqual(0, reference.ImuTiltRad);
+        Assert.Equal(six + reference.ImuTiltRad, drawn.ImuTiltRad, 15);
+    }
+
+    [Fact]
+    public void AnImuTiltPastTwentyDegreesIsRejected()
+    {
+        var fault = Assert.Throws<RobotPhysicsConfigException>(() => PhysicsTestConfigs.Load("balance-bot", ("imu.tiltDeg", 25)));
+        Assert.EndsWith("balance-bot.physics.json: imu.tiltDeg: 25 must be in [-20, 20]", fault.Message);
+    }
+
     [Theory]
     [InlineData("massScale", "randomization.massScale: [3, 1] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
     [InlineData("deadbandDuty", "randomization.deadbandDuty: [3, 1] must satisfy 0 ≤ low ≤ high ≤ 0.9")]

@@ -106,7 +106,7 @@ public class RobotSecondsTests
 
     [Theory]
     [InlineData("--batch", "10", "--batch: 10 must be in 64..65536")]
-    [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband")]
+    [InlineData("--scenarios", "body,walk", "--scenarios: 'body,walk' must list some of scratch, body, deadband, imu-tilt")]
     [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: '1.5' must be none, wide or a fraction below 1")]
     [InlineData("--pretrain-randomization", "{\"torqueScale\":[0.4,0.3]}", "--pretrain-randomization: randomization.torqueScale: [0.4, 0.3] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
     [InlineData("--pretrain-steps", "0", "--pretrain-steps must be > 0 (got 0)")]
