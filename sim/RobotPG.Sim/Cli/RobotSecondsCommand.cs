@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RobotPG.Learning.Algorithms;
 using RobotPG.Sim.Robots;
 using RobotPG.Sim.Training;
 
@@ -8,7 +9,7 @@ namespace RobotPG.Sim.Cli;
 
 /// <summary>
 /// <c>robotpg-sim robot-seconds --seeds 5 [--first-seed 1] [--scenarios scratch,body,deadband] [--batch 256]
-/// [--learning-rate 0.001|preset] [--initial-log-std s] [--pretrain-randomization none|wide|f] [--pretrain-steps n] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
+/// [--learning-rate 0.001|preset] [--initial-log-std s] [--replay-batches K] [--pretrain-randomization none|wide|f] [--pretrain-steps n] [--budget-steps 60000] [--out dir]</c>: the robot time the on-device learner needs to
 /// balance from scratch and to recover after a body change (<see cref="RobotSecondsBenchmark"/>), one line per run,
 /// then the table of medians, minima and maxima over the seeds.
 /// </summary>
@@ -28,6 +29,7 @@ public static class RobotSecondsCommand
         var batch = new Option<string>("--batch") { Description = "Transitions per update on the robot (≥ 64).", DefaultValueFactory = _ => "256" };
         var lr = new Option<string?>("--learning-rate") { Description = "Policy learning rate on the robot ('preset': the algorithm's own).", DefaultValueFactory = _ => "0.001" };
         var initialLogStd = new Option<string?>("--initial-log-std") { Description = "learning.initialLogStd of the robot's learner (a fresh policy's action-noise log std; default: 0)." };
+        var replay = new Option<string>("--replay-batches") { Description = "learning.replayBatches of the robot's learner: each update trains on the last K batches, importance-weighted (1: on-policy; at most 8).", DefaultValueFactory = _ => "1" };
         var budget = new Option<string>("--budget-steps") { Description = "Control steps a run may take before it counts as not reached.", DefaultValueFactory = _ => "60000" };
         var pretrainRandomization = new Option<string?>("--pretrain-randomization")
         {
@@ -37,13 +39,13 @@ public static class RobotSecondsCommand
         var pretrainSteps = new Option<string>("--pretrain-steps") { Description = "Control steps of the pre-training (on the nominal body it stops once its last 10 episodes reach the cap).", DefaultValueFactory = _ => "300000" };
         var output = new Option<string?>("--out") { Description = "Directory for the runs' checkpoints and configs (default: a new temporary directory, deleted at the end)." };
         var command = new Command("robot-seconds", "Measure the robot time (control steps × period) the on-device learner needs, in process, over several seeds.");
-        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, initialLogStd, budget, pretrainRandomization, pretrainSteps, output]) command.Options.Add(option);
-        command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(initialLogStd), p.GetValue(budget),
+        foreach (Option option in (Option[])[seeds, firstSeed, scenarios, batch, lr, initialLogStd, replay, budget, pretrainRandomization, pretrainSteps, output]) command.Options.Add(option);
+        command.SetAction(p => Run(p.GetValue(seeds), p.GetValue(firstSeed), p.GetValue(scenarios), p.GetValue(batch), p.GetValue(lr), p.GetValue(initialLogStd), p.GetValue(replay), p.GetValue(budget),
             p.GetValue(pretrainRandomization), p.GetValue(pretrainSteps), p.GetValue(output), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return command;
     }
 
-    public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? initialLogStdText, string? budgetText,
+    public static int Run(string? seedsText, string? firstSeedText, string? scenariosText, string? batchText, string? lrText, string? initialLogStdText, string? replayText, string? budgetText,
         string? pretrainRandomizationText, string? pretrainStepsText, string? outDir, TextWriter output, TextWriter error)
     {
         RobotSecondsSettings settings;
@@ -66,6 +68,7 @@ public static class RobotSecondsCommand
                 BatchSteps = (int)batch,
                 LearningRate = lrText is null or "preset" ? null : CommandArguments.PositiveDouble(lrText, "--learning-rate"),
                 InitialLogStd = InitialLogStd(initialLogStdText),
+                ReplayBatches = ReplayBatches(replayText),
                 BudgetSteps = CommandArguments.PositiveInt64(budgetText, "--budget-steps"),
                 PretrainRandomization = PretrainRanges(pretrainRandomizationText),
                 PretrainSteps = CommandArguments.PositiveInt64(pretrainStepsText, "--pretrain-steps"),
@@ -121,6 +124,13 @@ public static class RobotSecondsCommand
         output.WriteLine();
         output.Write(RobotSecondsBenchmark.Table(runs, settings));
         return CommandArguments.ExitOk;
+    }
+
+    private static int ReplayBatches(string? text)
+    {
+        long k = CommandArguments.PositiveInt64(text, "--replay-batches");
+        return k <= PpoHyperparameters.MaxReplayBatches ? (int)k
+            : throw new UsageException($"--replay-batches: {k} must be in 1..{PpoHyperparameters.MaxReplayBatches}");
     }
 
     private static double? InitialLogStd(string? text)

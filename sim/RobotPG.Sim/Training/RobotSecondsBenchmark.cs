@@ -19,6 +19,9 @@ public sealed record RobotSecondsSettings
     /// <summary>Policy learning rate; null: the algorithm's preset.</summary>
     public double? LearningRate { get; init; }
 
+    /// <summary>learning.replayBatches of the robot's runs: each update trains on the last K batches (1: on-policy); the pre-training keeps 1.</summary>
+    public int ReplayBatches { get; init; } = 1;
+
     /// <summary>learning.initialLogStd of the robot's runs (null: the network's 0); the pre-training keeps the preset.</summary>
     public double? InitialLogStd { get; init; }
 
@@ -187,6 +190,7 @@ public static class RobotSecondsBenchmark
         learning["checkpointEveryEpisodes"] = 0;
         if (settings.LearningRate is double lr) learning["learningRate"] = lr;
         if (settings.InitialLogStd is double logStd) learning["initialLogStd"] = logStd;
+        if (settings.ReplayBatches != 1) learning["replayBatches"] = settings.ReplayBatches;
         json["telemetry"]!["enabled"] = false;
         return json;
     }

@@ -28,6 +28,13 @@ public static class ConfigRules
         CheckSizes(c, errors);
         CheckFiles(c, baseDirectory, errors);
         CheckFleet(c, errors);
+        CheckReplay(c, errors);
+    }
+
+    private static void CheckReplay(RobotConfig c, List<ConfigError> errors)
+    {
+        if (c.Learning is { ReplayBatches: > 1 } l && l.Algorithm is not ("ppo" or "off"))
+            errors.Add(new("$.learning.replayBatches", $"{l.ReplayBatches}: replay needs learning.algorithm \"ppo\" (\"{l.Algorithm}\" learns from the current batch only)"));
     }
 
     private static void CheckFleet(RobotConfig c, List<ConfigError> errors)

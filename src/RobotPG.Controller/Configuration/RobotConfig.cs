@@ -368,6 +368,9 @@ public sealed class LearningConfig
     /// <summary>Log std of a fresh policy's action noise; absent: the network's 0 (a loaded policy keeps its own).</summary>
     public double? InitialLogStd { get; init; }
 
+    /// <summary>Batches each update trains on (the current and the K − 1 before it); absent: 1, on-policy.</summary>
+    public int? ReplayBatches { get; init; }
+
     /// <summary>Critic layer widths.</summary>
     public int[]? ValueHiddenSizes { get; init; }
 

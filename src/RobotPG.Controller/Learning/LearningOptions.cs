@@ -1,3 +1,5 @@
+using RobotPG.Learning.Algorithms;
+
 namespace RobotPG.Controller.Learning;
 
 /// <summary>
@@ -14,6 +16,12 @@ public sealed record LearningOptions
 
     /// <summary>Overrides the algorithm's policy learning rate (null: the preset's).</summary>
     public float? LearningRate { get; init; }
+
+    /// <summary>
+    /// Batches each update trains on: the current one and the K − 1 before it, each transition weighted by its
+    /// behaviour policy's log-prob (1: on-policy; PPO only; at most 8).
+    /// </summary>
+    public int ReplayBatches { get; init; } = 1;
 
     /// <summary>Log std of the action noise a fresh policy starts with (null: the network's own, 0); a loaded or resumed policy keeps its own.</summary>
     public float? InitialLogStd { get; init; }
@@ -50,6 +58,10 @@ public sealed record LearningOptions
         if (Algorithm != "off" && !OnDeviceAlgorithms.Names.Contains(Algorithm))
             return $"learning.algorithm '{Algorithm}' is unknown (one of: off, {string.Join(", ", OnDeviceAlgorithms.Names)})";
         if (BatchSteps < 64) return $"learning.batchSteps {BatchSteps} must be at least 64";
+        if (ReplayBatches is < 1 or > PpoHyperparameters.MaxReplayBatches)
+            return $"learning.replayBatches {ReplayBatches} must be in 1..{PpoHyperparameters.MaxReplayBatches}";
+        if (ReplayBatches > 1 && Algorithm is not ("ppo" or "off"))
+            return $"learning.replayBatches {ReplayBatches} needs learning.algorithm ppo ('{Algorithm}' learns from the current batch only)";
         if (!(MaxKl > 0)) return $"learning.maxKl {MaxKl} must be positive";
         if (EvaluationEpisodes is < 0 or > 10) return $"learning.evaluationEpisodes {EvaluationEpisodes} must be in 0..10 (the learner keeps the last 10 returns)";
         if (!(ReturnDropMargin >= 0)) return $"learning.returnDropMargin {ReturnDropMargin} must be ≥ 0";

@@ -28,6 +28,7 @@ public static class OnDeviceAlgorithms
                 AnnealLearningRate = false,
                 PolicyHiddenSizes = policyHiddenSizes,
                 ValueHiddenSizes = options.ValueHiddenSizes,
+                ReplayBatches = options.ReplayBatches,
             };
             if (options.LearningRate is float lr) h = h with { LearningRate = lr };
             return new Ppo(h, context);

@@ -24,6 +24,8 @@ namespace RobotPG.Controller.Learning;
 /// policy, judged by its first episodes) is offered to a <see cref="BestPolicyKeeper"/>; an operator
 /// can roll the robot back to that best policy (<see cref="RequestRollbackToBest"/>). The two control policies, the snapshots and the rollout
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
+/// With learning.replayBatches K &gt; 1 (PPO) each batch is also kept raw, as acted, in a <see cref="BatchReplay"/>
+/// and the update trains on the last K of them.
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
 /// </summary>
@@ -41,6 +43,7 @@ public sealed class OnDeviceLearner : IDisposable
     private readonly LearnerCheckpoints? _checkpoints;
     private readonly ILearningObserver? _observer;
     private readonly RolloutBuffer _rollout;
+    private readonly BatchReplay? _replay;
     private readonly RewardScaler? _rewardScaler;
     private readonly RolloutSettings _settings;
     private readonly byte[] _record;
@@ -102,6 +105,9 @@ public sealed class OnDeviceLearner : IDisposable
         if (_settings.EnvironmentCount != 1)
             throw new ArgumentException($"{algorithm.Name} collects from {_settings.EnvironmentCount} environments; a robot is one", nameof(algorithm));
         _rollout = new RolloutBuffer(_settings.StepsPerEnvironment, 1, _obs, _act);
+        // PPO with replay trains on the last K batches as acted (learning.replayBatches); the others on _rollout alone.
+        if (algorithm is Ppo { Hyperparameters.ReplayBatches: > 1 and int k })
+            _replay = new BatchReplay(k, _settings.StepsPerEnvironment, _obs, _act);
         _rewardScaler = _settings.ScaleRewards ? new RewardScaler(_settings.Gamma) : null;
         _record = new byte[ring.RecordSize];
         _observation = new float[_obs];
@@ -404,6 +410,8 @@ public sealed class OnDeviceLearner : IDisposable
         if (_rewardScaler is not null)
             reward = Math.Clamp(_rewardScaler.Scale(reward, terminated), -_settings.RewardClip, _settings.RewardClip);
         _rollout.Record(i, _pendingLogProb, value, reward, terminated, truncated, bootstrap);
+        // Raw, for the replay: an old batch is normalised and valued again at each later update.
+        _replay?.Record(i, _pendingObservation, _pendingAction, _pendingLogProb, reward, terminated, truncated, _observation);
         _count++;
     }
 
@@ -456,7 +464,13 @@ public sealed class OnDeviceLearner : IDisposable
         _updating = true;
         try
         {
-            d = _algorithm.Update(_rollout, iteration, int.MaxValue);
+            RolloutBuffer rollout = _rollout;
+            if (_replay is not null)
+            {
+                _replay.Commit(_pendingValid ? _pendingObservation : default);
+                rollout = _replay.Assemble(_agent);
+            }
+            d = _algorithm.Update(rollout, iteration, int.MaxValue);
         }
         catch (Exception e)
         {

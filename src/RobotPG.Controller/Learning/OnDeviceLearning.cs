@@ -82,6 +82,7 @@ public sealed class OnDeviceLearning : IDisposable
             BatchSteps = learning.BatchSteps ?? defaults.BatchSteps,
             LearningRate = learning.LearningRate is double lr ? (float)lr : null,
             InitialLogStd = learning.InitialLogStd is double ls ? (float)ls : null,
+            ReplayBatches = learning.ReplayBatches ?? defaults.ReplayBatches,
             ValueHiddenSizes = learning.ValueHiddenSizes ?? config.Policy.HiddenSizes,
             MaxKl = learning.MaxKl ?? defaults.MaxKl,
             EvaluationEpisodes = learning.EvaluationEpisodes,

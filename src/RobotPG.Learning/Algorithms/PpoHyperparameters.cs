@@ -23,6 +23,15 @@ public sealed record PpoHyperparameters
     public float MaxGradientNorm { get; init; } = 0.5f;
     public float AdamEpsilon { get; init; } = 1e-5f;
 
+    /// <summary>
+    /// Batches of the recent past an update trains on (1: the current one only, on-policy PPO; at most
+    /// <see cref="MaxReplayBatches"/>): <see cref="Ppo.Update"/> then takes a rollout of 1..K batches as its
+    /// environments and clips around the policy before the update (<see cref="PpoLoss"/>, GePPO). One environment only.
+    /// </summary>
+    public int ReplayBatches { get; init; } = 1;
+
+    public const int MaxReplayBatches = 8;
+
     /// <summary>Stops the epochs of an update once a minibatch's approx KL exceeds it; null = never.</summary>
     public float? TargetKl { get; init; }
 
@@ -52,6 +61,8 @@ public sealed record PpoHyperparameters
         if (!(LearningRate > 0)) return $"learning rate must be > 0 (got {LearningRate})";
         if (!(ClipCoefficient > 0)) return $"clip coefficient must be > 0 (got {ClipCoefficient})";
         if (!(MaxGradientNorm > 0)) return $"max gradient norm must be > 0 (got {MaxGradientNorm})";
+        if (ReplayBatches is < 1 or > MaxReplayBatches) return $"replay batches must be in 1..{MaxReplayBatches} (got {ReplayBatches})";
+        if (ReplayBatches > 1 && EnvironmentCount != 1) return $"replay of {ReplayBatches} batches needs one environment (got {EnvironmentCount})";
         if (PolicyHiddenSizes.Length == 0 || ValueHiddenSizes.Length == 0) return "networks need at least one hidden layer";
         return null;
     }

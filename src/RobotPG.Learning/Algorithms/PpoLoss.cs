@@ -8,32 +8,48 @@ namespace RobotPG.Learning.Algorithms;
 public static class PpoLoss
 {
     /// <summary>
-    /// Clipped surrogate L = mean(max(−Aᵢ rᵢ, −Aᵢ clip(rᵢ, 1−ε, 1+ε))), rᵢ = exp(new − old).
-    /// Writes ∂L/∂(new log-prob ᵢ) into <paramref name="logProbGradients"/>: −Aᵢ rᵢ / N where the unclipped
-    /// term is the max (ties included, where torch splits the gradient into two equal halves that sum to it),
-    /// 0 where the clipped term wins (the ratio is then outside [1−ε, 1+ε] and the clamp passes nothing).
+    /// Clipped surrogate L = mean(max(−Aᵢ rᵢ, −Aᵢ clip(rᵢ, 1−ε, 1+ε))), rᵢ = exp(new − old): the on-policy case of
+    /// the generalised clip below with the centre at the behaviour policy (cᵢ = 1).
     /// </summary>
     public static PolicyLossTerms PolicyLoss(ReadOnlySpan<float> newLogProbs, ReadOnlySpan<float> oldLogProbs,
-        ReadOnlySpan<float> advantages, float clip, Span<float> logProbGradients)
+        ReadOnlySpan<float> advantages, float clip, Span<float> logProbGradients) =>
+        PolicyLoss(newLogProbs, oldLogProbs, oldLogProbs, advantages, clip, logProbGradients);
+
+    /// <summary>
+    /// The clipped surrogate over data of older policies (GePPO, Queeney, Paschalidis and Cassandras, NeurIPS 2021):
+    /// L = mean(max(−Aᵢ rᵢ, −Aᵢ clip(rᵢ, cᵢ − ε, cᵢ + ε))) with the importance weight rᵢ = π_θ(aᵢ|sᵢ) / π_behaviour(aᵢ|sᵢ)
+    /// (notes 001 and 003, off-policy PG) = exp(new − behaviour) and the clip centre cᵢ = π_θk(aᵢ|sᵢ) / π_behaviour(aᵢ|sᵢ)
+    /// = exp(centre − behaviour), θk the policy before this update: the region bounds how far θ moves from θk,
+    /// whichever policy acted. With centre = behaviour (cᵢ = 1) it is PPO-clip.
+    /// Writes ∂L/∂(new log-prob ᵢ) into <paramref name="logProbGradients"/>: −Aᵢ rᵢ / N where the unclipped
+    /// term is the max (ties included, where torch splits the gradient into two equal halves that sum to it),
+    /// 0 where the clipped term wins (the ratio is then outside [c−ε, c+ε] and the clamp passes nothing).
+    /// The diagnostics measure θ against θk: approx KL of rᵢ/cᵢ, clip fraction |rᵢ − cᵢ| &gt; ε.
+    /// </summary>
+    public static PolicyLossTerms PolicyLoss(ReadOnlySpan<float> newLogProbs, ReadOnlySpan<float> behaviourLogProbs,
+        ReadOnlySpan<float> centreLogProbs, ReadOnlySpan<float> advantages, float clip, Span<float> logProbGradients)
     {
         int n = newLogProbs.Length;
-        if (oldLogProbs.Length != n || advantages.Length != n || logProbGradients.Length != n)
+        if (behaviourLogProbs.Length != n || centreLogProbs.Length != n || advantages.Length != n || logProbGradients.Length != n)
             throw new ArgumentException("log-probs, advantages and gradients must have the same length");
         double loss = 0, approxKl = 0, oldApproxKl = 0;
         int clipped = 0;
         for (int i = 0; i < n; i++)
         {
-            double logRatio = newLogProbs[i] - oldLogProbs[i];
-            double ratio = Math.Exp(logRatio);
+            double ratio = Math.Exp(newLogProbs[i] - behaviourLogProbs[i]);
+            double centre = Math.Exp(centreLogProbs[i] - behaviourLogProbs[i]);
+            double logRatio = newLogProbs[i] - centreLogProbs[i]; // log(r / c): θ against θk
             double a = advantages[i];
             double unclippedTerm = -a * ratio;
-            double clippedTerm = -a * Math.Clamp(ratio, 1 - clip, 1 + clip);
+            // The bounds in float as PPO's 1 ± ε always were (c = 1 gives exactly the PPO-clip numbers).
+            double clippedTerm = -a * Math.Clamp(ratio, (float)centre - clip, (float)centre + clip);
             bool unclippedWins = unclippedTerm >= clippedTerm;
             loss += unclippedWins ? unclippedTerm : clippedTerm;
             logProbGradients[i] = unclippedWins ? (float)(-a * ratio / n) : 0f;
-            approxKl += ratio - 1 - logRatio;
+            double ratioToCentre = Math.Exp(logRatio);
+            approxKl += ratioToCentre - 1 - logRatio;
             oldApproxKl -= logRatio;
-            if (Math.Abs(ratio - 1) > clip) clipped++;
+            if (Math.Abs(ratio - centre) > clip) clipped++;
         }
         return new PolicyLossTerms((float)(loss / n), (float)(approxKl / n), (float)(oldApproxKl / n), (float)clipped / n);
     }

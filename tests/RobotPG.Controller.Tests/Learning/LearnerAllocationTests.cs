@@ -9,13 +9,14 @@ namespace RobotPG.Controller.Tests.Learning;
 public sealed class LearnerAllocationTests
 {
     [Theory]
-    [InlineData("ppo")]
-    [InlineData("trpo")]
-    [InlineData("a2c")]
-    public void Updates_after_the_first_allocate_nothing(string algorithmName)
+    [InlineData("ppo", 1)]
+    [InlineData("ppo", 4)]
+    [InlineData("trpo", 1)]
+    [InlineData("a2c", 1)]
+    public void Updates_after_the_first_allocate_nothing(string algorithmName, int replayBatches)
     {
         const int batch = 128;
-        var options = new LearningOptions { Algorithm = algorithmName, BatchSteps = batch, ValueHiddenSizes = [16], CheckpointDirectory = null, Seed = 2 };
+        var options = new LearningOptions { Algorithm = algorithmName, BatchSteps = batch, ValueHiddenSizes = [16], CheckpointDirectory = null, Seed = 2, ReplayBatches = replayBatches };
         var algorithm = OnDeviceAlgorithms.Create(options, 4, 2, [16], "balance-bot");
         var ring = new TrajectoryRing(4, 2, 8192);
         var events = new LearningEventQueue();

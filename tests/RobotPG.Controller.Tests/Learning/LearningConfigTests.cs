@@ -36,6 +36,7 @@ public sealed class LearningConfigTests
         Assert.Equal(1024, o.BatchSteps);
         Assert.Equal(0.1, o.MaxKl);
         Assert.Equal(0, o.EvaluationEpisodes);
+        Assert.Equal(1, o.ReplayBatches); // on-policy unless asked
         Assert.Equal(Path.Combine(dir.Path, "checkpoints"), o.CheckpointDirectory);
         Assert.Equal("trpo", learning.Learner.Algorithm.Name);
         Assert.Equal(1024, learning.Learner.Algorithm.Rollout.StepsPerEnvironment);
@@ -53,6 +54,8 @@ public sealed class LearningConfigTests
     [InlineData("checkpointEveryUpdates", -1, "$.learning.checkpointEveryUpdates")]
     [InlineData("resetUprightDeg", 90, "$.learning.resetUprightDeg")]
     [InlineData("initialLogStd", 2, "$.learning.initialLogStd")]
+    [InlineData("replayBatches", 0, "$.learning.replayBatches")]
+    [InlineData("replayBatches", 9, "$.learning.replayBatches")]
     public void A_bad_learning_value_is_one_error_at_its_path(string key, object value, string path)
     {
         var learning = new JsonObject { ["algorithm"] = "ppo" };
@@ -112,5 +115,28 @@ public sealed class LearningConfigTests
         using var dir2 = new TempDirectory();
         using var resumed = OnDeviceLearning.Create(config, config.Learning!, dir2.Path, ControlTasks.Create(config), checkpoint, resume: false, simClient: null, TextWriter.Null);
         Assert.Equal(pretrainedLogStd, resumed.Learner.Agent.Policy.LogStd.ToArray());
+    }
+
+    [Fact]
+    public void ReplayBatches_builds_ppo_over_the_last_K_batches_and_is_refused_for_an_on_policy_only_algorithm()
+    {
+        using var dir = new TempDirectory();
+        var loaded = Load(Config(new JsonObject { ["algorithm"] = "ppo", ["replayBatches"] = 4, ["batchSteps"] = 128 }));
+        Assert.True(loaded.Ok, string.Join("; ", loaded.Errors));
+        var config = loaded.Config!;
+        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null))
+        {
+            Assert.Equal(4, learning.Options.ReplayBatches);
+            var ppo = Assert.IsType<RobotPG.Learning.Algorithms.Ppo>(learning.Learner.Algorithm);
+            Assert.Equal(4, ppo.Hyperparameters.ReplayBatches);
+            Assert.Equal(128, ppo.Hyperparameters.StepsPerEnvironment);
+        }
+
+        var refused = Load(Config(new JsonObject { ["algorithm"] = "trpo", ["replayBatches"] = 2 }));
+        var error = Assert.Single(refused.Errors);
+        Assert.Equal("$.learning.replayBatches", error.Path);
+        Assert.Equal("2: replay needs learning.algorithm \"ppo\" (\"trpo\" learns from the current batch only)", error.Reason);
+        Assert.Equal("learning.replayBatches 2 needs learning.algorithm ppo ('a2c' learns from the current batch only)",
+            new LearningOptions { Algorithm = "a2c", ReplayBatches = 2 }.Validate());
     }
 }

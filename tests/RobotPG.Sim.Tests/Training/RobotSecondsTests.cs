@@ -110,6 +110,8 @@ public class RobotSecondsTests
     [InlineData("--pretrain-randomization", "1.5", "--pretrain-randomization: '1.5' must be none, wide or a fraction below 1")]
     [InlineData("--pretrain-randomization", "{\"torqueScale\":[0.4,0.3]}", "--pretrain-randomization: randomization.torqueScale: [0.4, 0.3] must satisfy 0.05 ≤ low ≤ high ≤ 20")]
     [InlineData("--pretrain-steps", "0", "--pretrain-steps must be > 0 (got 0)")]
+    [InlineData("--replay-batches", "9", "--replay-batches: 9 must be in 1..8")]
+    [InlineData("--replay-batches", "0", "--replay-batches must be > 0 (got 0)")]
     public void Bad_arguments_are_one_line_and_exit_code_2(string option, string value, string message)
     {
         var (exit, stdout, stderr) = CliTestRun.Invoke(RobotSecondsCommand.Create(), option, value);
