@@ -161,7 +161,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
                 .WithDefaultEndpointBoundIPV6Address(v6)
                 .WithDefaultEndpointPort(port);
         }
-        return builder.Build();
+        // One socket write per packet to each subscriber, not header and payload apart (see ResilientMqttClient).
+        return builder.WithoutPacketFragmentation().Build();
     }
 
     private static void Attach(MqttServer server, EmbeddedBrokerOptions options)

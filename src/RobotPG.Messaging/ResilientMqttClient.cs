@@ -99,6 +99,10 @@ public sealed class ResilientMqttClient : IAsyncDisposable
             .WithCleanSession(true)
             .WithKeepAlivePeriod(options.KeepAlive)
             .WithTimeout(options.ConnectTimeout)
+            // One socket write per packet. With fragmentation MQTTnet writes the header and the payload separately:
+            // two TCP segments, and the receiver often wakes for each (a lockstep round trip took ~40 % longer).
+            // The price is one copy of the packet into a joined buffer.
+            .WithoutPacketFragmentation()
             .WithProtocolVersion(endpoint.Protocol == MqttProtocol.V311 ? MQTTnet.Formatter.MqttProtocolVersion.V311 : MQTTnet.Formatter.MqttProtocolVersion.V500);
         if (endpoint.UserName is not null) builder = builder.WithCredentials(endpoint.UserName, endpoint.Password);
         if (endpoint.MaximumPacketSize > 0 && endpoint.Protocol == MqttProtocol.V5) builder = builder.WithMaximumPacketSize(endpoint.MaximumPacketSize);

@@ -135,6 +135,18 @@ public sealed class ControlLoop
     /// <summary>systemd's READY/WATCHDOG pings, sent from this thread so a hung loop stops them (null: not under systemd).</summary>
     public Hosting.SystemdNotifier? Notifier { get; init; }
 
+    /// <summary>
+    /// Lockstep only (set before <see cref="Start"/>): a step does not start while the trajectory log ring is full;
+    /// the loop waits, 1 ms at a time, for the log writer to take records. The simulator's time stands still
+    /// meanwhile, so a disk slower than the run (its fsyncs) slows the run instead of losing records. Never in
+    /// real time, where the loop must not wait on the disk (a full ring there drops and counts the record).
+    /// </summary>
+    public bool HoldWhileLogFull { get; set; }
+
+    /// <summary>The 1 ms waits <see cref="HoldWhileLogFull"/> made so far.</summary>
+    public long LogHolds => Volatile.Read(ref _logHolds);
+    private long _logHolds;
+
     /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
     public void RequestStop() => _stopRequested = true;
 
@@ -178,6 +190,8 @@ public sealed class ControlLoop
         {
             while (!_stopRequested && steps < maxSteps)
             {
+                if (HoldWhileLogFull && _logRing is not null && !WaitForLogRoom())
+                    break;
                 long start = _clock.WaitUntil(deadline);
                 if (steps == 0)
                     Volatile.Write(ref _firstStepTimestamp, start);
@@ -217,6 +231,18 @@ public sealed class ControlLoop
             _io.StopMotors();
             Notifier?.NotifyStopping();
         }
+    }
+
+    /// <summary>Waits while the log ring is full; false when a stop was requested meanwhile.</summary>
+    private bool WaitForLogRoom()
+    {
+        while (_logRing!.Count >= _logRing.Capacity)
+        {
+            if (_stopRequested) return false;
+            Volatile.Write(ref _logHolds, _logHolds + 1);
+            Thread.Sleep(1);
+        }
+        return true;
     }
 
     /// <summary>One control step at <paramref name="timestamp"/> (Stopwatch ticks). Never throws.</summary>

@@ -194,7 +194,12 @@ public sealed class ControllerHost : IDisposable
         FleetLearning?.Attach(policies);
         _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset) { Notifier = _notifier };
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset)
+        {
+            Notifier = _notifier,
+            // In lockstep nothing runs on the wall clock: a slow disk may slow the run, but must not cost records.
+            HoldWhileLogFull = c.Bus.Kind == BusKind.Sim && c.Bus.Clock == SimClock.Lockstep,
+        };
         ResilientMqttClient? telemetryClient = null;
 
         if (c.Telemetry.Enabled)

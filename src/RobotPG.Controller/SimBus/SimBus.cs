@@ -47,7 +47,9 @@ public sealed class SimBus : IRobotBus, IDisposable
     private readonly IActuatorFrameSink _sink;
     private readonly SimSensorFrame[] _frames = [new(), new(), new()];
     private readonly object _receiveGate = new();
-    private readonly ManualResetEventSlim _arrived = new(false);
+    // No spinning before blocking: the next tick is a network round trip away, and while the control thread
+    // (SCHED_FIFO) spins, the receive thread that would publish its answer cannot run on that core.
+    private readonly ManualResetEventSlim _arrived = new(false, spinCount: 0);
     private readonly byte[] _receiveScratch = new byte[FrameFormat.MaxFrameLength];
     private readonly SimActuatorFrame _pending = new();
     private readonly byte[] _encoded = new byte[SimActuatorFrame.MaxEncodedLength];

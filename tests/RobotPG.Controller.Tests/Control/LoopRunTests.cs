@@ -42,6 +42,47 @@ public sealed class LoopRunTests
         Assert.Equal(SafetyCause.Shutdown, f.Safety.Cause);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void In_lockstep_a_full_log_ring_holds_the_next_step_so_every_record_reaches_the_log(bool hold)
+    {
+        using var dir = new TempDirectory();
+        var ring = new TrajectoryRing(4, 2, 16);
+        var f = new LoopFixture(rateHz: 2000, logRing: ring);
+        f.Loop.HoldWhileLogFull = hold;
+        f.Loop.Start(maxSteps: 100);
+        // No log writer yet (a disk stuck in an fsync): the ring fills after 16 steps.
+        if (hold)
+        {
+            Assert.True(SpinWait.SpinUntil(() => f.Loop.LogHolds >= 5, TimeSpan.FromSeconds(10)));
+            Assert.Equal(16, f.Loop.StepCount); // held on the loop's own count: no step ran without room for its record
+        }
+        else
+        {
+            Assert.True(f.Loop.Join(TimeSpan.FromSeconds(10)));
+        }
+        using var writer = new TrajectoryLogWriter(ring, dir.Path, 1 << 20, "hold", 0, DateTimeOffset.UtcNow);
+        Assert.True(f.Loop.Join(TimeSpan.FromSeconds(30)));
+        Assert.True(writer.Flush(TimeSpan.FromSeconds(10)));
+        Assert.Equal(100, f.Loop.StepCount);
+        using var reader = TrajectoryLogReader.Open(Assert.Single(writer.Files));
+        var steps = new List<long>();
+        while (reader.TryReadNext(out var r)) steps.Add(r.Step);
+        if (hold)
+        {
+            Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i), steps);
+            Assert.Equal(0, f.Loop.Counters.LogDrops);
+        }
+        else
+        {
+            // Real time (the default) never waits on the disk: what does not fit is dropped and counted.
+            Assert.Equal(Enumerable.Range(0, 16).Select(i => (long)i), steps);
+            Assert.Equal(84, f.Loop.Counters.LogDrops);
+            Assert.Equal(0, f.Loop.LogHolds);
+        }
+    }
+
     [Fact]
     public void Overruns_are_counted_and_missed_deadlines_are_skipped_not_bursted()
     {
