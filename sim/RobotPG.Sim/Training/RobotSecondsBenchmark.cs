@@ -238,7 +238,7 @@ public static class RobotSecondsBenchmark
                 $"| {scenario} | {seeds} | {rows.Count(r => r.Reached)}/{rows.Length} | {Shown(Median(seconds))} | {Shown(seconds[0])} | {Shown(seconds[^1])} | {Shown(Median(shown))} | {Median(falls):F0} | " +
                 $"{Return(Median(rows.Select(r => r.ReturnBefore)))} → {Return(Median(rows.Select(r => r.ReturnAfterChange)))} → {Return(Median(rows.Select(r => r.ReturnReached)))} |");
         }
-        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}{(settings.InitialLogStd is double ls ? $", initial log std {ls.ToString(inv)}" : "")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
+        text.AppendLine(inv, $"(batch {settings.BatchSteps} transitions = {settings.BatchSteps / DemoRun.ControlRateHz:F1} robot s per update, {settings.Algorithm}, learning rate {(settings.LearningRate is double lr ? lr.ToString(inv) : "preset")}{(settings.InitialLogStd is double ls ? $", initial log std {ls.ToString(inv)}" : "")}{(settings.ReplayBatches > 1 ? $", replay of the last {settings.ReplayBatches} batches" : "")}, pre-training {Describe(settings.PretrainRandomization)}; ∞ = not reached in {settings.BudgetSteps / DemoRun.ControlRateHz:F0} s)");
         return text.ToString();
     }
 

@@ -61,6 +61,9 @@ public class RobotSecondsTests
         // Sorted seconds 30, 40, 50, 70, ∞: median 50, min 30, max ∞; with the window 150; falls median 7.
         Assert.Equal("| body | 1 2 3 4 5 | 4/5 | 50.0 | 30.0 | ∞ | 150.0 | 7 | 450.0 → 10.0 → 420.0 |", row.TrimEnd('\r'));
         Assert.Contains("batch 256 transitions = 5.1 robot s per update", table);
+        Assert.DoesNotContain("replay", table);
+        Assert.Contains("ppo, learning rate preset, replay of the last 4 batches, pre-training",
+            RobotSecondsBenchmark.Table([R(1, true, 40, 9)], settings with { ReplayBatches = 4 }));
     }
 
     [Fact]
