@@ -4,6 +4,7 @@ using RobotPG.Learning.Networks;
 using RobotPG.Learning.Rollouts;
 using RobotPG.Numerics;
 using Xunit;
+using static RobotPG.Learning.Tests.Ppo.QuadraticObjective;
 using static RobotPG.Learning.Tests.Networks.ReferenceNetworks;
 
 namespace RobotPG.Learning.Tests.Ppo;
@@ -15,7 +16,6 @@ namespace RobotPG.Learning.Tests.Ppo;
 /// </summary>
 public class BatchReplayTests
 {
-    private const double C = 0.7;
 
     /// <summary>
     /// A linear-Gaussian bandit (s = 1, a ~ N(μ, σ²), r = −(a − C)²): J = −((μ − C)² + σ²), so ∂J/∂θ = −2(μ − C) ∂μ/∂θ
@@ -262,31 +262,4 @@ public class BatchReplayTests
         for (int k = 0; k < g.Length; k++) g[k] = -policy.Gradients[k];
         return g;
     }
-
-    /// <summary>−2(μ − C) ∂μ/∂θ by central differences of the network's mean; −2σ² for log σ.</summary>
-    private static double[] ClosedFormGradient(GaussianPolicy policy, double mu, double sigma)
-    {
-        var g = new double[policy.ParameterCount];
-        var p = policy.Parameters;
-        var m = new float[1];
-        const float delta = 1e-2f;
-        for (int k = 0; k < policy.MeanParameterCount; k++)
-        {
-            float saved = p[k];
-            p[k] = saved + delta;
-            policy.Mean([1f], m);
-            double up = m[0];
-            p[k] = saved - delta;
-            policy.Mean([1f], m);
-            double down = m[0];
-            p[k] = saved;
-            g[k] = -2 * (mu - C) * (up - down) / (2 * delta);
-        }
-        g[policy.MeanParameterCount] = -2 * sigma * sigma;
-        return g;
-    }
-
-    private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
-    private static double Distance(double[] a, double[] b) => Math.Sqrt(a.Zip(b, (x, y) => (x - y) * (x - y)).Sum());
-    private static string Format(double[] v) => "[" + string.Join(", ", v.Select(x => x.ToString("F3"))) + "]";
 }

@@ -4,6 +4,7 @@ using RobotPG.Messaging;
 using RobotPG.Numerics;
 using RobotPG.Sim.Fleet;
 using Xunit;
+using static RobotPG.Learning.Tests.Ppo.QuadraticObjective;
 
 namespace RobotPG.Sim.Tests.Fleet;
 
@@ -18,7 +19,6 @@ namespace RobotPG.Sim.Tests.Fleet;
 public class OffPolicyCorrectionTests
 {
     private const int N = 16384;
-    private const double C = 0.7;
 
     [Fact]
     public void Shipped_behaviour_log_probs_make_the_learner_gradient_the_on_policy_gradient()
@@ -111,33 +111,6 @@ public class OffPolicyCorrectionTests
         for (int k = 0; k < g.Length; k++) g[k] = -policy.Gradients[k];
         return g;
     }
-
-    /// <summary>−2(μ − c) ∂μ/∂θ by central differences of the network's mean; −2σ² for log σ.</summary>
-    private static double[] ClosedFormGradient(RobotPG.Learning.Networks.GaussianPolicy policy, double mu, double sigma)
-    {
-        var g = new double[policy.ParameterCount];
-        var p = policy.Parameters;
-        var m = new float[1];
-        const float delta = 1e-2f;
-        for (int k = 0; k < policy.MeanParameterCount; k++)
-        {
-            float saved = p[k];
-            p[k] = saved + delta;
-            policy.Mean([1f], m);
-            double up = m[0];
-            p[k] = saved - delta;
-            policy.Mean([1f], m);
-            double down = m[0];
-            p[k] = saved;
-            g[k] = -2 * (mu - C) * (up - down) / (2 * delta);
-        }
-        g[policy.MeanParameterCount] = -2 * sigma * sigma;
-        return g;
-    }
-
-    private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
-    private static double Distance(double[] a, double[] b) => Math.Sqrt(a.Zip(b, (x, y) => (x - y) * (x - y)).Sum());
-    private static string Format(double[] v) => "[" + string.Join(", ", v.Select(x => x.ToString("F3"))) + "]";
 
     private sealed class NullSigner : IFleetPolicySigner
     {
