@@ -269,7 +269,8 @@ public sealed class TrajectoryLogWriter : IDisposable
             {
                 if (_updateFile is null)
                 {
-                    var file = _openFile(LearningUpdateLogFormat.PathFor(_currentPath));
+                    string path = LearningUpdateLogFormat.PathFor(_currentPath);
+                    var file = _openFile(path);
                     LearningUpdateLogFormat.WriteHeader(_updateBytes);
                     try
                     {
@@ -277,7 +278,10 @@ public sealed class TrajectoryLogWriter : IDisposable
                     }
                     catch
                     {
+                        // As for a log file: no header-less stub, so the next update (once the disk has room) can create it.
                         file.Dispose();
+                        try { File.Delete(path); }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
                         throw;
                     }
                     _updateFile = file;
