@@ -30,24 +30,35 @@ public sealed class TrajectoryLogWriterTests
 
     private static LearningUpdateRecord Update(long k) => new(k, k * 10, k, 0.01f * k, 0.1f, 1f, 0.5f, LearningUpdateEvent.Accepted, null);
 
+    /// <summary>
+    /// 25 records in one batch (it fills two files and crosses into a third), then 15 one at a time (the third file
+    /// takes a record that ends exactly at rotateBytes): four files of exactly 10 records each.
+    /// </summary>
     [Fact]
     public void A_file_is_filled_to_exactly_rotateBytes_and_the_files_are_named_robot_start_index()
     {
         using var dir = new TempDirectory();
         long rotate = TrajectoryLogFormat.HeaderSize + 10L * Size; // exactly 10 records
         var ring = new TrajectoryRing(Obs, Act, 64);
-        for (long s = 0; s < 25; s++) Append(ring, s); // one batch that crosses two rotations
+        for (long s = 0; s < 25; s++) Append(ring, s);
         using (var writer = new TrajectoryLogWriter(ring, dir.Path, rotate, "bot-3", 7, Start, task: "balance"))
         {
             Assert.True(writer.Flush(Wait));
             Assert.Equal(25, writer.RecordsWritten);
+            for (long s = 25; s < 40; s++)
+            {
+                Append(ring, s);
+                SpinWait.SpinUntil(() => writer.RecordsWritten == s + 1, Wait);
+                Assert.Equal(s + 1, writer.RecordsWritten);
+            }
+            Assert.True(writer.Flush(Wait));
             Assert.Equal(
-                [.. new[] { 0, 1, 2 }.Select(i => Path.Combine(dir.Path, $"bot-3-20261130T160509Z-{i:D4}.rpglog"))],
+                [.. Enumerable.Range(0, 4).Select(i => Path.Combine(dir.Path, $"bot-3-20261130T160509Z-{i:D4}.rpglog"))],
                 writer.Files);
         }
         string[] files = [.. Directory.GetFiles(dir.Path).Order(StringComparer.Ordinal)];
-        Assert.Equal([rotate, rotate, TrajectoryLogFormat.HeaderSize + 5L * Size], files.Select(f => new FileInfo(f).Length));
-        for (int f = 0; f < 3; f++)
+        Assert.Equal([rotate, rotate, rotate, rotate], files.Select(f => new FileInfo(f).Length));
+        for (int f = 0; f < 4; f++)
         {
             using (var reader = TrajectoryLogReader.Open(files[f]))
             {
@@ -55,7 +66,7 @@ public sealed class TrajectoryLogWriterTests
                 Assert.Equal("balance", reader.Header.Task);
                 Assert.Equal("bot-3", reader.Header.RobotId);
             }
-            Assert.Equal(Enumerable.Range(10 * f, f < 2 ? 10 : 5).Select(i => (long)i), Steps(files[f]));
+            Assert.Equal(Enumerable.Range(10 * f, 10).Select(i => (long)i), Steps(files[f]));
         }
     }
 
