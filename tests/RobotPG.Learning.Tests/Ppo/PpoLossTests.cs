@@ -106,6 +106,11 @@ public class PpoLossTests
         float[] two = new float[2], three = new float[3];
         Assert.Equal("log-probs, advantages and gradients must have the same length",
             Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(three, three, two, 0.2f, three)).Message);
+        // The generalised form: the behaviour's or the centre's log-probs alone of another length.
+        Assert.Equal("log-probs, advantages and gradients must have the same length",
+            Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(three, two, three, three, 0.2f, three)).Message);
+        Assert.Equal("log-probs, advantages and gradients must have the same length",
+            Assert.Throws<ArgumentException>(() => PpoLoss.PolicyLoss(three, three, two, three, 0.2f, three)).Message);
         Assert.Equal("values, returns and gradients must have the same length",
             Assert.Throws<ArgumentException>(() => PpoLoss.ValueLoss(three, three, three, 0.2f, true, 0.5f, two)).Message);
         Assert.Equal("values and returns must have the same length",

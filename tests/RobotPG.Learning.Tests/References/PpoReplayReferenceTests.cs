@@ -72,4 +72,43 @@ public partial class AlgorithmReferenceTests
         Assert.True(expected.Zip(freshCentre).Max(p => Math.Abs(p.First - p.Second)) > 0.05 * scale, "precondition: the region around θ₁ differs");
         Assert.True(clipFraction > 0, "precondition: the clip binds in the second minibatch");
     }
+    /// <summary>
+    /// θk's log-probs (the clip centre) are taken in minibatch-sized chunks before the epochs: a replayed batch of 5 steps
+    /// in chunks of 2 ends with a chunk of 1, and with two observation and two action components every stride shows.
+    /// With a learning rate of 1e-12, θ stays θk (to 1e-11), so every sample's ratio to the centre is 1:
+    /// no sample is outside the region, in any minibatch (the clip fraction averages all of them), and the last
+    /// minibatch's approx KL is 0. A centre left at 0, taken for the wrong rows or cut short puts samples far outside.
+    /// </summary>
+    [Fact]
+    public void Ppo_with_replay_takes_the_clip_centre_of_every_sample_of_a_batch_that_is_no_multiple_of_the_minibatch()
+    {
+        const int steps = 5, obs = 2, act = 2;
+        var h = new PpoHyperparameters
+        {
+            EnvironmentCount = 1, StepsPerEnvironment = steps, ReplayBatches = 2, Minibatches = 2, Epochs = 6, Gamma = Gamma, GaeLambda = 0.8,
+            LearningRate = 1e-12f, AnnealLearningRate = false, NormalizeObservations = false, ScaleRewards = false,
+            PolicyHiddenSizes = Hidden, ValueHiddenSizes = Hidden,
+        };
+        var ppo = new RobotPG.Learning.Algorithms.Ppo(h, new AlgorithmContext(obs, act, "reference", 7));
+        var policy = ppo.Agent.Policy;
+        float[] before = policy.Parameters.ToArray();
+        var rollout = new RolloutBuffer(steps, 1, obs, act);
+        for (int i = 0; i < steps; i++)
+        {
+            rollout.Observation(i)[0] = 0.3f * i - 0.5f;
+            rollout.Observation(i)[1] = 0.2f - 0.15f * i;
+            rollout.Action(i)[0] = 0.4f - 0.3f * i;
+            rollout.Action(i)[1] = 0.1f * i;
+            // A behaviour policy 0.3 nats from θk either way: the centre c = e^(±0.3) is far from 1, so a wrong centre shows.
+            float behaviour = policy.LogProb(rollout.Observation(i), rollout.Action(i)) + (i % 2 == 0 ? 0.3f : -0.3f);
+            rollout.Record(i, behaviour, 0.1f * i, 1f - 0.2f * i, false, false);
+        }
+        UpdateDiagnostics d = ppo.Update(rollout, 1, 1);
+        // θ did not move (Adam's steps are ≈ lr each): the centre is the current policy throughout.
+        Assert.True(before.Zip(policy.Parameters.ToArray()).Max(p => Math.Abs(p.First - p.Second)) < 1e-10);
+        Assert.Equal(6, d.Epochs);
+        Assert.Equal(0f, d.ClipFraction);
+        Assert.Equal(0, d.ApproxKl, 1e-6);
+    }
 }
+
