@@ -6,6 +6,7 @@
 #
 #   algorithms | estimators | advantages   one folder of RobotPG.Learning (the note formulas)
 #   learning-rest                          the other folders of RobotPG.Learning
+#   rollouts                               its Rollouts folder alone (for files: learning-rest takes none)
 #   numerics                               RobotPG.Numerics
 #   safety | logging | checkpoints         the controller's safety supervisor, trajectory log, learner checkpoints
 #   core        algorithms, estimators, advantages in turn
@@ -82,6 +83,7 @@ case "$scope" in
   advantages) run advantages "${learning[@]}" "**/Advantages/**/*.cs" ;;
   learning-rest) run learning-rest "${learning[@]}" "**/*.cs" "!**/Algorithms/**/*.cs" "!**/Estimators/**/*.cs" \
       "!**/Advantages/**/*.cs" ;;
+  rollouts) run rollouts "${learning[@]}" "**/Rollouts/**/*.cs" ;;
   numerics) run numerics src/RobotPG.Numerics tests/RobotPG.Numerics.Tests "**/*.cs" ;;
   safety) run safety "${controller[@]}" "**/Control/SafetySupervisor.cs" ;;
   logging) run logging "${controller[@]}" "**/Logging/**/*.cs" ;;
@@ -90,7 +92,7 @@ case "$scope" in
   learning) "$0" core; "$0" learning-rest ;;
   controller) for s in safety logging checkpoints; do "$0" "$s"; done ;;
   all) for s in learning numerics controller; do "$0" "$s"; done ;;
-  *) echo "run.sh: unknown scope '$scope' (algorithms, estimators, advantages, learning-rest, numerics, safety," \
+  *) echo "run.sh: unknown scope '$scope' (algorithms, estimators, advantages, learning-rest, rollouts, numerics, safety," \
         "logging, checkpoints, core, learning, controller, all)" >&2; exit 2 ;;
 esac
 # The composite scopes run this script once per folder; only the outermost call prints the summary.
