@@ -1,4 +1,5 @@
 using RobotPG.Controller.Logging;
+using RobotPG.Controller.Tests.Faults;
 
 namespace RobotPG.Controller.Tests.Logging;
 
@@ -280,5 +281,34 @@ public sealed class TrajectoryLogWriterTests
             using (new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
         // A writer that waited for a dead thread would sit out the hour (Stryker's timeout catches that).
         Assert.False(writer.Flush(TimeSpan.FromHours(1)));
+    }
+    /// <summary>
+    /// Updates are fsynced with the flush (as records are): after a power cut the flushed update is there, the one
+    /// written to the OS after the flush is not.
+    /// </summary>
+    [Fact]
+    public void A_flushed_update_survives_a_power_cut_and_one_written_after_the_flush_does_not()
+    {
+        using var dir = new TempDirectory();
+        var disk = new FaultDisk();
+        var ring = new TrajectoryRing(Obs, Act, 64);
+        var writer = new TrajectoryLogWriter(ring, Path.Combine(dir.Path, "live"), 1 << 20, "cut", 1, Start, openFile: disk.OpenFile);
+        try
+        {
+            Append(ring, 0);
+            Assert.True(writer.Flush(Wait));
+            writer.AppendUpdate(Update(1));
+            Assert.True(writer.Flush(Wait));
+            writer.AppendUpdate(Update(2));
+            SpinWait.SpinUntil(() => writer.UpdatesWritten == 2, Wait);
+            Assert.Equal(2, writer.UpdatesWritten);
+            var survivors = disk.Cut(Directory.CreateDirectory(Path.Combine(dir.Path, "after")).FullName);
+            string log = survivors.Single(f => f.EndsWith(TrajectoryLogFormat.FileExtension, StringComparison.Ordinal));
+            Assert.Equal([Update(1)], LearningUpdateLog.ReadFor(log).Records);
+        }
+        finally
+        {
+            writer.Dispose();
+        }
     }
 }
