@@ -90,6 +90,10 @@ public class BatchReplayBookkeepingTests
             Assert.Equal("index", e.ParamName);
             Assert.StartsWith($"outside the batch of {Steps}", e.Message);
         }
+        // The final observation is read only for a step cut by a time limit: one of another length is ignored elsewhere.
+        float[] longer = new float[Obs + 3];
+        replay.Record(0, new float[Obs], new float[Act], 0f, 0f, terminated: false, truncated: false, longer);
+        replay.Record(0, new float[Obs], new float[Act], 0f, 0f, terminated: true, truncated: true, longer);
         Collect(replay, 0);
         Assert.Equal("agent", Assert.Throws<ArgumentNullException>(() => replay.Assemble(null!)).ParamName);
         foreach (var (obs, act) in new[] { (Obs + 1, Act), (Obs, Act - 1) })
