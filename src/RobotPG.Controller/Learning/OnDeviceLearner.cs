@@ -70,6 +70,8 @@ public sealed class OnDeviceLearner : IDisposable
     private long _episodeFirstRecord;
     private long _recordsTaken;
     private long _loopStep, _loopTimeNs; // of the newest record taken: stamps updates on the log's clock
+    private long _takenStep = -1; // the loop step of the newest record taken (−1: none yet), for the gate
+    private readonly LearnerGate _gate;
     private int _recentCount;
     private long _updates, _accepted, _rollbacks, _steps, _episodes;
     private long _lastCheckpointEpisodes;
@@ -132,8 +134,15 @@ public sealed class OnDeviceLearner : IDisposable
         // Before the loop's first policy is copied; LoadPretrained and Resume overwrite it with the checkpoint's own.
         if (options.InitialLogStd is float logStd) _agent.Policy.LogStd.Fill(logStd);
         _best = new BestPolicyKeeper(_agent);
+        _gate = new LearnerGate(_settings.StepsPerEnvironment);
         CopyAgentInto(0);
     }
+
+    /// <summary>
+    /// Where a lockstep loop waits for this learner (<see cref="ControlLoop.LearnerGate"/>): moved on after each
+    /// <see cref="Pump"/>, released when the learner stops. Unused in real time, where the loop never waits.
+    /// </summary>
+    public LearnerGate Gate => _gate;
 
     /// <summary>Mean evaluation return of the best policy so far (−∞ before the first evaluation); the policy is <see cref="BestPolicy"/>.</summary>
     public double BestReturn => _best.BestReturn;
@@ -255,6 +264,7 @@ public sealed class OnDeviceLearner : IDisposable
     public void Stop(TimeSpan timeout)
     {
         _stop = true;
+        _gate.Release(); // a loop still running must not wait for a learner that has stopped
         _thread?.Join(timeout);
         SaveCheckpoint();
     }
@@ -291,6 +301,7 @@ public sealed class OnDeviceLearner : IDisposable
                 if (faults > MaxRestarts)
                 {
                     _learningStopped = true;
+                    _gate.Release(); // the loop runs on with the last good policy, waiting for nothing
                     _observer?.OnWarning($"learning stopped after {faults} learner faults (last: {e.GetType().Name}: {e.Message}); the robot keeps running the last good policy; restart the controller to learn again");
                     return;
                 }
@@ -327,6 +338,8 @@ public sealed class OnDeviceLearner : IDisposable
     public int Pump()
     {
         int taken = 0;
+        // Read before draining: every step before it is done, so its record (if any) is in the ring now.
+        long loopWaitsAt = _gate.LoopWaitingAt;
         if (_rollbackToBestRequested)
         {
             _rollbackToBestRequested = false;
@@ -337,7 +350,20 @@ public sealed class OnDeviceLearner : IDisposable
             taken++;
             Consume();
         }
+        MoveGate(loopWaitsAt);
         return taken;
+    }
+
+    /// <summary>
+    /// Publishes the last loop step that may run before the batch can be full: the next record is at step
+    /// <c>frontier</c> or later, and each in-episode record adds at most one transition. With a full batch waiting
+    /// for an evaluation verdict nothing is held but the episode ends (the verdict needs the evaluation's steps).
+    /// </summary>
+    private void MoveGate(long loopWaitsAt)
+    {
+        long frontier = Math.Max(_takenStep + 1, loopWaitsAt);
+        long last = _evaluating && _count == _rollout.Capacity ? LearnerGate.Open : frontier - 1 + (_rollout.Capacity - _count);
+        _gate.Set(last, _evaluating, _takenStep);
     }
 
     private void Consume()
@@ -345,6 +371,7 @@ public sealed class OnDeviceLearner : IDisposable
         var r = (ReadOnlySpan<byte>)_record;
         long step = BinaryPrimitives.ReadInt64LittleEndian(r);
         _loopStep = step;
+        _takenStep = step;
         _loopTimeNs = BinaryPrimitives.ReadInt64LittleEndian(r[TrajectoryLogFormat.TimeOffset..]);
         ReadFloats(r[TrajectoryLogFormat.ObservationOffset..], _observation);
         ReadFloats(r[TrajectoryLogFormat.ActionOffset(_obs)..], _action);
