@@ -73,7 +73,8 @@ public sealed class LearnerGateTests
         const int updates = 6;
         rig.Learner.Start();
         // Enough steps for the updates; without the hold the loop is through them before the first update ends.
-        rig.Loop.Start(maxSteps: (updates + 1) * Batch + 1, warmupSteps: 1);
+        // Warm-up past the first hold: from there the steps and their waits for the learner allocate nothing.
+        rig.Loop.Start(maxSteps: (updates + 1) * Batch + 1, warmupSteps: Batch + 8);
         Assert.True(rig.Loop.Join(TimeSpan.FromSeconds(30)));
         Assert.True(SpinWait.SpinUntil(() => rig.Learner.Updates >= updates, TimeSpan.FromSeconds(30)));
         rig.Learner.Stop(TimeSpan.FromSeconds(10));
@@ -94,6 +95,7 @@ public sealed class LearnerGateTests
             }
             Assert.True(rig.Loop.LearnerHolds >= updates - 1);
             Assert.Equal(0, rig.Loop.LearnerHoldTimeouts);
+            Assert.Equal(0, rig.Loop.AllocatedBytesAfterWarmup);
         }
         else
         {
