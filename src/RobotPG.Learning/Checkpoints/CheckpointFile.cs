@@ -398,7 +398,7 @@ public static class CheckpointFile
         // What the announced batches need at least (the arrays below are sized from the file): refuse before allocating.
         long need = (long)count * steps * (4L * (2 * obs + act + 2) + 1);
         if (need > r.Remaining)
-            r.Fail($"malformed: the replay section announces {count} batches of {steps} steps ({need} bytes), {r.Remaining} bytes remain");
+            r.Fail($"malformed: the Replay section ends early: {count} batches of {steps} steps need at least {need} bytes, {r.Remaining} remain");
         var batches = new (float[] Obs, float[] Act, float[] LogProb, float[] Reward, byte[] Flags, float[] Final, float[]? Next)[count];
         for (int b = 0; b < count; b++)
         {
