@@ -138,6 +138,39 @@ public sealed class LearnerReplayTests
         Assert.Equal(a.SecondMoment.ToArray(), c.SecondMoment.ToArray());
     }
 
+    /// <summary>
+    /// The latest checkpoint's replay section cut short (a file that passes its CRC, as a writer bug would leave it):
+    /// the learner says why it skips it and resumes from the previous checkpoint whole, replay included.
+    /// </summary>
+    [Fact]
+    public void A_cut_replay_section_in_the_latest_checkpoint_falls_back_to_the_previous_one_replay_and_all()
+    {
+        using var dir = new TempDirectory();
+        var (first, ring) = CheckpointedLearner(dir.Path, replayBatches: 2);
+        long step = 0;
+        for (int b = 0; b < 3; b++)
+        {
+            step = AppendBatch(ring, step, b);
+            first.Pump();
+        }
+        string latest = Path.Combine(dir.Path, LearnerCheckpoints.LatestName);
+        byte[] bytes = File.ReadAllBytes(latest);
+        byte[] body = RobotPG.Learning.Tests.Checkpoints.CheckpointBytes.Section(bytes, RobotPG.Learning.Tests.Checkpoints.CheckpointBytes.ReplaySection).ToArray();
+        File.WriteAllBytes(latest, RobotPG.Learning.Tests.Checkpoints.CheckpointBytes.WithSection(bytes,
+            RobotPG.Learning.Tests.Checkpoints.CheckpointBytes.ReplaySection, body[..^40]));
+
+        var events = new LearningEventQueue();
+        var (second, _) = CheckpointedLearner(dir.Path, replayBatches: 2, events);
+        Assert.Equal(Path.Combine(dir.Path, LearnerCheckpoints.PreviousName), second.Resume());
+        Assert.True(events.TryTakeWarning(out string warning));
+        Assert.Equal($"checkpoint {latest} is unusable (checkpoint '{latest}': malformed: the Replay section ends early); "
+            + $"resuming from the previous one, {Path.Combine(dir.Path, LearnerCheckpoints.PreviousName)}", warning);
+        Assert.Equal(2, second.AcceptedUpdates);
+        Assert.Equal(2, second.Replay!.Count);
+        Assert.Equal(FirstObservation(0), second.Replay.Kept(0).Observations[..Obs].ToArray());
+        Assert.Equal(FirstObservation(1), second.Replay.Kept(1).Observations[..Obs].ToArray());
+    }
+
     /// <summary>A checkpoint of three replay batches resumed by a learner that keeps two: the newest two, and a warning that says so.</summary>
     [Fact]
     public void A_learner_keeping_fewer_batches_resumes_with_the_newest_and_says_so()

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using RobotPG.Learning.Checkpoints;
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Rollouts;
@@ -16,7 +15,7 @@ namespace RobotPG.Learning.Tests.Checkpoints;
 public sealed class ReplayCheckpointTests
 {
     private const int Steps = 16, Obs = 3, Act = 2;
-    private const uint ReplaySection = 8, ShuffleSection = 9;
+    private const uint ReplaySection = CheckpointBytes.ReplaySection, ShuffleSection = CheckpointBytes.ShuffleSection;
 
     /// <summary>A replay of K batches with <paramref name="committed"/> committed: batch b's values all carry b, cut steps and a batch that ended.</summary>
     private static BatchReplay Replay(int k, int committed, int steps = Steps)
@@ -62,7 +61,7 @@ public sealed class ReplayCheckpointTests
     {
         var saved = Replay(3, 3);
         byte[] bytes = CheckpointFile.Serialize(State(saved));
-        byte[] body = Section(bytes, ReplaySection).ToArray();
+        byte[] body = CheckpointBytes.Section(bytes, ReplaySection).ToArray();
         // count | steps | obs | act, then the oldest batch's observations: length, then batch 0 step 0 = [0, 0, x].
         Assert.Equal([3, Steps, Obs, Act, Steps * Obs], new[] { 0, 4, 8, 12, 16 }.Select(o => BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan(o))));
         Assert.Equal(0f, BinaryPrimitives.ReadSingleLittleEndian(body[20..]));
@@ -115,14 +114,14 @@ public sealed class ReplayCheckpointTests
     public void A_cut_replay_section_is_refused_by_name_and_changes_nothing()
     {
         byte[] bytes = CheckpointFile.Serialize(State(Replay(2, 2)));
-        int length = Section(bytes, ReplaySection).Length;
+        int length = CheckpointBytes.Section(bytes, ReplaySection).Length;
         var target = Replay(2, 1); // holds one batch already: a refused load must leave it
         var before = target.Kept(0).Observations.ToArray();
         var policy = new GaussianPolicy(Obs, Act, [4], 1, 77);
         float[] parameters = policy.Parameters.ToArray();
         foreach (int cut in new[] { 1, 4 * Steps, length - 16 })
         {
-            byte[] broken = WithSection(bytes, ReplaySection, Section(bytes, ReplaySection)[..(length - cut)].ToArray());
+            byte[] broken = CheckpointBytes.WithSection(bytes, ReplaySection, CheckpointBytes.Section(bytes, ReplaySection)[..(length - cut)].ToArray());
             var e = Assert.Throws<CheckpointException>(() =>
                 CheckpointFile.Deserialize("robot/learner-latest.ckpt", broken, new TrainingState { Policy = policy, Replay = target }));
             Assert.StartsWith("checkpoint 'robot/learner-latest.ckpt': malformed: the Replay section ends early", e.Message);
@@ -132,16 +131,16 @@ public sealed class ReplayCheckpointTests
         }
 
         // A count that the bytes cannot hold is refused before anything is allocated for it.
-        byte[] huge = Section(bytes, ReplaySection).ToArray();
+        byte[] huge = CheckpointBytes.Section(bytes, ReplaySection).ToArray();
         BinaryPrimitives.WriteInt32LittleEndian(huge, 1_000_000);
-        var h = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", WithSection(bytes, ReplaySection, huge), State(target)));
+        var h = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", CheckpointBytes.WithSection(bytes, ReplaySection, huge), State(target)));
         Assert.Equal("malformed: the Replay section ends early: 1000000 batches of 16 steps need at least 656000000 bytes, " + (huge.Length - 16) + " remain", h.Reason);
 
         // Episode-end flags other than terminated/truncated bits.
-        byte[] flags = Section(bytes, ReplaySection).ToArray();
+        byte[] flags = CheckpointBytes.Section(bytes, ReplaySection).ToArray();
         int flagsAt = 16 + 4 + 4 * Steps * Obs + 4 + 4 * Steps * Act + 4 + 4 * Steps + 4 + 4 * Steps + 4;
         flags[flagsAt] = 7;
-        var f = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", WithSection(bytes, ReplaySection, flags), State(target)));
+        var f = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", CheckpointBytes.WithSection(bytes, ReplaySection, flags), State(target)));
         Assert.Equal("malformed: replay batch 1 of 2 has episode-end flags 7", f.Reason);
 
         // Transitions of another size are the wrong file, not a replay to drop.
@@ -156,7 +155,7 @@ public sealed class ReplayCheckpointTests
     {
         // What an older build wrote: no replay, no shuffle section.
         byte[] bytes = CheckpointFile.Serialize(State(null));
-        Assert.Throws<ArgumentException>(() => Section(bytes, ReplaySection));
+        Assert.Throws<ArgumentException>(() => CheckpointBytes.Section(bytes, ReplaySection));
         var target = Replay(2, 1);
         ulong[] words = [1, 2, 3, 4, 0, 0];
         var state = State(target, words);
@@ -166,7 +165,7 @@ public sealed class ReplayCheckpointTests
         Assert.Equal(new ulong[] { 1, 2, 3, 4, 0, 0 }, words);
         Assert.Null(state.ReplayNote);
         // And an empty replay writes no section.
-        Assert.Throws<ArgumentException>(() => Section(CheckpointFile.Serialize(State(new BatchReplay(2, Steps, Obs, Act))), ReplaySection));
+        Assert.Throws<ArgumentException>(() => CheckpointBytes.Section(CheckpointFile.Serialize(State(new BatchReplay(2, Steps, Obs, Act))), ReplaySection));
     }
 
     [Fact]
@@ -190,38 +189,7 @@ public sealed class ReplayCheckpointTests
         // xoshiro's all-zero state draws zeros for ever.
         byte[] dead = new byte[4 + 8 * Prng.StateLength];
         BinaryPrimitives.WriteInt32LittleEndian(dead, Prng.StateLength);
-        var e = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", WithSection(bytes, ShuffleSection, dead), State(null, into)));
+        var e = Assert.Throws<CheckpointException>(() => CheckpointFile.Deserialize("x", CheckpointBytes.WithSection(bytes, ShuffleSection, dead), State(null, into)));
         Assert.Equal("minibatch shuffle state is not a generator's (all zero or a bad spare)", e.Reason);
-    }
-
-    /// <summary>The body of section <paramref name="id"/> (the layout: 16-byte header, sections of id | length | body, CRC).</summary>
-    private static ReadOnlySpan<byte> Section(byte[] bytes, uint id)
-    {
-        var (start, length) = Find(bytes, id);
-        return bytes.AsSpan(start, length);
-    }
-
-    private static (int Start, int Length) Find(byte[] bytes, uint id)
-    {
-        int end = bytes.Length - 4;
-        for (int at = 16; at < end;)
-        {
-            uint sid = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at));
-            int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at + 4));
-            if (sid == id) return (at + 8, length);
-            at += 8 + length;
-        }
-        throw new ArgumentException($"no section {id}");
-    }
-
-    /// <summary>The checkpoint with section <paramref name="id"/>'s body replaced, lengths and CRC made right again.</summary>
-    private static byte[] WithSection(byte[] bytes, uint id, byte[] body)
-    {
-        var (start, length) = Find(bytes, id);
-        byte[] result = [.. bytes.AsSpan(0, start - 4), .. new byte[4], .. body, .. bytes.AsSpan(start + length, bytes.Length - 4 - start - length), .. new byte[4]];
-        BinaryPrimitives.WriteInt32LittleEndian(result.AsSpan(start - 4), body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(12), (uint)(result.Length - 16 - 4));
-        BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(result.Length - 4), Crc32.HashToUInt32(result.AsSpan(0, result.Length - 4)));
-        return result;
     }
 }
