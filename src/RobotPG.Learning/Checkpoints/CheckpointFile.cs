@@ -392,7 +392,7 @@ public static class CheckpointFile
     {
         int count = r.Int32(), steps = r.Int32(), obs = r.Int32(), act = r.Int32();
         if (count < 1 || steps < 1 || obs < 1 || act < 1)
-            r.Fail($"malformed: the replay section announces {count} batches of {steps} steps of {obs} → {act}");
+            r.Fail($"malformed: the Replay section announces {count} batches of {steps} steps of {obs} → {act}");
         if (obs != replay.ObservationSize || act != replay.ActionSize)
             r.Fail($"replay transitions are {obs} → {act}, the learner's {replay.ObservationSize} → {replay.ActionSize}");
         // What the announced batches need at least (the arrays below are sized from the file): refuse before allocating.
