@@ -9,6 +9,7 @@ using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
 using RobotPG.Learning.Training;
+using RobotPG.Numerics;
 
 namespace RobotPG.Controller.Learning;
 
@@ -25,7 +26,8 @@ namespace RobotPG.Controller.Learning;
 /// can roll the robot back to that best policy (<see cref="RequestRollbackToBest"/>). The two control policies, the snapshots and the rollout
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
 /// With learning.replayBatches K &gt; 1 (PPO) each batch is also kept raw, as acted, in a <see cref="BatchReplay"/>
-/// and the update trains on the last K of them.
+/// and the update trains on the last K of them; the learner's checkpoint holds them (and PPO's minibatch-shuffle
+/// generator), so a resumed learner goes on as if it had not stopped, apart from the batch in progress.
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
 /// </summary>
@@ -173,6 +175,9 @@ public sealed class OnDeviceLearner : IDisposable
 
     public ActorCritic Agent => _agent;
 
+    /// <summary>The kept batches with learning.replayBatches &gt; 1, else null (read it from the learner thread or after <see cref="Stop"/>).</summary>
+    public BatchReplay? Replay => _replay;
+
     /// <summary>The policy the loop should start with (the agent's parameters at construction or <see cref="Resume"/>).</summary>
     public ControlPolicy InitialPolicy => _buffers[0].Policy;
 
@@ -208,7 +213,9 @@ public sealed class OnDeviceLearner : IDisposable
 
     /// <summary>
     /// Continues from the learner's last good checkpoint (policy, critic, normaliser, reward scaler,
-    /// optimiser, counters). Returns the path loaded or null when there is none. Call before the loop starts.
+    /// optimiser, counters, replay batches, minibatch shuffle). Returns the path loaded or null when there is none.
+    /// A checkpoint of more replay batches than learning.replayBatches keeps gives its newest (a warning says so).
+    /// Call before the loop starts.
     /// </summary>
     public string? Resume()
     {
@@ -217,6 +224,8 @@ public sealed class OnDeviceLearner : IDisposable
         string? path = _checkpoints.TryResume(state, out string? warning);
         if (warning is not null) _observer?.OnWarning(warning);
         if (path is null) return null;
+        if (state.ReplayNote is not null) _observer?.OnWarning(state.ReplayNote);
+        if (state.MinibatchShuffleLoaded) ((Ppo)_algorithm).TryRestoreShuffleState(state.MinibatchShuffle);
         _steps = state.StepCount;
         _episodes = state.EpisodeCount;
         _updates = state.UpdateCount;
@@ -326,6 +335,7 @@ public sealed class OnDeviceLearner : IDisposable
     private bool AgentFinite()
     {
         if (!AllFinite(_agent.Policy.Parameters) || !AllFinite(_agent.Value.Parameters)) return false;
+        if (_replay is not null && !_replay.AllFinite()) return false;
         if (_agent.ObservationStatistics is { } stats)
         {
             foreach (double m in stats.Mean) if (!double.IsFinite(m)) return false;
@@ -642,6 +652,12 @@ public sealed class OnDeviceLearner : IDisposable
         var state = _agent.ToTrainingState("on-device learner");
         state.RewardScaler = _rewardScaler;
         state.Optimizer = _optimizer;
+        state.Replay = _replay;
+        if (_algorithm is Ppo ppo)
+        {
+            state.MinibatchShuffle = new ulong[Prng.StateLength];
+            ppo.WriteShuffleState(state.MinibatchShuffle);
+        }
         state.StepCount = Steps;
         state.EpisodeCount = Episodes;
         state.UpdateCount = AcceptedUpdates;
