@@ -150,8 +150,8 @@ public sealed class ControlLoop
     /// <summary>
     /// Lockstep only (set before <see cref="Start"/>): the on-device learner's gate. A step does not start while the
     /// learner may have a full batch whose update (or evaluation verdict) is not done: the simulator's time stands still
-    /// meanwhile, the new policy runs from the step after the one that filled the batch, and a run is the same
-    /// whatever the load of the machine. Never in real time, where the loop never waits for the learner.
+    /// meanwhile, the new policy runs from the step after the one that filled the batch, and how fast the learner
+    /// thread is (the machine's load) changes nothing the robot does. Never in real time, where the loop never waits for the learner.
     /// A learner that stops releases the gate; one that does not move it within <see cref="LearnerHoldLimit"/> (hung)
     /// is given up on: counted in <see cref="LearnerHoldTimeouts"/>, and the loop holds for it no more in this run.
     /// </summary>

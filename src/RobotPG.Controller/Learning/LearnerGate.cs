@@ -2,7 +2,7 @@ namespace RobotPG.Controller.Learning;
 
 /// <summary>
 /// Lockstep only: where the control loop must wait for the on-device learner, so that an update takes no
-/// robot time (as in the in-process trainer) and a run is the same whatever the machine's load. The learner
+/// robot time (as in the in-process trainer) and the learner thread's speed changes nothing the robot does. The learner
 /// publishes, after each pump, <see cref="LastStep"/>: the last loop step that may run before its batch can be
 /// full (each in-episode record adds at most one transition, so the batch cannot fill before the record of that
 /// step). The loop does not start a later step until the learner has taken the records up to it and moved the
