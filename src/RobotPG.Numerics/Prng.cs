@@ -79,6 +79,41 @@ public struct Prng
         return r * Math.Cos(angle);
     }
 
+    /// <summary>Words in <see cref="WriteState"/>'s output: the four state words, the spare normal's bits, whether it is held.</summary>
+    public const int StateLength = 6;
+
+    /// <summary>The generator's whole state (a checkpoint keeps it so a resumed run draws what the uninterrupted one would).</summary>
+    public readonly void WriteState(Span<ulong> state)
+    {
+        if (state.Length != StateLength) throw new ArgumentException($"the state is {StateLength} words", nameof(state));
+        state[0] = _s0;
+        state[1] = _s1;
+        state[2] = _s2;
+        state[3] = _s3;
+        state[4] = BitConverter.DoubleToUInt64Bits(_spareNormal);
+        state[5] = _hasSpare ? 1UL : 0UL;
+    }
+
+    /// <summary>
+    /// The generator <see cref="WriteState"/> wrote. Null when the words cannot be one: an all-zero xoshiro state
+    /// (it would draw zeros for ever), a held spare that is not finite, a flag other than 0 or 1.
+    /// </summary>
+    public static Prng? FromState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != StateLength) return null;
+        if ((state[0] | state[1] | state[2] | state[3]) == 0 || state[5] > 1) return null;
+        double spare = BitConverter.UInt64BitsToDouble(state[4]);
+        if (!double.IsFinite(spare)) return null;
+        var prng = new Prng(0);
+        prng._s0 = state[0];
+        prng._s1 = state[1];
+        prng._s2 = state[2];
+        prng._s3 = state[3];
+        prng._spareNormal = spare;
+        prng._hasSpare = state[5] == 1;
+        return prng;
+    }
+
     /// <summary>Fisher–Yates shuffle in place (minibatch order).</summary>
     public void Shuffle(Span<int> items)
     {

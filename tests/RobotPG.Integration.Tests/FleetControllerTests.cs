@@ -113,7 +113,7 @@ public sealed class FleetControllerTests(ITestOutputHelper log)
 
         // The learner: the same seeded initialisation as the robot, small updates so that versions come quickly.
         var options = new LearningOptions { Algorithm = "ppo", BatchSteps = 256, ValueHiddenSizes = hidden, Seed = config.Policy.Seed };
-        var core = new FleetLearnerCore(OnDeviceAlgorithms.Create(options, n, m, hidden, RobotId), new OperatorFleetPolicySigner(operatorKey, Fleet),
+        var core = new FleetLearnerCore(OnDeviceAlgorithms.Create(options, n, m, hidden, RobotId, offPolicyData: true), new OperatorFleetPolicySigner(operatorKey, Fleet),
             maxStaleVersions: 4, options.MaxKl);
         var learner = new FleetLearner(core, verifier, new MqttEndpoint(mosquitto.Host, mosquitto.Port, "robotpg-learner-ci"), Fleet, learnerId: "learner-ci");
         await learner.StartAsync(TimeSpan.FromSeconds(10));

@@ -50,14 +50,18 @@ internal sealed class MosquittoBroker : IAsyncDisposable
     /// Starts mosquitto with a listener on 127.0.0.1:<paramref name="port"/> (0: a free one) followed by
     /// <paramref name="settings"/> (TLS files, password file, ACL, ...).
     /// </summary>
-    public static async Task<MosquittoBroker> StartAsync(TimeSpan timeout, string settings, int port = 0)
+    public static Task<MosquittoBroker> StartAsync(TimeSpan timeout, string settings, int port = 0) =>
+        StartWithConfigAsync(timeout, p => $"listener {p} 127.0.0.1\n{settings}", port);
+
+    /// <summary>Starts mosquitto with the whole configuration <paramref name="config"/> makes for the port (0: a free one), logging to stderr.</summary>
+    public static async Task<MosquittoBroker> StartWithConfigAsync(TimeSpan timeout, Func<int, string> config, int port = 0)
     {
         string executable = FindExecutable("mosquitto")
             ?? throw new InvalidOperationException("mosquitto is not installed: apt-get install -y mosquitto mosquitto-clients (.ci/run does)");
         if (port == 0) port = FreePort();
-        string config = Path.Combine(Path.GetTempPath(), $"robotpg-mosquitto-{port}-{Guid.NewGuid():N}.conf");
-        await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\n{settings}log_dest stderr\nlog_type all\n");
-        var info = new ProcessStartInfo(executable, ["-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        string configPath = Path.Combine(Path.GetTempPath(), $"robotpg-mosquitto-{port}-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(configPath, $"{config(port)}\nlog_dest stderr\nlog_type all\n");
+        var info = new ProcessStartInfo(executable, ["-c", configPath]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new System.Text.StringBuilder();
@@ -73,7 +77,7 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         process.Start();
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
-        var broker = new MosquittoBroker(process, config, port);
+        var broker = new MosquittoBroker(process, configPath, port);
         if (await Task.WhenAny(ready.Task, Task.Delay(timeout)) != ready.Task)
         {
             await broker.DisposeAsync();

@@ -10,21 +10,39 @@ namespace RobotPG.Integration.Tests;
 
 /// <summary>
 /// A real mosquitto with TLS (CA, server and client certificates made in the test), mutual TLS, a password
-/// file made by mosquitto_passwd, and the ACL shipped in firmware-config/mosquitto/acl.
+/// file made by mosquitto_passwd, the shipped firmware-config/mosquitto/mosquitto.conf and its ACL.
 /// </summary>
 [Collection("mosquitto")]
 public sealed class SecureConnectionTests
 {
-    internal static string ShippedAcl([CallerFilePath] string here = "")
+    private static string ShippedMosquittoFile(string name, [CallerFilePath] string here = "")
     {
         var dir = new DirectoryInfo(Path.GetDirectoryName(here)!);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RobotPG.sln"))) dir = dir.Parent;
-        return Path.Combine(dir!.FullName, "firmware-config", "mosquitto", "acl");
+        return Path.Combine(dir!.FullName, "firmware-config", "mosquitto", name);
     }
 
-    internal static string SecureSettings(TestPki pki, string passwordFile) =>
-        $"cafile {pki.CaFile}\ncertfile {pki.ServerCertFile}\nkeyfile {pki.ServerKeyFile}\nrequire_certificate true\n"
-        + $"allow_anonymous false\npassword_file {passwordFile}\nacl_file {ShippedAcl()}\nuser root\n";
+    /// <summary>
+    /// The shipped firmware-config/mosquitto/mosquitto.conf itself on a loopback test port, its files in
+    /// /etc/mosquitto/robotpg/ and /var/lib/mosquitto/ replaced by the test's (the ACL is the shipped one), plus
+    /// <c>user root</c>: the test's files are root's 0600 ones, where the Pi's belong to the mosquitto user.
+    /// </summary>
+    internal static Func<int, string> ShippedConfig(TestPki pki, string passwordFile) => port =>
+    {
+        string config = string.Join('\n', File.ReadAllLines(ShippedMosquittoFile("mosquitto.conf")).Where(line => !line.TrimStart().StartsWith('#')));
+        Assert.Contains("\nlistener 8883\n", config);
+        config = config.Replace("\nlistener 8883\n", $"\nlistener {port} 127.0.0.1\n", StringComparison.Ordinal)
+            .Replace("/etc/mosquitto/robotpg/passwd", passwordFile, StringComparison.Ordinal)
+            .Replace("/etc/mosquitto/robotpg/acl", ShippedMosquittoFile("acl"), StringComparison.Ordinal)
+            .Replace("/etc/mosquitto/robotpg/ca.crt", pki.CaFile, StringComparison.Ordinal)
+            .Replace("/etc/mosquitto/robotpg/server.crt", pki.ServerCertFile, StringComparison.Ordinal)
+            .Replace("/etc/mosquitto/robotpg/server.key", pki.ServerKeyFile, StringComparison.Ordinal)
+            .Replace("/var/lib/mosquitto/", pki.Directory + "/", StringComparison.Ordinal);
+        // A file the shipped config names that the test did not replace would test the machine's, not the shipped setup.
+        Assert.DoesNotContain("/etc/", config);
+        Assert.DoesNotContain("/var/", config);
+        return config + "\nuser root\n";
+    };
 
     internal static MqttEndpoint Endpoint(TestPki pki, int port, string clientId, string? credentials, (string Cert, string Key)? client, MqttProtocol protocol = MqttProtocol.V5)
     {
@@ -54,7 +72,7 @@ public sealed class SecureConnectionTests
         var client = pki.Issue("client");
         string operatorCredentials = pki.CredentialsFile("operator.credentials", "operator", "op-secret");
         string robotCredentials = pki.CredentialsFile("bb-1.credentials", "bb-1", "robot-secret");
-        await using var broker = await MosquittoBroker.StartAsync(TimeSpan.FromSeconds(10), SecureSettings(pki, passwd));
+        await using var broker = await MosquittoBroker.StartWithConfigAsync(TimeSpan.FromSeconds(10), ShippedConfig(pki, passwd));
 
         // No credentials (but a valid certificate): refused by allow_anonymous false.
         await using (var anonymous = new ResilientMqttClient(Endpoint(pki, broker.Port, "anon", null, (client.CertFile, client.KeyFile)), Quick))

@@ -248,7 +248,7 @@ public sealed class SecureRemoteOperationTests
         using var pki = new TestPki();
         string passwd = pki.PasswordFile(("operator", "op-pw"), ("sim", "sim-pw"), (RobotId, "robot-pw"));
         var cert = pki.Issue("client");
-        await using var broker = await MosquittoBroker.StartAsync(Wait, SecureConnectionTests.SecureSettings(pki, passwd));
+        await using var broker = await MosquittoBroker.StartWithConfigAsync(Wait, SecureConnectionTests.ShippedConfig(pki, passwd));
         int port = broker.Port;
         using var key = OperatorKey.Generate();
         string pub = pki.Write("operator.pub.pem", key.PublicKeyPem);
@@ -295,7 +295,7 @@ public sealed class SecureRemoteOperationTests
         // kill, or a client that has not yet noticed the dead socket, says nothing about the new broker.
         long deskConnects = desk.Client.Connects, robotConnects = host.Remote!.Connects;
         await broker.KillAsync();
-        await using var again = await MosquittoBroker.StartAsync(Wait, SecureConnectionTests.SecureSettings(pki, passwd), port);
+        await using var again = await MosquittoBroker.StartWithConfigAsync(Wait, SecureConnectionTests.ShippedConfig(pki, passwd), port);
         Until(() => desk.Client.Connects > deskConnects && host.Remote.Connects > robotConnects, "both ends reconnected to the restarted broker");
         Assert.Equal("accepted", Outcome(desk.Command("estop", ""u8)));
         Until(() => host.Loop.Safety.EmergencyStopRequested, "the e-stop did not arrive after the broker restart");

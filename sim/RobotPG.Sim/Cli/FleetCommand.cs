@@ -156,7 +156,7 @@ public static class FleetCommand
                     LearningRate = learning.LearningRate is double lr ? (float)lr : null, ValueHiddenSizes = learning.ValueHiddenSizes ?? c.Policy.HiddenSizes,
                     MaxKl = learning.MaxKl ?? new LearningOptions().MaxKl,
                 };
-                var algorithm = OnDeviceAlgorithms.Create(options, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.RobotId);
+                var algorithm = OnDeviceAlgorithms.Create(options, task.ObservationSize, task.ActionSize, c.Policy.HiddenSizes, c.RobotId, offPolicyData: true);
                 var core = new FleetLearnerCore(algorithm, new OperatorFleetPolicySigner(operatorKey, fleet.Name), parseResult.GetValue(maxStale), options.MaxKl,
                     new LearnerCheckpoints(parseResult.GetValue(checkpoints)!), learning.CheckpointEveryUpdates ?? 10);
                 string? resumed = core.Resume(out string? warning);

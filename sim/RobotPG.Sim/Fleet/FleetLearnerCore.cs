@@ -14,7 +14,10 @@ namespace RobotPG.Sim.Fleet;
 /// The fleet learner's synchronous core, without MQTT: rollout batches in, signed policies out. Each
 /// transition enters the PPO rollout with the log-probability the robot's behaviour policy shipped, so
 /// PPO's ratio π_θ(a|s) / π_behaviour(a|s) is the importance weight of the notes (001 "off-policy PG",
-/// 003 PPO) and corrects data made by an older policy; a batch more than <see cref="MaxStaleVersions"/>
+/// 003 PPO) and corrects data made by an older policy. PPO's clip is centred on the learner's policy before the
+/// update, not on the behaviour policy (<see cref="PpoHyperparameters.OffPolicyData"/>, the replay's correction): a stale
+/// transition whose ratio π_θk/π_behaviour is already outside 1 ± ε still passes its gradient, and the region bounds
+/// the step from θk. A batch more than <see cref="MaxStaleVersions"/>
 /// versions old is dropped and counted. An update passes the learner's own guards (finite, mean KL
 /// within the bound) or is undone; an accepted one becomes the next version. A policy broadcast by a
 /// peer learner with a higher version replaces this learner's actor (and normaliser), so learners that
@@ -47,6 +50,8 @@ public sealed class FleetLearnerCore
         ArgumentNullException.ThrowIfNull(algorithm);
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentOutOfRangeException.ThrowIfNegative(maxStaleVersions);
+        if (algorithm is Ppo { Hyperparameters.ClipsAroundPolicyBeforeUpdate: false })
+            throw new ArgumentException("the fleet learner's batches are acted by older policies: build PPO with OffPolicyData", nameof(algorithm));
         _algorithm = algorithm;
         _agent = algorithm.Agent;
         _signer = signer;

@@ -26,7 +26,7 @@ public static class FleetLoad
         using var keys = new SignatureVerifier([key.PublicKeyPem]);
         const string fleet = "load";
         var options = new LearningOptions { Algorithm = "ppo", BatchSteps = 1024, ValueHiddenSizes = [64, 64], Seed = 1 };
-        var core = new FleetLearnerCore(OnDeviceAlgorithms.Create(options, 4, 2, [64, 64], "balance-bot"),
+        var core = new FleetLearnerCore(OnDeviceAlgorithms.Create(options, 4, 2, [64, 64], "balance-bot", offPolicyData: true),
             new OperatorFleetPolicySigner(key, fleet), maxStaleVersions: 4, maxKl: double.PositiveInfinity);
         Func<string, MqttEndpoint> endpoint = id => MqttEndpoint.TryParse(broker, id, out string? error) ?? throw new ArgumentException($"--broker: {error}");
         var learner = new FleetLearner(core, new OperatorFleetPolicyVerifier(keys, fleet), endpoint($"robotpg-load-learner-{Environment.ProcessId}"), fleet);

@@ -87,7 +87,7 @@ public sealed class FleetRun
                 var options = new LearningOptions { Algorithm = "ppo", BatchSteps = _o.LearnerBatchSteps, ValueHiddenSizes = l.ValueHiddenSizes ?? config.Policy.HiddenSizes, Seed = config.Policy.Seed };
                 // Every learner starts from the same seeded initialisation, so the fleet has one version 1.
                 var task = RobotPG.Controller.Tasks.ControlTasks.Create(config);
-                var algorithm = OnDeviceAlgorithms.Create(options, task.ObservationSize, task.ActionSize, config.Policy.HiddenSizes, "balance-bot");
+                var algorithm = OnDeviceAlgorithms.Create(options, task.ObservationSize, task.ActionSize, config.Policy.HiddenSizes, "balance-bot", offPolicyData: true);
                 var core = new FleetLearnerCore(algorithm, signer, _o.MaxStaleVersions, options.MaxKl,
                     new LearnerCheckpoints(Path.Combine(outDir, $"learner-{k}", "checkpoints")), checkpointEveryUpdates: 5);
                 string? resumed = core.Resume(out string? warning);

@@ -147,6 +147,28 @@ public sealed class ControlLoop
     public long LogHolds => Volatile.Read(ref _logHolds);
     private long _logHolds;
 
+    /// <summary>
+    /// Lockstep only (set before <see cref="Start"/>): the on-device learner's gate. A step does not start while the
+    /// learner may have a full batch whose update (or evaluation verdict) is not done: the simulator's time stands still
+    /// meanwhile, the new policy runs from the step after the one that filled the batch, and how fast the learner
+    /// thread is (the machine's load) changes nothing the robot does. Never in real time, where the loop never waits for the learner.
+    /// A learner that stops releases the gate; one that does not move it within <see cref="LearnerHoldLimit"/> (hung)
+    /// is given up on: counted in <see cref="LearnerHoldTimeouts"/>, and the loop holds for it no more in this run.
+    /// </summary>
+    public LearnerGate? LearnerGate { get; set; }
+
+    /// <summary>How long one hold may wait for the learner before the loop gives up on it (a learner hung in an update).</summary>
+    public TimeSpan LearnerHoldLimit { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Steps that waited for the learner (<see cref="LearnerGate"/>) before they started.</summary>
+    public long LearnerHolds => Volatile.Read(ref _learnerHolds);
+    private long _learnerHolds;
+
+    /// <summary>Holds that ran out of <see cref="LearnerHoldLimit"/> (0 or 1: after the first the loop stops holding).</summary>
+    public long LearnerHoldTimeouts => Volatile.Read(ref _learnerHoldTimeouts);
+    private long _learnerHoldTimeouts;
+    private long _lastEpisodeEndStep = -1; // the newest episode-ending record handed to the learner
+
     /// <summary>Any thread: finish the current step, stop the motors and return from <see cref="Run"/>.</summary>
     public void RequestStop() => _stopRequested = true;
 
@@ -191,6 +213,8 @@ public sealed class ControlLoop
             while (!_stopRequested && steps < maxSteps)
             {
                 if (HoldWhileLogFull && _logRing is not null && !WaitForLogRoom())
+                    break;
+                if (LearnerGate is { } gate && !gate.MayStart(_step, _lastEpisodeEndStep) && !WaitForLearner(gate))
                     break;
                 long start = _clock.WaitUntil(deadline);
                 if (steps == 0)
@@ -241,6 +265,28 @@ public sealed class ControlLoop
             if (_stopRequested) return false;
             Volatile.Write(ref _logHolds, _logHolds + 1);
             Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    /// <summary>Waits until the learner lets step <c>_step</c> start; false when a stop was requested meanwhile.</summary>
+    private bool WaitForLearner(LearnerGate gate)
+    {
+        gate.LoopWaitsAt(_step);
+        Volatile.Write(ref _learnerHolds, _learnerHolds + 1);
+        long start = Stopwatch.GetTimestamp();
+        var spin = new SpinWait();
+        while (!gate.MayStart(_step, _lastEpisodeEndStep))
+        {
+            if (_stopRequested) return false;
+            if (Stopwatch.GetElapsedTime(start) > LearnerHoldLimit)
+            {
+                // A learner that moves nothing for this long is hung: robot time may not stand still for ever.
+                Volatile.Write(ref _learnerHoldTimeouts, _learnerHoldTimeouts + 1);
+                LearnerGate = null;
+                return true;
+            }
+            spin.SpinOnce(sleep1Threshold: 20); // an update takes milliseconds: spin briefly, then sleep 1 ms at a time
         }
         return true;
     }
@@ -327,7 +373,9 @@ public sealed class ControlLoop
                 Counters.AddLogDrop();
             if (inEpisode)
             {
-                _rolloutRing?.TryAppend(step, timeNs, _observation, _action, logProb, outcome.Reward, flags);
+                if (_rolloutRing is not null && _rolloutRing.TryAppend(step, timeNs, _observation, _action, logProb, outcome.Reward, flags)
+                    && (terminated || truncated))
+                    _lastEpisodeEndStep = step;
                 _episodeReturn += outcome.Reward;
                 _episodeLength++;
                 if (terminated || truncated)

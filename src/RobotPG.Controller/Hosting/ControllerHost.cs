@@ -193,12 +193,15 @@ public sealed class ControllerHost : IDisposable
         Learning?.Learner.Attach(policies);
         FleetLearning?.Attach(policies);
         _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
+        bool lockstep = c.Bus.Kind == BusKind.Sim && c.Bus.Clock == SimClock.Lockstep;
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
             Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset)
         {
             Notifier = _notifier,
             // In lockstep nothing runs on the wall clock: a slow disk may slow the run, but must not cost records.
-            HoldWhileLogFull = c.Bus.Kind == BusKind.Sim && c.Bus.Clock == SimClock.Lockstep,
+            HoldWhileLogFull = lockstep,
+            // In lockstep an update takes no robot time: the simulated robot waits for it, as in the in-process trainer.
+            LearnerGate = lockstep ? Learning?.Learner.Gate : null,
         };
         ResilientMqttClient? telemetryClient = null;
 

@@ -12,8 +12,12 @@ public static class OnDeviceAlgorithms
         [AlgorithmRegistry.Ppo, EstimatorAlgorithms.PpoKl, EstimatorAlgorithms.Npg, EstimatorAlgorithms.Trpo,
          EstimatorAlgorithms.A2c, EstimatorAlgorithms.Vpg, EstimatorAlgorithms.Reinforce];
 
-    /// <summary>Builds <see cref="LearningOptions.Algorithm"/> for a task of the given sizes; throws <see cref="ArgumentException"/> on bad settings.</summary>
-    public static IPolicyGradientAlgorithm Create(LearningOptions options, int observationSize, int actionSize, int[] policyHiddenSizes, string taskName)
+    /// <summary>
+    /// Builds <see cref="LearningOptions.Algorithm"/> for a task of the given sizes; throws <see cref="ArgumentException"/> on bad settings.
+    /// <paramref name="offPolicyData"/>: the batches are acted by older policies (a fleet learner), PPO clips around the policy before the update.
+    /// </summary>
+    public static IPolicyGradientAlgorithm Create(LearningOptions options, int observationSize, int actionSize, int[] policyHiddenSizes, string taskName,
+        bool offPolicyData = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Validate() is string problem) throw new ArgumentException(problem, nameof(options));
@@ -29,6 +33,7 @@ public static class OnDeviceAlgorithms
                 PolicyHiddenSizes = policyHiddenSizes,
                 ValueHiddenSizes = options.ValueHiddenSizes,
                 ReplayBatches = options.ReplayBatches,
+                OffPolicyData = offPolicyData,
             };
             if (options.LearningRate is float lr) h = h with { LearningRate = lr };
             return new Ppo(h, context);

@@ -9,6 +9,7 @@ using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
 using RobotPG.Learning.Training;
+using RobotPG.Numerics;
 
 namespace RobotPG.Controller.Learning;
 
@@ -25,7 +26,8 @@ namespace RobotPG.Controller.Learning;
 /// can roll the robot back to that best policy (<see cref="RequestRollbackToBest"/>). The two control policies, the snapshots and the rollout
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
 /// With learning.replayBatches K &gt; 1 (PPO) each batch is also kept raw, as acted, in a <see cref="BatchReplay"/>
-/// and the update trains on the last K of them.
+/// and the update trains on the last K of them; the learner's checkpoint holds them (and PPO's minibatch-shuffle
+/// generator), so a resumed learner goes on as if it had not stopped, apart from the batch in progress.
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
 /// </summary>
@@ -70,6 +72,8 @@ public sealed class OnDeviceLearner : IDisposable
     private long _episodeFirstRecord;
     private long _recordsTaken;
     private long _loopStep, _loopTimeNs; // of the newest record taken: stamps updates on the log's clock
+    private long _takenStep = -1; // the loop step of the newest record taken (−1: none yet), for the gate
+    private readonly LearnerGate _gate;
     private int _recentCount;
     private long _updates, _accepted, _rollbacks, _steps, _episodes;
     private long _lastCheckpointEpisodes;
@@ -132,8 +136,15 @@ public sealed class OnDeviceLearner : IDisposable
         // Before the loop's first policy is copied; LoadPretrained and Resume overwrite it with the checkpoint's own.
         if (options.InitialLogStd is float logStd) _agent.Policy.LogStd.Fill(logStd);
         _best = new BestPolicyKeeper(_agent);
+        _gate = new LearnerGate(_settings.StepsPerEnvironment);
         CopyAgentInto(0);
     }
+
+    /// <summary>
+    /// Where a lockstep loop waits for this learner (<see cref="ControlLoop.LearnerGate"/>): moved on after each
+    /// <see cref="Pump"/>, released when the learner stops. Unused in real time, where the loop never waits.
+    /// </summary>
+    public LearnerGate Gate => _gate;
 
     /// <summary>Mean evaluation return of the best policy so far (−∞ before the first evaluation); the policy is <see cref="BestPolicy"/>.</summary>
     public double BestReturn => _best.BestReturn;
@@ -163,6 +174,9 @@ public sealed class OnDeviceLearner : IDisposable
     public IPolicyGradientAlgorithm Algorithm => _algorithm;
 
     public ActorCritic Agent => _agent;
+
+    /// <summary>The kept batches with learning.replayBatches &gt; 1, else null (read it from the learner thread or after <see cref="Stop"/>).</summary>
+    public BatchReplay? Replay => _replay;
 
     /// <summary>The policy the loop should start with (the agent's parameters at construction or <see cref="Resume"/>).</summary>
     public ControlPolicy InitialPolicy => _buffers[0].Policy;
@@ -199,7 +213,9 @@ public sealed class OnDeviceLearner : IDisposable
 
     /// <summary>
     /// Continues from the learner's last good checkpoint (policy, critic, normaliser, reward scaler,
-    /// optimiser, counters). Returns the path loaded or null when there is none. Call before the loop starts.
+    /// optimiser, counters, replay batches, minibatch shuffle). Returns the path loaded or null when there is none.
+    /// A checkpoint of more replay batches than learning.replayBatches keeps gives its newest (a warning says so).
+    /// Call before the loop starts.
     /// </summary>
     public string? Resume()
     {
@@ -208,6 +224,8 @@ public sealed class OnDeviceLearner : IDisposable
         string? path = _checkpoints.TryResume(state, out string? warning);
         if (warning is not null) _observer?.OnWarning(warning);
         if (path is null) return null;
+        if (state.ReplayNote is not null) _observer?.OnWarning(state.ReplayNote);
+        if (state.MinibatchShuffleLoaded) ((Ppo)_algorithm).TryRestoreShuffleState(state.MinibatchShuffle);
         _steps = state.StepCount;
         _episodes = state.EpisodeCount;
         _updates = state.UpdateCount;
@@ -255,6 +273,7 @@ public sealed class OnDeviceLearner : IDisposable
     public void Stop(TimeSpan timeout)
     {
         _stop = true;
+        _gate.Release(); // a loop still running must not wait for a learner that has stopped
         _thread?.Join(timeout);
         SaveCheckpoint();
     }
@@ -291,6 +310,7 @@ public sealed class OnDeviceLearner : IDisposable
                 if (faults > MaxRestarts)
                 {
                     _learningStopped = true;
+                    _gate.Release(); // the loop runs on with the last good policy, waiting for nothing
                     _observer?.OnWarning($"learning stopped after {faults} learner faults (last: {e.GetType().Name}: {e.Message}); the robot keeps running the last good policy; restart the controller to learn again");
                     return;
                 }
@@ -315,6 +335,7 @@ public sealed class OnDeviceLearner : IDisposable
     private bool AgentFinite()
     {
         if (!AllFinite(_agent.Policy.Parameters) || !AllFinite(_agent.Value.Parameters)) return false;
+        if (_replay is not null && !_replay.AllFinite()) return false;
         if (_agent.ObservationStatistics is { } stats)
         {
             foreach (double m in stats.Mean) if (!double.IsFinite(m)) return false;
@@ -327,6 +348,8 @@ public sealed class OnDeviceLearner : IDisposable
     public int Pump()
     {
         int taken = 0;
+        // Read before draining: every step before it is done, so its record (if any) is in the ring now.
+        long loopWaitsAt = _gate.LoopWaitingAt;
         if (_rollbackToBestRequested)
         {
             _rollbackToBestRequested = false;
@@ -337,7 +360,20 @@ public sealed class OnDeviceLearner : IDisposable
             taken++;
             Consume();
         }
+        MoveGate(loopWaitsAt);
         return taken;
+    }
+
+    /// <summary>
+    /// Publishes the last loop step that may run before the batch can be full: the next record is at step
+    /// <c>frontier</c> or later, and each in-episode record adds at most one transition. With a full batch waiting
+    /// for an evaluation verdict nothing is held but the episode ends (the verdict needs the evaluation's steps).
+    /// </summary>
+    private void MoveGate(long loopWaitsAt)
+    {
+        long frontier = Math.Max(_takenStep + 1, loopWaitsAt);
+        long last = _evaluating && _count == _rollout.Capacity ? LearnerGate.Open : frontier - 1 + (_rollout.Capacity - _count);
+        _gate.Set(last, _evaluating, _takenStep);
     }
 
     private void Consume()
@@ -345,6 +381,7 @@ public sealed class OnDeviceLearner : IDisposable
         var r = (ReadOnlySpan<byte>)_record;
         long step = BinaryPrimitives.ReadInt64LittleEndian(r);
         _loopStep = step;
+        _takenStep = step;
         _loopTimeNs = BinaryPrimitives.ReadInt64LittleEndian(r[TrajectoryLogFormat.TimeOffset..]);
         ReadFloats(r[TrajectoryLogFormat.ObservationOffset..], _observation);
         ReadFloats(r[TrajectoryLogFormat.ActionOffset(_obs)..], _action);
@@ -615,6 +652,12 @@ public sealed class OnDeviceLearner : IDisposable
         var state = _agent.ToTrainingState("on-device learner");
         state.RewardScaler = _rewardScaler;
         state.Optimizer = _optimizer;
+        state.Replay = _replay;
+        if (_algorithm is Ppo ppo)
+        {
+            state.MinibatchShuffle = new ulong[Prng.StateLength];
+            ppo.WriteShuffleState(state.MinibatchShuffle);
+        }
         state.StepCount = Steps;
         state.EpisodeCount = Episodes;
         state.UpdateCount = AcceptedUpdates;

@@ -15,7 +15,8 @@ namespace RobotPG.Learning.Algorithms;
 /// With <see cref="PpoHyperparameters.ReplayBatches"/> K &gt; 1 an update trains on the last 1..K batches (the
 /// rollout's environments, each with the behaviour log-probs of the policy that acted and values from the current
 /// critic, <see cref="Rollouts.BatchReplay"/>): the ratio to the behaviour policy is the importance weight and the
-/// clip is centred on c = π_θk/π_behaviour (GePPO, <see cref="PpoLoss"/>), θk the policy before the update. GePPO
+/// clip is centred on c = π_θk/π_behaviour (GePPO, <see cref="PpoLoss"/>), θk the policy before the update; the same
+/// with <see cref="PpoHyperparameters.OffPolicyData"/> (the fleet learner, whose robots act with older versions). GePPO
 /// also narrows ε to 2ε/(K + 1) so the policies of K batches together stay within PPO's trust region; measured on
 /// the balance-bot from scratch (batch 128, K = 4, seeds 1–8) that took 211 robot s against 145 with PPO's ε, so
 /// ε stays and the learner's KL guard bounds each update.
@@ -45,8 +46,8 @@ public sealed class Ppo : IPolicyGradientAlgorithm
         _adam = new Adam(_policy.ParameterCount + _value.ParameterCount, _h.LearningRate, epsilon: _h.AdamEpsilon);
         Rollout = new RolloutSettings(_h.EnvironmentCount, _h.StepsPerEnvironment, _h.Gamma, _h.ScaleRewards, _h.RewardClip);
         _indices = new int[_h.BatchSize * _h.ReplayBatches];
-        _centreLogProbs = _h.ReplayBatches > 1 ? new float[_h.BatchSize * _h.ReplayBatches] : [];
-        _mbCentreLogProbs = _h.ReplayBatches > 1 ? new float[m] : [];
+        _centreLogProbs = _h.ClipsAroundPolicyBeforeUpdate ? new float[_h.BatchSize * _h.ReplayBatches] : [];
+        _mbCentreLogProbs = _h.ClipsAroundPolicyBeforeUpdate ? new float[m] : [];
         _mbObservations = new float[m * obs];
         _mbActions = new float[m * act];
         _mbOldLogProbs = new float[m];
@@ -68,6 +69,17 @@ public sealed class Ppo : IPolicyGradientAlgorithm
     /// <summary>The joint actor+critic optimiser (state layout [policy θ..., value θ...]).</summary>
     public Adam Optimizer => _adam;
 
+    /// <summary>The minibatch shuffle's generator state (<see cref="Prng.StateLength"/> words), for a checkpoint.</summary>
+    public void WriteShuffleState(Span<ulong> state) => _shuffle.WriteState(state);
+
+    /// <summary>Continues the minibatch shuffle from a checkpoint's state; false (nothing changed) when the words are not a generator's.</summary>
+    public bool TryRestoreShuffleState(ReadOnlySpan<ulong> state)
+    {
+        if (Prng.FromState(state) is not Prng restored) return false;
+        _shuffle = restored;
+        return true;
+    }
+
     /// <summary>
     /// One update. On-policy (<see cref="PpoHyperparameters.ReplayBatches"/> 1) the rollout has the configured shape;
     /// with replay it holds 1..K batches of <see cref="PpoHyperparameters.StepsPerEnvironment"/> steps as its environments.
@@ -76,6 +88,7 @@ public sealed class Ppo : IPolicyGradientAlgorithm
     {
         ArgumentNullException.ThrowIfNull(rollout);
         bool replay = _h.ReplayBatches > 1;
+        bool centred = _h.ClipsAroundPolicyBeforeUpdate;
         bool shaped = replay
             ? rollout.StepsPerEnvironment == _h.StepsPerEnvironment && rollout.EnvironmentCount <= _h.ReplayBatches
             : rollout.Capacity == _h.BatchSize;
@@ -94,7 +107,7 @@ public sealed class Ppo : IPolicyGradientAlgorithm
         int m = _h.MinibatchSize;
         Span<int> indices = _indices.AsSpan(0, batch);
         for (int i = 0; i < batch; i++) indices[i] = i;
-        if (replay)
+        if (centred)
         {
             // θk's log-probs, the clip centre: fixed for the whole update.
             for (int start = 0; start < batch; start += m)
@@ -130,9 +143,9 @@ public sealed class Ppo : IPolicyGradientAlgorithm
                 _value.ZeroGradients();
 
                 _policy.LogProbBatch(_mbObservations, _mbActions, m, _newLogProbs);
-                // On-policy the centre is the behaviour policy (c = 1, PPO-clip); with replay θk.
-                if (replay) Minibatch.Gather(picked, _centreLogProbs, 1, _mbCentreLogProbs);
-                terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, replay ? _mbCentreLogProbs : _mbOldLogProbs, _mbAdvantages,
+                // On-policy the centre is the behaviour policy (c = 1, PPO-clip); with replay or stale data θk.
+                if (centred) Minibatch.Gather(picked, _centreLogProbs, 1, _mbCentreLogProbs);
+                terms = PpoLoss.PolicyLoss(_newLogProbs, _mbOldLogProbs, centred ? _mbCentreLogProbs : _mbOldLogProbs, _mbAdvantages,
                     _h.ClipCoefficient, _logProbGradients);
                 _policy.AccumulateLogProbGradient(_logProbGradients, m);
                 entropy = _policy.Entropy();

@@ -32,6 +32,16 @@ public sealed record PpoHyperparameters
 
     public const int MaxReplayBatches = 8;
 
+    /// <summary>
+    /// The rollout holds transitions acted by policies older than the one being updated (the fleet learner's robots
+    /// run the versions they last received): clip around the policy before the update, as with replay, instead of
+    /// around the behaviour policy. Implied by <see cref="ReplayBatches"/> &gt; 1.
+    /// </summary>
+    public bool OffPolicyData { get; init; }
+
+    /// <summary>Whether the clip is centred on θk, the policy before the update (GePPO), rather than on the behaviour policy.</summary>
+    public bool ClipsAroundPolicyBeforeUpdate => ReplayBatches > 1 || OffPolicyData;
+
     /// <summary>Stops the epochs of an update once a minibatch's approx KL exceeds it; null = never.</summary>
     public float? TargetKl { get; init; }
 

@@ -5,6 +5,8 @@ using System.Text;
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
+using RobotPG.Learning.Rollouts;
+using RobotPG.Numerics;
 
 namespace RobotPG.Learning.Checkpoints;
 
@@ -15,7 +17,9 @@ namespace RobotPG.Learning.Checkpoints;
 /// payload = sections, each: u32 id | u32 length | body
 /// </code>
 /// Sections: meta (tag, counters), policy (sizes, θ), value (sizes, θ), observation normaliser,
-/// reward scaler, optimiser, value optimiser. Saving writes a temp file, flushes it to disk and
+/// reward scaler, optimiser, value optimiser, and the learner's optional replay batches and minibatch-shuffle
+/// generator. A reader skips sections it does not know, so those two came without a version change: an older
+/// file loads with an empty replay and a fresh shuffle, an older build ignores them. Saving writes a temp file, flushes it to disk and
 /// renames it over the target, so a crash leaves either the old or the new file. Loading checks
 /// length, magic, version and CRC, then checks every section against the object it is loaded into
 /// before changing anything; any failure is a <see cref="CheckpointException"/> naming file and reason.
@@ -36,6 +40,8 @@ public static class CheckpointFile
         RewardScaler = 5,
         Optimizer = 6,
         ValueOptimizer = 7,
+        Replay = 8,
+        MinibatchShuffle = 9,
     }
 
     /// <summary>Writes <paramref name="state"/> to <paramref name="path"/> atomically.</summary>
@@ -123,6 +129,14 @@ public static class CheckpointFile
             WriteSection(w, Section.Optimizer, optimizer, static (w, a) => WriteAdam(w, a));
         if (state.ValueOptimizer is { } valueOptimizer)
             WriteSection(w, Section.ValueOptimizer, valueOptimizer, static (w, a) => WriteAdam(w, a));
+        if (state.Replay is { Count: > 0 } replay)
+            WriteSection(w, Section.Replay, replay, static (w, r) => WriteReplay(w, r));
+        if (state.MinibatchShuffle is { } shuffle)
+            WriteSection(w, Section.MinibatchShuffle, shuffle, static (w, words) =>
+            {
+                WriteInt32(w, words.Length);
+                foreach (ulong x in words) WriteInt64(w, (long)x);
+            });
 
         byte[] bytes = new byte[w.WrittenCount + TrailerSize];
         w.WrittenSpan.CopyTo(bytes);
@@ -192,6 +206,10 @@ public static class CheckpointFile
                     break;
                 case Section.ValueOptimizer:
                     info.ValueOptimizerParameterCount = r.Int32();
+                    break;
+                case Section.Replay:
+                    info.ReplayBatches = r.Int32();
+                    info.ReplayBatchSteps = r.Int32();
                     break;
             }
         }
@@ -283,6 +301,12 @@ public static class CheckpointFile
                     valueOptimizer = true;
                     ReadAdam(ref r, a, "value optimiser", apply);
                     break;
+                case Section.Replay when state.Replay is { } replay:
+                    ReadReplay(ref r, replay, state, apply);
+                    break;
+                case Section.MinibatchShuffle when state.MinibatchShuffle is { } shuffle:
+                    ReadShuffle(ref r, shuffle, state, apply);
+                    break;
             }
         }
         if (!meta) throw new CheckpointException(path, "has no meta section");
@@ -361,6 +385,92 @@ public static class CheckpointFile
         {
             adam.LearningRate = lr;
             adam.StepCount = t;
+        }
+    }
+
+    private static void ReadReplay(ref FieldReader r, BatchReplay replay, TrainingState state, bool apply)
+    {
+        int count = r.Int32(), steps = r.Int32(), obs = r.Int32(), act = r.Int32();
+        if (count < 1 || steps < 1 || obs < 1 || act < 1)
+            r.Fail($"malformed: the Replay section announces {count} batches of {steps} steps of {obs} → {act}");
+        if (obs != replay.ObservationSize || act != replay.ActionSize)
+            r.Fail($"replay transitions are {obs} → {act}, the learner's {replay.ObservationSize} → {replay.ActionSize}");
+        // What the announced batches need at least (the arrays below are sized from the file): refuse before allocating.
+        long need = (long)count * steps * (4L * (2 * obs + act + 2) + 1);
+        if (need > r.Remaining)
+            r.Fail($"malformed: the Replay section ends early: {count} batches of {steps} steps need at least {need} bytes, {r.Remaining} remain");
+        var batches = new (float[] Obs, float[] Act, float[] LogProb, float[] Reward, byte[] Flags, float[] Final, float[]? Next)[count];
+        for (int b = 0; b < count; b++)
+        {
+            string where = $"replay batch {b + 1} of {count}";
+            float[] o = new float[steps * obs], a = new float[steps * act], lp = new float[steps], rw = new float[steps], fin = new float[steps * obs];
+            r.Floats(o, where + " observations", apply: true);
+            r.Floats(a, where + " actions", apply: true);
+            r.Floats(lp, where + " behaviour log-probs", apply: true);
+            r.Floats(rw, where + " rewards", apply: true);
+            byte[] flags = r.Bytes(steps, where + " episode ends").ToArray();
+            foreach (byte f in flags) if (f > 3) r.Fail($"malformed: {where} has episode-end flags {f}");
+            r.Floats(fin, where + " observations after cut steps", apply: true);
+            byte hasNext = r.Byte();
+            if (hasNext > 1) r.Fail($"malformed: {where} has next-observation flag {hasNext}");
+            float[]? next = hasNext == 1 ? new float[obs] : null;
+            if (next is not null) r.Floats(next, where + " next observation", apply: true);
+            batches[b] = (o, a, lp, rw, flags, fin, next);
+        }
+        r.End();
+        if (!apply) return;
+        // A learner configured with fewer batches keeps the newest; batches of another length cannot be replayed.
+        int keep = steps == replay.BatchSteps ? Math.Min(count, replay.Batches) : 0;
+        if (keep < count)
+            state.ReplayNote = keep > 0
+                ? $"the checkpoint's replay holds {count} batches, this learner keeps {replay.Batches} (learning.replayBatches): resumed with the newest {keep}"
+                : $"the checkpoint's replay batches have {steps} steps, this learner's {replay.BatchSteps} (learning.batchSteps): resumed with an empty replay";
+        replay.Clear();
+        for (int b = count - keep; b < count; b++)
+        {
+            var (o, a, lp, rw, flags, fin, next) = batches[b];
+            for (int t = 0; t < steps; t++)
+                replay.Record(t, o.AsSpan(t * obs, obs), a.AsSpan(t * act, act), lp[t], rw[t], (flags[t] & 1) != 0, (flags[t] & 2) != 0,
+                    fin.AsSpan(t * obs, obs));
+            replay.Commit(next);
+        }
+    }
+
+    private static void ReadShuffle(ref FieldReader r, ulong[] target, TrainingState state, bool apply)
+    {
+        int count = r.Int32();
+        if (count != Prng.StateLength || count != target.Length)
+            r.Fail($"minibatch shuffle state has {count} words, expected {Prng.StateLength}");
+        Span<ulong> words = stackalloc ulong[Prng.StateLength];
+        for (int i = 0; i < words.Length; i++) words[i] = (ulong)r.Int64();
+        r.End();
+        if (Prng.FromState(words) is null) r.Fail("minibatch shuffle state is not a generator's (all zero or a bad spare)");
+        if (!apply) return;
+        words.CopyTo(target);
+        state.MinibatchShuffleLoaded = true;
+    }
+
+    private static void WriteReplay(ArrayBufferWriter<byte> w, BatchReplay replay)
+    {
+        WriteInt32(w, replay.Count);
+        WriteInt32(w, replay.BatchSteps);
+        WriteInt32(w, replay.ObservationSize);
+        WriteInt32(w, replay.ActionSize);
+        for (int j = 0; j < replay.Count; j++)
+        {
+            KeptBatch b = replay.Kept(j);
+            WriteFloats(w, b.Observations);
+            WriteFloats(w, b.Actions);
+            WriteFloats(w, b.LogProbs);
+            WriteFloats(w, b.Rewards);
+            WriteInt32(w, b.Terminated.Length);
+            Span<byte> flags = w.GetSpan(b.Terminated.Length);
+            for (int t = 0; t < b.Terminated.Length; t++) flags[t] = (byte)((b.Terminated[t] ? 1 : 0) | (b.Truncated[t] ? 2 : 0));
+            w.Advance(b.Terminated.Length);
+            WriteFloats(w, b.FinalObservations);
+            w.GetSpan(1)[0] = b.NextObservation.IsEmpty ? (byte)0 : (byte)1;
+            w.Advance(1);
+            if (!b.NextObservation.IsEmpty) WriteFloats(w, b.NextObservation);
         }
     }
 
@@ -464,6 +574,17 @@ public static class CheckpointFile
             return taken;
         }
 
+        public int Remaining => _rest.Length;
+
+        /// <summary>A length-prefixed byte array of exactly <paramref name="count"/> bytes.</summary>
+        public ReadOnlySpan<byte> Bytes(int count, string what)
+        {
+            int length = Int32();
+            if (length != count) Fail($"malformed: {what}: the file holds {length} bytes, expected {count}");
+            return Take(count);
+        }
+
+        public byte Byte() => Take(1)[0];
         public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
         public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
         public float Single() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
@@ -533,4 +654,6 @@ public sealed class CheckpointInfo
     public double? RewardScalerGamma { get; set; }
     public int OptimizerParameterCount { get; set; }
     public int ValueOptimizerParameterCount { get; set; }
+    public int ReplayBatches { get; set; }
+    public int ReplayBatchSteps { get; set; }
 }

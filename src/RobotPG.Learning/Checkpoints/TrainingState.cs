@@ -1,6 +1,9 @@
 using RobotPG.Learning.Networks;
 using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
+using RobotPG.Learning.Rollouts;
+using RobotPG.Numerics;
+using Ppo = RobotPG.Learning.Algorithms.Ppo;
 
 namespace RobotPG.Learning.Checkpoints;
 
@@ -21,6 +24,23 @@ public sealed class TrainingState
 
     /// <summary>A separate critic optimiser when there is one.</summary>
     public Adam? ValueOptimizer { get; set; }
+
+    /// <summary>
+    /// The replay of the last K batches (PPO with replay): saved when it holds batches, loaded when the file has them
+    /// (a file without them, or an older one, leaves it as it is). Of more batches than it keeps, the newest are loaded.
+    /// </summary>
+    public BatchReplay? Replay { get; set; }
+
+    /// <summary>Set by a load that restored fewer replay batches than the file holds: what was kept and why (a warning line).</summary>
+    public string? ReplayNote { get; set; }
+
+    /// <summary>
+    /// The update's minibatch-shuffle generator (<see cref="Prng.StateLength"/> words, <see cref="Ppo.WriteShuffleState"/>):
+    /// saved when set; loaded into it when the file has it, which sets <see cref="MinibatchShuffleLoaded"/>.
+    /// </summary>
+    public ulong[]? MinibatchShuffle { get; set; }
+
+    public bool MinibatchShuffleLoaded { get; set; }
 
     public string Tag { get; set; } = "";
     public long StepCount { get; set; }

@@ -93,6 +93,41 @@ public sealed class BatchReplay
     /// <summary>Forgets every kept batch.</summary>
     public void Clear() => _count = 0;
 
+    public int ObservationSize => _obs;
+
+    public int ActionSize => _act;
+
+    /// <summary>
+    /// Kept batch <paramref name="j"/> as recorded, 0 the oldest (what a checkpoint stores; a resumed learner
+    /// <see cref="Record"/>s and <see cref="Commit"/>s them back, oldest first).
+    /// </summary>
+    public KeptBatch Kept(int j)
+    {
+        if ((uint)j >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(j), j, $"{_count} batches are kept");
+        int slot = (_head - _count + j + Batches) % Batches;
+        return new KeptBatch(_observations[slot], _actions[slot], _logProbs[slot], _rewards[slot], _terminated[slot], _truncated[slot],
+            _finalObservations[slot], _hasNext[slot] ? _nextObservations[slot] : default);
+    }
+
+    /// <summary>Every number of the kept batches is finite (a checkpoint refuses NaN/∞, as it does in the parameters).</summary>
+    public bool AllFinite()
+    {
+        for (int j = 0; j < _count; j++)
+        {
+            KeptBatch b = Kept(j);
+            if (!Finite(b.Observations) || !Finite(b.Actions) || !Finite(b.LogProbs) || !Finite(b.Rewards)
+                || !Finite(b.FinalObservations) || !Finite(b.NextObservation))
+                return false;
+        }
+        return true;
+
+        static bool Finite(ReadOnlySpan<float> values)
+        {
+            foreach (float v in values) if (!float.IsFinite(v)) return false;
+            return true;
+        }
+    }
+
     /// <summary>
     /// The kept batches (oldest first) as one rollout, environment e = batch e: observations normalised by
     /// <paramref name="agent"/>'s statistics now, V(s), the truncation bootstraps and the values after each batch from
@@ -140,4 +175,23 @@ public sealed class BatchReplay
         for (int i = 0; i < count; i++) slots[i] = new float[length];
         return slots;
     }
+}
+
+/// <summary>
+/// One kept batch as <see cref="BatchReplay.Record"/> wrote it, step-major: raw observations and actions, behaviour
+/// log-probs, scaled rewards, episode ends, the raw observation after each cut step (meaningful where truncated and
+/// not terminated), and the raw observation after the batch (empty when its last episode ended).
+/// </summary>
+public readonly ref struct KeptBatch(ReadOnlySpan<float> observations, ReadOnlySpan<float> actions, ReadOnlySpan<float> logProbs,
+    ReadOnlySpan<float> rewards, ReadOnlySpan<bool> terminated, ReadOnlySpan<bool> truncated, ReadOnlySpan<float> finalObservations,
+    ReadOnlySpan<float> nextObservation)
+{
+    public ReadOnlySpan<float> Observations { get; } = observations;
+    public ReadOnlySpan<float> Actions { get; } = actions;
+    public ReadOnlySpan<float> LogProbs { get; } = logProbs;
+    public ReadOnlySpan<float> Rewards { get; } = rewards;
+    public ReadOnlySpan<bool> Terminated { get; } = terminated;
+    public ReadOnlySpan<bool> Truncated { get; } = truncated;
+    public ReadOnlySpan<float> FinalObservations { get; } = finalObservations;
+    public ReadOnlySpan<float> NextObservation { get; } = nextObservation;
 }

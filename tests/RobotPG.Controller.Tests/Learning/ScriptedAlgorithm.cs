@@ -23,12 +23,16 @@ internal sealed class ScriptedAlgorithm : IPolicyGradientAlgorithm
 
     public Action<ActorCritic>? Change { get; set; }
 
+    /// <summary>Called first in each update with the rollout and the agent as they are before it (e.g. to compare log-probs).</summary>
+    public Action<RolloutBuffer, ActorCritic>? Inspect { get; set; }
+
     public List<(float[] Rewards, bool[] Terminated, bool[] Truncated, float[] Observations, float[] LogProbs, float[] Bootstrap, float LastValue)> Seen { get; } = [];
 
     public UpdateDiagnostics Update(RolloutBuffer rollout, int iteration, int iterations)
     {
         Seen.Add((rollout.Rewards.ToArray(), rollout.Terminated.ToArray(), rollout.Truncated.ToArray(), rollout.Observations.ToArray(),
             rollout.LogProbs.ToArray(), rollout.BootstrapValues.ToArray(), rollout.LastValues[0]));
+        Inspect?.Invoke(rollout, Agent);
         Change?.Invoke(Agent);
         return new UpdateDiagnostics(0.5f, 0.25f, 1f, 0f, 0f, 0f, 1e-3f, 1);
     }

@@ -12,7 +12,7 @@ public class FleetLearnerProgressTests
     [Fact]
     public void Progress_json_carries_version_batch_accounting_and_update_latency_under_the_learner_id()
     {
-        var h = new PpoHyperparameters { StepsPerEnvironment = 64, Minibatches = 1, Epochs = 1, PolicyHiddenSizes = [4], ValueHiddenSizes = [4] };
+        var h = new PpoHyperparameters { StepsPerEnvironment = 64, Minibatches = 1, Epochs = 1, PolicyHiddenSizes = [4], ValueHiddenSizes = [4], OffPolicyData = true };
         var core = new FleetLearnerCore(new Ppo(h, new AlgorithmContext(1, 1, "bandit", 3)), new NullSigner(), maxStaleVersions: 0, maxKl: 1.0);
         // Never started: the counters are the core's, nothing goes over the network.
         var learner = new FleetLearner(core, new NullVerifier(), new MqttEndpoint("127.0.0.1", 1, "robotpg-learner-7"), "shop", learnerId: "learner-7");
@@ -51,7 +51,7 @@ public class FleetLearnerProgressTests
     [Fact]
     public void A_learner_id_that_is_not_one_topic_level_is_refused()
     {
-        var h = new PpoHyperparameters { StepsPerEnvironment = 8, Minibatches = 1, Epochs = 1, PolicyHiddenSizes = [4], ValueHiddenSizes = [4] };
+        var h = new PpoHyperparameters { StepsPerEnvironment = 8, Minibatches = 1, Epochs = 1, PolicyHiddenSizes = [4], ValueHiddenSizes = [4], OffPolicyData = true };
         var core = new FleetLearnerCore(new Ppo(h, new AlgorithmContext(1, 1, "bandit", 3)), new NullSigner(), maxStaleVersions: 0, maxKl: 1.0);
         var e = Assert.Throws<ArgumentException>(() => new FleetLearner(core, new NullVerifier(), new MqttEndpoint("127.0.0.1", 1, "x"), "shop", learnerId: "a/b"));
         Assert.Contains("'a/b'", e.Message);
