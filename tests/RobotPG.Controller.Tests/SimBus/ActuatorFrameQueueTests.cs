@@ -131,8 +131,10 @@ public sealed class ActuatorFrameQueueTests
             expected += k % 7 == 0 ? 2 : 1;
             queue.ExpectAnswer();
             tick.Release(); // the tick reaches the control thread
-            // Every third tick the receive thread does not wait at all: the publisher thread must send it.
-            long spin = k % 3 == 0 ? 0 : Stopwatch.Frequency / 1000;
+            // Every third tick the receive thread does not wait at all (the publisher thread must send it); every 30th
+            // it waits as long as it takes (it sends it: on a loaded machine a 1 ms spin may never see the control
+            // thread run); the others race the control thread with a 1 ms spin.
+            long spin = k % 3 == 0 ? 0 : k % 30 == 1 ? Stopwatch.Frequency * 10 : Stopwatch.Frequency / 1000;
             if (queue.WaitForAnswer(spin)) Drain(receiveBuffer, ref byReceiver);
             Assert.True(SpinWait.SpinUntil(() => Published() >= expected, TimeSpan.FromSeconds(10)), $"tick {k}: {Published()} of {expected} frames out");
         }
