@@ -91,15 +91,6 @@ public sealed class LearnerFaultTests
         Assert.Contains(Warnings(events), w => w.StartsWith("checkpoint not written: the agent holds NaN", StringComparison.Ordinal));
     }
 
-    /// <summary>An observer that throws on every episode: a fault outside the update, on the learner thread.</summary>
-    private sealed class ThrowingObserver(LearningEventQueue inner) : ILearningObserver
-    {
-        public void OnUpdate(in LearnerUpdate update) => inner.OnUpdate(update);
-        public void OnRollback(in LearnerRollback rollback) => inner.OnRollback(rollback);
-        public void OnEpisode(long episode, double episodeReturn, int length) => throw new IOException("injected observer fault");
-        public void OnWarning(string message) => inner.OnWarning(message);
-    }
-
     [Fact]
     public void Learner_thread_faults_restart_it_then_learning_says_it_stopped()
     {

@@ -159,15 +159,6 @@ public sealed class LearnerGateTests
         Assert.True(gate.MayStart(long.MaxValue - 1, lastEpisodeEndStep: long.MaxValue - 1));
     }
 
-    /// <summary>An observer that throws on every episode: a fault on the learner thread, outside an update.</summary>
-    private sealed class ThrowingObserver(LearningEventQueue inner) : ILearningObserver
-    {
-        public void OnUpdate(in LearnerUpdate update) => inner.OnUpdate(update);
-        public void OnRollback(in LearnerRollback rollback) => inner.OnRollback(rollback);
-        public void OnEpisode(long episode, double episodeReturn, int length) => throw new IOException("injected observer fault");
-        public void OnWarning(string message) => inner.OnWarning(message);
-    }
-
     [Fact]
     public void A_learner_that_stops_after_repeated_faults_releases_the_gate_and_the_loop_runs_on()
     {

@@ -18,59 +18,11 @@ public sealed class LogFaultTests
         Assert.True(ring.TryAppend(step, step * 5_000_000, o, a, 0, 0, TransitionFlags.None));
     }
 
-    /// <summary>A file on a disk that can be full (every write throws ENOSPC's message) and counts open descriptors.</summary>
-    private sealed class FullDisk
-    {
-        public volatile bool Full = true;
-        public int Open;
-        public int Opened;
-
-        public Stream OpenFile(string path)
-        {
-            Interlocked.Increment(ref Opened);
-            Interlocked.Increment(ref Open);
-            return new Guarded(this, new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0));
-        }
-
-        private sealed class Guarded(FullDisk disk, FileStream inner) : Stream
-        {
-            private bool _closed;
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => inner.Length;
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() => inner.Flush(flushToDisk: true);
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-            public override void Write(ReadOnlySpan<byte> buffer)
-            {
-                if (disk.Full) throw new IOException("No space left on device");
-                inner.Write(buffer);
-            }
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing && !_closed)
-                {
-                    _closed = true;
-                    inner.Dispose();
-                    Interlocked.Decrement(ref disk.Open);
-                }
-                base.Dispose(disposing);
-            }
-        }
-    }
-
     [Fact]
     public void Disk_full_leaks_no_file_and_no_descriptor_per_retry_and_the_log_resumes_when_space_returns()
     {
         using var dir = new TempDirectory();
-        var disk = new FullDisk();
+        var disk = new FailingDisk { Full = true };
         var ring = new TrajectoryRing(Obs, Act, 64);
         using (var writer = new TrajectoryLogWriter(ring, dir.Path, 1 << 20, "full", 1, Start, openFile: disk.OpenFile))
         {
@@ -81,7 +33,7 @@ public sealed class LogFaultTests
             }
             Assert.Equal(40, writer.RecordsLost);
             Assert.Equal(40, writer.WriteErrors);
-            Assert.Equal(40, disk.Opened);
+            Assert.Equal(40, disk.Calls);
             Assert.Equal(0, disk.Open);                        // every descriptor closed
             Assert.Empty(Directory.GetFiles(dir.Path));        // no header-less stubs left behind
             Assert.Equal("No space left on device", writer.LastError);

@@ -157,54 +157,6 @@ public sealed class TrajectoryLogWriterTests
             LearningUpdateLog.ReadFor(Assert.Single(writer.Files)).Records);
     }
 
-    /// <summary>Opens real files, except the calls the test marks as failing; counts descriptors left open.</summary>
-    private sealed class Disk
-    {
-        public Func<int, string, bool> FailOpen = (_, _) => false;
-        public Func<string, bool> FailWrite = _ => false;
-        public int Calls, Open;
-
-        public Stream OpenFile(string path)
-        {
-            int call = Interlocked.Increment(ref Calls);
-            if (FailOpen(call, path)) throw new IOException("No space left on device");
-            Interlocked.Increment(ref Open);
-            return new Counted(this, path, new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0));
-        }
-
-        private sealed class Counted(Disk disk, string path, FileStream inner) : Stream
-        {
-            private bool _closed;
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => inner.Length;
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() => inner.Flush(flushToDisk: true);
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-            public override void Write(ReadOnlySpan<byte> buffer)
-            {
-                if (disk.FailWrite(path)) throw new IOException("Input/output error");
-                inner.Write(buffer);
-            }
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing && !_closed)
-                {
-                    _closed = true;
-                    inner.Dispose();
-                    Interlocked.Decrement(ref disk.Open);
-                }
-                base.Dispose(disposing);
-            }
-        }
-    }
-
     /// <summary>
     /// A batch of 25 with room for 10 per file, and the second file cannot be created: the 10 written stay, the other
     /// 15 of that batch are lost and counted, one error. The next record starts the file index the failed one would have had.
@@ -213,7 +165,7 @@ public sealed class TrajectoryLogWriterTests
     public void A_batch_cut_by_a_file_that_cannot_be_started_counts_what_was_written_and_what_was_lost()
     {
         using var dir = new TempDirectory();
-        var disk = new Disk { FailOpen = (call, _) => call == 2 };
+        var disk = new FailingDisk { FailOpen = (call, _) => call == 2 };
         var ring = new TrajectoryRing(Obs, Act, 64);
         for (long s = 0; s < 25; s++) Append(ring, s);
         using (var writer = new TrajectoryLogWriter(ring, dir.Path, TrajectoryLogFormat.HeaderSize + 10L * Size, "r", 1, Start, openFile: disk.OpenFile))
@@ -241,7 +193,7 @@ public sealed class TrajectoryLogWriterTests
     public void An_update_file_that_cannot_be_written_loses_the_update_closes_the_file_and_keeps_the_records()
     {
         using var dir = new TempDirectory();
-        var disk = new Disk { FailWrite = path => path.EndsWith(LearningUpdateLogFormat.FileExtension, StringComparison.Ordinal) };
+        var disk = new FailingDisk { FailWrite = path => path.EndsWith(LearningUpdateLogFormat.FileExtension, StringComparison.Ordinal) };
         var ring = new TrajectoryRing(Obs, Act, 64);
         using var writer = new TrajectoryLogWriter(ring, dir.Path, 1 << 20, "r", 1, Start, openFile: disk.OpenFile);
         Append(ring, 0);
