@@ -67,7 +67,10 @@ public sealed class LearnerGateTests
         };
         rig.Algorithm.Change = a =>
         {
-            Thread.Sleep(20);
+            // With the hold: a slow learner (20 ms per update). Without it, the first update ends only once the loop
+            // has run all its steps, so what the loop does not wait for is certain, not a race against 20 ms.
+            if (hold) Thread.Sleep(20);
+            else rig.Loop.Join(TimeSpan.FromSeconds(30)); // the test thread checks the loop ended
             foreach (ref float s in a.Policy.LogStd) s += 0.5f;
         };
         const int updates = 6;
