@@ -27,7 +27,8 @@ namespace RobotPG.Controller.Learning;
 /// are allocated by the constructor; an update allocates nothing (the algorithms promise the same).
 /// With learning.replayBatches K &gt; 1 (PPO) each batch is also kept raw, as acted, in a <see cref="BatchReplay"/>
 /// and the update trains on the last K of them; the learner's checkpoint holds them (and PPO's minibatch-shuffle
-/// generator), so a resumed learner goes on as if it had not stopped, apart from the batch in progress.
+/// generator). Every checkpoint also holds the batch in progress (<see cref="PendingBatch"/>), so a resumed learner
+/// goes on filling it: a restart costs no robot time, and the next update is the one it would have made.
 /// <see cref="Pump"/> is the synchronous core (tests drive it); <see cref="Start"/> runs it on a
 /// below-normal-priority thread so it never competes with the loop.
 /// </summary>
@@ -65,6 +66,7 @@ public sealed class OnDeviceLearner : IDisposable
     private int _spare = 1;
     private int _count;
     private bool _pendingValid;
+    private bool _pendingLinked; // the batch's last transition leads to _pendingObservation (its episode goes on)
     private long _pendingStep;
     private float _pendingLogProb;
     private double _episodeReturn;
@@ -213,9 +215,14 @@ public sealed class OnDeviceLearner : IDisposable
 
     /// <summary>
     /// Continues from the learner's last good checkpoint (policy, critic, normaliser, reward scaler,
-    /// optimiser, counters, replay batches, minibatch shuffle). Returns the path loaded or null when there is none.
-    /// A checkpoint of more replay batches than learning.replayBatches keeps gives its newest (a warning says so).
-    /// Call before the loop starts.
+    /// optimiser, counters, replay batches, minibatch shuffle, the batch in progress). Returns the path loaded or null
+    /// when there is none. A checkpoint of more replay batches than learning.replayBatches keeps gives its newest (a
+    /// warning says so). The batch in progress is kept as collected (each transition with the log-prob of the policy
+    /// that acted it, so a batch begun under the previous policy is weighed as it would have been without the restart)
+    /// and filled on: the next update comes after the rest of the batch. Its open episode is cut at its last
+    /// transition (the restarted loop begins a new episode). A batch of another algorithm, batchSteps or sizes, or a
+    /// section that does not parse, gives an empty batch and one warning. A full batch (it waited for the verdict of an
+    /// evaluation the restart dropped) updates at the first pump. Call before the loop starts.
     /// </summary>
     public string? Resume()
     {
@@ -226,6 +233,12 @@ public sealed class OnDeviceLearner : IDisposable
         if (path is null) return null;
         if (state.ReplayNote is not null) _observer?.OnWarning(state.ReplayNote);
         if (state.MinibatchShuffleLoaded) ((Ppo)_algorithm).TryRestoreShuffleState(state.MinibatchShuffle);
+        if (state.PendingNote is not null) _observer?.OnWarning(state.PendingNote);
+        // The batch in progress goes on filling. Its episode still open cannot go on: the restarted loop begins a new one.
+        _count = state.Pending!.Count;
+        _pendingLinked = state.Pending.Open;
+        CutOpenTransition();
+        _gate.Set(_rollout.Capacity - _count - 1L, false, -1);
         _steps = state.StepCount;
         _episodes = state.EpisodeCount;
         _updates = state.UpdateCount;
@@ -326,6 +339,7 @@ public sealed class OnDeviceLearner : IDisposable
         _updating = false;
         _count = 0;
         _pendingValid = false;
+        _pendingLinked = false;
         _episodeReturn = 0;
         _episodeLength = 0;
         _evaluating = false;
@@ -355,6 +369,9 @@ public sealed class OnDeviceLearner : IDisposable
             _rollbackToBestRequested = false;
             RollBackToBest();
         }
+        // A full batch from a checkpoint (it waited for an evaluation verdict the restart dropped) updates now: no record
+        // may come first (in lockstep the loop waits for this update).
+        if (_count == _rollout.Capacity && !_evaluating && !_stop) RunUpdate();
         while (!_stop && _ring.TryTake(_record))
         {
             taken++;
@@ -396,6 +413,7 @@ public sealed class OnDeviceLearner : IDisposable
         // A gap in the steps (records dropped by a full ring) cuts the episode: nothing links across it.
         if (_pendingValid && step != _pendingStep + 1)
         {
+            CutOpenTransition();
             _pendingValid = false;
             _episodeReturn = 0;
             _episodeLength = 0;
@@ -407,6 +425,7 @@ public sealed class OnDeviceLearner : IDisposable
         _episodeReturn += reward;
         _episodeLength++;
 
+        bool added = false;
         if (_pendingValid)
         {
             float bootstrap = 0f;
@@ -415,12 +434,13 @@ public sealed class OnDeviceLearner : IDisposable
                 _agent.NormalizeObservation(_observation, _normalized);
                 bootstrap = _agent.Value.Predict(_normalized);
             }
-            AddTransition(reward, terminated, truncated, bootstrap);
+            added = AddTransition(reward, terminated, truncated, bootstrap);
         }
 
         if (terminated || truncated)
         {
             _pendingValid = false;
+            _pendingLinked = false; // before EndEpisode: its checkpoint must see the episode closed
             EndEpisode();
         }
         else
@@ -430,15 +450,16 @@ public sealed class OnDeviceLearner : IDisposable
             _pendingLogProb = logProb;
             _pendingStep = step;
             _pendingValid = true;
+            _pendingLinked = added;
         }
 
         if (_count == _rollout.Capacity && !_evaluating)
             RunUpdate();
     }
 
-    private void AddTransition(float reward, bool terminated, bool truncated, float bootstrap)
+    private bool AddTransition(float reward, bool terminated, bool truncated, float bootstrap)
     {
-        if (_count == _rollout.Capacity) return; // waiting for an evaluation verdict: the batch is full
+        if (_count == _rollout.Capacity) return false; // waiting for an evaluation verdict: the batch is full
         int i = _count;
         Span<float> obs = _rollout.Observation(i);
         _agent.NormalizeObservation(_pendingObservation, obs);
@@ -450,6 +471,23 @@ public sealed class OnDeviceLearner : IDisposable
         // Raw, for the replay: an old batch is normalised and valued again at each later update.
         _replay?.Record(i, _pendingObservation, _pendingAction, _pendingLogProb, reward, terminated, truncated, _observation);
         _count++;
+        return true;
+    }
+
+    /// <summary>
+    /// The batch's last transition leads to the pending observation, but its episode goes no further (a gap in the
+    /// steps; a restart, whose loop begins a new episode): it is cut there as a time limit cuts one — truncated, the
+    /// value beyond it bootstrapped from that observation — instead of leaning on the next episode's first value.
+    /// </summary>
+    private void CutOpenTransition()
+    {
+        if (!_pendingLinked) return;
+        _pendingLinked = false;
+        int i = _count - 1;
+        _agent.NormalizeObservation(_pendingObservation, _normalized);
+        float bootstrap = _agent.Value.Predict(_normalized);
+        _rollout.Record(i, _rollout.LogProbs[i], _rollout.Values[i], _rollout.Rewards[i], terminated: false, truncated: true, bootstrap);
+        _replay?.Cut(i, _pendingObservation);
     }
 
     private void EndEpisode()
@@ -520,6 +558,7 @@ public sealed class OnDeviceLearner : IDisposable
         bool threw = failure is not null;
         double durationMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         _count = 0;
+        _pendingLinked = false;
 
         double kl = threw ? double.NaN : MeanKl();
         RollbackCause? cause = null;
@@ -578,6 +617,7 @@ public sealed class OnDeviceLearner : IDisposable
         Publish();
         // The batch in progress was collected by the rejected policy.
         _count = 0;
+        _pendingLinked = false;
         Roll(RollbackCause.ReturnDrop, mean, floor);
     }
 
@@ -586,6 +626,7 @@ public sealed class OnDeviceLearner : IDisposable
         if (!_best.RestoreInto(_agent)) return;
         Publish();
         _count = 0;
+        _pendingLinked = false;
         _evaluating = false;
         Roll(RollbackCause.ToBest, _best.BestReturn, double.NaN);
     }
@@ -658,6 +699,7 @@ public sealed class OnDeviceLearner : IDisposable
             state.MinibatchShuffle = new ulong[Prng.StateLength];
             ppo.WriteShuffleState(state.MinibatchShuffle);
         }
+        state.Pending = new PendingBatch(_algorithm.Name, _rollout, _replay, _pendingObservation) { Count = _count, Open = _pendingLinked };
         state.StepCount = Steps;
         state.EpisodeCount = Episodes;
         state.UpdateCount = AcceptedUpdates;

@@ -17,9 +17,12 @@ namespace RobotPG.Learning.Checkpoints;
 /// payload = sections, each: u32 id | u32 length | body
 /// </code>
 /// Sections: meta (tag, counters), policy (sizes, θ), value (sizes, θ), observation normaliser,
-/// reward scaler, optimiser, value optimiser, and the learner's optional replay batches and minibatch-shuffle
-/// generator. A reader skips sections it does not know, so those two came without a version change: an older
-/// file loads with an empty replay and a fresh shuffle, an older build ignores them. Saving writes a temp file, flushes it to disk and
+/// reward scaler, optimiser, value optimiser, and the learner's optional replay batches, minibatch-shuffle
+/// generator and batch in progress. A reader skips sections it does not know, so those three came without a version
+/// change: an older file loads with an empty replay, a fresh shuffle and an empty batch, an older build ignores them.
+/// The batch in progress is the one optional part whose failure does not refuse the file: it is worth at most one
+/// batch of robot time, the rest of the file (the policy and everything learned) much more, so a batch that does not
+/// fit or does not parse is left out with a note (<see cref="TrainingState.PendingNote"/>). Saving writes a temp file, flushes it to disk and
 /// renames it over the target, so a crash leaves either the old or the new file. Loading checks
 /// length, magic, version and CRC, then checks every section against the object it is loaded into
 /// before changing anything; any failure is a <see cref="CheckpointException"/> naming file and reason.
@@ -42,6 +45,7 @@ public static class CheckpointFile
         ValueOptimizer = 7,
         Replay = 8,
         MinibatchShuffle = 9,
+        PendingBatch = 10,
     }
 
     /// <summary>Writes <paramref name="state"/> to <paramref name="path"/> atomically.</summary>
@@ -137,6 +141,8 @@ public static class CheckpointFile
                 WriteInt32(w, words.Length);
                 foreach (ulong x in words) WriteInt64(w, (long)x);
             });
+        if (state.Pending is { Count: > 0 } pending)
+            WriteSection(w, Section.PendingBatch, pending, static (w, p) => WritePending(w, p));
 
         byte[] bytes = new byte[w.WrittenCount + TrailerSize];
         w.WrittenSpan.CopyTo(bytes);
@@ -211,6 +217,13 @@ public static class CheckpointFile
                     info.ReplayBatches = r.Int32();
                     info.ReplayBatchSteps = r.Int32();
                     break;
+                case Section.PendingBatch:
+                    r.String(); // the algorithm
+                    info.PendingBatchSteps = r.Int32();
+                    r.Int32(); // observation size
+                    r.Int32(); // action size
+                    info.PendingTransitions = r.Int32();
+                    break;
             }
         }
         return info;
@@ -257,6 +270,8 @@ public static class CheckpointFile
     private static void ApplySections(string path, ReadOnlySpan<byte> payload, TrainingState state, bool apply)
     {
         bool policy = false, value = false, normalizer = false, scaler = false, optimizer = false, valueOptimizer = false, meta = false;
+        ReadOnlySpan<byte> pendingBody = default;
+        bool hasPending = false;
         var sections = new SectionReader(path, payload);
         while (sections.Next(out Section id, out ReadOnlySpan<byte> body))
         {
@@ -307,6 +322,10 @@ public static class CheckpointFile
                 case Section.MinibatchShuffle when state.MinibatchShuffle is { } shuffle:
                     ReadShuffle(ref r, shuffle, state, apply);
                     break;
+                case Section.PendingBatch:
+                    pendingBody = body;
+                    hasPending = true;
+                    break;
             }
         }
         if (!meta) throw new CheckpointException(path, "has no meta section");
@@ -316,6 +335,13 @@ public static class CheckpointFile
         if (state.RewardScaler is not null && !scaler) throw new CheckpointException(path, "holds no reward scaler");
         if (state.Optimizer is not null && !optimizer) throw new CheckpointException(path, "holds no optimiser state");
         if (state.ValueOptimizer is not null && !valueOptimizer) throw new CheckpointException(path, "holds no value optimiser state");
+        // Last, once the rest is known to load: the replay's restore above moves the slot the batch in progress goes to.
+        if (apply && state.Pending is { } pending)
+        {
+            pending.Count = 0;
+            pending.Open = false;
+            if (hasPending) ReadPending(path, pendingBody, pending, state);
+        }
     }
 
     private static void ReadPolicy(ref FieldReader r, GaussianPolicy policy, bool apply)
@@ -436,6 +462,108 @@ public static class CheckpointFile
         }
     }
 
+    /// <summary>
+    /// Loads the batch in progress when it is the learner's kind (algorithm, batch steps, sizes, raw steps for a replay);
+    /// otherwise, or when the section does not parse, loads nothing of it and sets the note. Parsed whole before any of
+    /// it is copied, so the batch is either the file's or empty.
+    /// </summary>
+    private static void ReadPending(string path, ReadOnlySpan<byte> body, PendingBatch pending, TrainingState state)
+    {
+        try
+        {
+            var r = new FieldReader(path, Section.PendingBatch, body);
+            RolloutBuffer rollout = pending.Rollout;
+            string algorithm = r.String();
+            int steps = r.Int32(), obs = r.Int32(), act = r.Int32(), count = r.Int32();
+            if (steps < 1 || obs < 1 || act < 1 || count < 1 || count > steps)
+                r.Fail($"malformed: it announces {count} transitions of a {steps}-step batch of {obs} → {act}");
+            if (algorithm != pending.Algorithm)
+                r.Fail($"the batch was collected by {algorithm}, this learner runs {pending.Algorithm} (learning.algorithm)");
+            if (steps != rollout.Capacity)
+                r.Fail($"the batch has {steps} steps, this learner's {rollout.Capacity} (learning.batchSteps)");
+            if (obs != rollout.ObservationSize || act != rollout.ActionSize)
+                r.Fail($"the batch's transitions are {obs} → {act}, the learner's {rollout.ObservationSize} → {rollout.ActionSize}");
+            float[] o = new float[count * obs], a = new float[count * act], lp = new float[count], v = new float[count], rw = new float[count], boot = new float[count];
+            r.Floats(o, "pending observations", apply: true);
+            r.Floats(a, "pending actions", apply: true);
+            r.Floats(lp, "pending behaviour log-probs", apply: true);
+            r.Floats(v, "pending values", apply: true);
+            r.Floats(rw, "pending rewards", apply: true);
+            r.Floats(boot, "pending truncation bootstraps", apply: true);
+            byte[] flags = r.Bytes(count, "pending episode ends").ToArray();
+            foreach (byte f in flags) if (f > 3) r.Fail($"malformed: episode-end flags {f}");
+            byte open = r.Byte();
+            if (open > 1) r.Fail($"malformed: open flag {open}");
+            if (open == 1 && flags[count - 1] != 0) r.Fail("malformed: the last transition's episode ended, yet the batch is marked open");
+            float[] next = new float[obs];
+            if (open == 1) r.Floats(next, "pending next observation", apply: true);
+            byte hasRaw = r.Byte();
+            if (hasRaw > 1) r.Fail($"malformed: raw-observations flag {hasRaw}");
+            float[] raw = new float[count * obs], final = new float[count * obs];
+            if (hasRaw == 1)
+            {
+                r.Floats(raw, "pending raw observations", apply: true);
+                r.Floats(final, "pending raw observations after cut steps", apply: true);
+            }
+            r.End();
+            if (pending.Replay is not null && hasRaw == 0)
+                r.Fail("the batch holds no raw observations, which this learner's replay needs (learning.replayBatches)");
+
+            for (int t = 0; t < count; t++)
+            {
+                o.AsSpan(t * obs, obs).CopyTo(rollout.Observation(t));
+                a.AsSpan(t * act, act).CopyTo(rollout.Action(t));
+                rollout.Record(t, lp[t], v[t], rw[t], (flags[t] & 1) != 0, (flags[t] & 2) != 0, boot[t]);
+                pending.Replay?.Record(t, raw.AsSpan(t * obs, obs), a.AsSpan(t * act, act), lp[t], rw[t], (flags[t] & 1) != 0, (flags[t] & 2) != 0,
+                    final.AsSpan(t * obs, obs));
+            }
+            next.CopyTo(pending.NextObservation);
+            pending.Count = count;
+            pending.Open = open == 1;
+        }
+        catch (CheckpointException e)
+        {
+            state.PendingNote = $"checkpoint '{path}': the batch in progress (PendingBatch section) is not resumed: {e.Reason}; the learner starts an empty batch";
+        }
+    }
+
+    private static void WritePending(ArrayBufferWriter<byte> w, PendingBatch p)
+    {
+        RolloutBuffer rollout = p.Rollout;
+        int n = p.Count, obs = rollout.ObservationSize, act = rollout.ActionSize;
+        byte[] algorithm = Encoding.UTF8.GetBytes(p.Algorithm);
+        WriteInt32(w, algorithm.Length);
+        w.Write(algorithm);
+        WriteInt32(w, rollout.Capacity);
+        WriteInt32(w, obs);
+        WriteInt32(w, act);
+        WriteInt32(w, n);
+        WriteFloats(w, rollout.Observations[..(n * obs)]);
+        WriteFloats(w, rollout.Actions[..(n * act)]);
+        WriteFloats(w, rollout.LogProbs[..n]);
+        WriteFloats(w, rollout.Values[..n]);
+        WriteFloats(w, rollout.Rewards[..n]);
+        WriteFloats(w, rollout.BootstrapValues[..n]);
+        WriteFlags(w, rollout.Terminated[..n], rollout.Truncated[..n]);
+        w.GetSpan(1)[0] = p.Open ? (byte)1 : (byte)0;
+        w.Advance(1);
+        if (p.Open) WriteFloats(w, p.NextObservation);
+        w.GetSpan(1)[0] = p.Replay is null ? (byte)0 : (byte)1;
+        w.Advance(1);
+        if (p.Replay is null) return;
+        KeptBatch b = p.Replay.Collecting(n);
+        WriteFloats(w, b.Observations);
+        WriteFloats(w, b.FinalObservations);
+    }
+
+    private static void WriteFlags(ArrayBufferWriter<byte> w, ReadOnlySpan<bool> terminated, ReadOnlySpan<bool> truncated)
+    {
+        WriteInt32(w, terminated.Length);
+        Span<byte> flags = w.GetSpan(terminated.Length);
+        for (int t = 0; t < terminated.Length; t++) flags[t] = (byte)((terminated[t] ? 1 : 0) | (truncated[t] ? 2 : 0));
+        w.Advance(terminated.Length);
+    }
+
     private static void ReadShuffle(ref FieldReader r, ulong[] target, TrainingState state, bool apply)
     {
         int count = r.Int32();
@@ -463,10 +591,7 @@ public static class CheckpointFile
             WriteFloats(w, b.Actions);
             WriteFloats(w, b.LogProbs);
             WriteFloats(w, b.Rewards);
-            WriteInt32(w, b.Terminated.Length);
-            Span<byte> flags = w.GetSpan(b.Terminated.Length);
-            for (int t = 0; t < b.Terminated.Length; t++) flags[t] = (byte)((b.Terminated[t] ? 1 : 0) | (b.Truncated[t] ? 2 : 0));
-            w.Advance(b.Terminated.Length);
+            WriteFlags(w, b.Terminated, b.Truncated);
             WriteFloats(w, b.FinalObservations);
             w.GetSpan(1)[0] = b.NextObservation.IsEmpty ? (byte)0 : (byte)1;
             w.Advance(1);
@@ -656,4 +781,8 @@ public sealed class CheckpointInfo
     public int ValueOptimizerParameterCount { get; set; }
     public int ReplayBatches { get; set; }
     public int ReplayBatchSteps { get; set; }
+    public int PendingBatchSteps { get; set; }
+
+    /// <summary>Transitions of the batch in progress the checkpoint holds (0: none).</summary>
+    public int PendingTransitions { get; set; }
 }

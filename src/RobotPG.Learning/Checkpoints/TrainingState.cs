@@ -42,6 +42,15 @@ public sealed class TrainingState
 
     public bool MinibatchShuffleLoaded { get; set; }
 
+    /// <summary>
+    /// The batch in progress (<see cref="PendingBatch"/>): saved when it holds transitions; loaded when the file has one
+    /// of the same algorithm, batch steps and sizes, else left empty with <see cref="PendingNote"/> saying why.
+    /// </summary>
+    public PendingBatch? Pending { get; set; }
+
+    /// <summary>Set by a load that found a pending batch it could not use: file, section and reason (a warning line).</summary>
+    public string? PendingNote { get; set; }
+
     public string Tag { get; set; } = "";
     public long StepCount { get; set; }
     public long EpisodeCount { get; set; }

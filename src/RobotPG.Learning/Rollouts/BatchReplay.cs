@@ -79,6 +79,30 @@ public sealed class BatchReplay
     }
 
     /// <summary>
+    /// Step <paramref name="index"/> of the batch being collected is cut after all (its episode cannot go on, e.g. the
+    /// controller restarted): truncated, bootstrapped from the raw <paramref name="finalObservation"/>.
+    /// </summary>
+    public void Cut(int index, ReadOnlySpan<float> finalObservation)
+    {
+        if ((uint)index >= (uint)_steps) throw new ArgumentOutOfRangeException(nameof(index), index, $"outside the batch of {_steps}");
+        if (_terminated[_head][index]) throw new InvalidOperationException($"step {index} ended in a terminal state; it cannot be cut");
+        _truncated[_head][index] = true;
+        finalObservation.CopyTo(_finalObservations[_head].AsSpan(index * _obs, _obs));
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> steps of the batch being collected as recorded (a checkpoint's pending batch;
+    /// a resumed learner <see cref="Record"/>s them back). Its next observation is empty: the batch is not complete.
+    /// </summary>
+    public KeptBatch Collecting(int count)
+    {
+        if ((uint)count > (uint)_steps) throw new ArgumentOutOfRangeException(nameof(count), count, $"outside the batch of {_steps}");
+        return new KeptBatch(_observations[_head].AsSpan(0, count * _obs), _actions[_head].AsSpan(0, count * _act), _logProbs[_head].AsSpan(0, count),
+            _rewards[_head].AsSpan(0, count), _terminated[_head].AsSpan(0, count), _truncated[_head].AsSpan(0, count),
+            _finalObservations[_head].AsSpan(0, count * _obs), default);
+    }
+
+    /// <summary>
     /// The batch being collected is complete: it becomes the newest kept (the oldest drops when K are kept).
     /// <paramref name="nextObservation"/>: the raw observation after its last step when that episode goes on, else empty.
     /// </summary>
