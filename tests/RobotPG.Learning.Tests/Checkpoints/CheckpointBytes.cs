@@ -9,7 +9,7 @@ namespace RobotPG.Learning.Tests.Checkpoints;
 /// </summary>
 internal static class CheckpointBytes
 {
-    public const uint ReplaySection = 8, ShuffleSection = 9;
+    public const uint ReplaySection = 8, ShuffleSection = 9, PendingSection = 10;
 
     /// <summary>The body of section <paramref name="id"/> (the layout: 16-byte header, sections of id | length | body, CRC).</summary>
     public static ReadOnlySpan<byte> Section(byte[] bytes, uint id)
@@ -29,6 +29,16 @@ internal static class CheckpointBytes
             at += 8 + length;
         }
         throw new ArgumentException($"no section {id}");
+    }
+
+    /// <summary>The checkpoint without section <paramref name="id"/> (as a build before that section wrote it), length and CRC made right.</summary>
+    public static byte[] Without(byte[] bytes, uint id)
+    {
+        var (start, length) = Find(bytes, id);
+        byte[] result = [.. bytes.AsSpan(0, start - 8), .. bytes.AsSpan(start + length)];
+        BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(12), (uint)(result.Length - 16 - 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(result.Length - 4), Crc32.HashToUInt32(result.AsSpan(0, result.Length - 4)));
+        return result;
     }
 
     /// <summary>The checkpoint with section <paramref name="id"/>'s body replaced, lengths and CRC made right again.</summary>
