@@ -123,6 +123,122 @@ public sealed class LearnerPendingBatchTests
         }
     }
 
+    /// <summary>
+    /// What the cut is, against a twin PPO of the same seed given the transitions as the notes define them: records with
+    /// gaps in their steps (a full ring dropped some; a restart begins again at step 0) in the middle of open episodes.
+    /// The transition before a gap is cut as a time limit cuts one — truncated, the value beyond it V(the observation
+    /// after it) under the statistics and critic of that moment (with a replay: that raw observation, valued at the
+    /// update) — and the pending step of the gap's far side starts a new episode. A learner that let the transition lean
+    /// on the next episode's first value (no cut), or bootstrapped from another observation, parts from the twin.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_gap_in_the_steps_cuts_the_open_episode_at_its_last_transition_as_a_time_limit_would(int replayBatches)
+    {
+        var options = new LearningOptions
+        {
+            Algorithm = "ppo", BatchSteps = Batch, ReplayBatches = replayBatches, ValueHiddenSizes = [8], CheckpointDirectory = null, Seed = 3, MaxKl = 1e9,
+        };
+        var ring = new TrajectoryRing(Obs, Act, 4096);
+        var learner = new OnDeviceLearner(OnDeviceAlgorithms.Create(options, Obs, Act, [8], "balance-bot"), ring, options);
+        var twin = (Ppo)OnDeviceAlgorithms.Create(options, Obs, Act, [8], "balance-bot");
+        var rollout = new RobotPG.Learning.Rollouts.RolloutBuffer(Batch, 1, Obs, Act);
+        var replay = replayBatches > 1 ? new RobotPG.Learning.Rollouts.BatchReplay(replayBatches, Batch, Obs, Act) : null;
+        var scaler = new RobotPG.Learning.Normalization.RewardScaler(twin.Hyperparameters.Gamma);
+        float[] normalized = new float[Obs];
+        float ValueOf(float[] raw)
+        {
+            twin.Agent.NormalizeObservation(raw, normalized);
+            return twin.Agent.Value.Predict(normalized);
+        }
+
+        // Segments of records; a gap in the steps follows those marked. Cuts at transitions 59 (batch 1) and 48 (batch 2).
+        (int Records, TransitionFlags End, bool GapAfter)[] plan =
+        [
+            (41, TransitionFlags.Terminated, false), (20, TransitionFlags.None, true), (30, TransitionFlags.Truncated, false),
+            (25, TransitionFlags.None, true), (50, TransitionFlags.Terminated, false), (40, TransitionFlags.None, true), (30, TransitionFlags.Terminated, false),
+        ];
+        var prng = new Prng(77);
+        float[] pendingObs = new float[Obs], pendingAct = new float[Act], lastObs = new float[Obs], lastAct = new float[Act];
+        float pendingLogProb = 0, lastLogProb = 0, lastReward = 0;
+        bool pendingValid = false, linked = false;
+        int count = 0, updates = 0, cuts = 0;
+        long step = 0;
+        foreach (var (records, end, gapAfter) in plan)
+        {
+            for (int t = 0; t < records; t++, step++)
+            {
+                float[] obs = [(float)prng.NextGaussian(), (float)(2 + prng.NextGaussian()), 0.1f * t, (float)(-1 + 0.5 * prng.NextGaussian())];
+                float[] act = [(float)prng.NextGaussian(), (float)prng.NextGaussian()];
+                float logProb = (float)(-2 + 0.3 * prng.NextGaussian());
+                float reward = (float)(1 + 0.2 * prng.NextGaussian());
+                var flags = t == records - 1 ? end : TransitionFlags.None;
+                Assert.True(ring.TryAppend(step, step * 20_000_000L, obs, act, logProb, reward, flags));
+                bool terminated = flags == TransitionFlags.Terminated, truncated = flags == TransitionFlags.Truncated;
+
+                twin.Agent.ObserveStatistics(obs);
+                bool added = false;
+                if (pendingValid)
+                {
+                    int i = count++;
+                    twin.Agent.NormalizeObservation(pendingObs, rollout.Observation(i));
+                    pendingAct.CopyTo(rollout.Action(i));
+                    float value = twin.Agent.Value.Predict(rollout.Observation(i));
+                    float scaled = Math.Clamp(scaler.Scale(reward, terminated), -10f, 10f);
+                    rollout.Record(i, pendingLogProb, value, scaled, terminated, truncated, truncated ? ValueOf(obs) : 0f);
+                    replay?.Record(i, pendingObs, pendingAct, pendingLogProb, scaled, terminated, truncated, obs);
+                    pendingObs.CopyTo(lastObs);
+                    pendingAct.CopyTo(lastAct);
+                    (lastLogProb, lastReward, added) = (pendingLogProb, scaled, true);
+                }
+                pendingValid = !(terminated || truncated);
+                linked = pendingValid && added;
+                if (pendingValid)
+                {
+                    obs.CopyTo(pendingObs);
+                    act.CopyTo(pendingAct);
+                    pendingLogProb = logProb;
+                }
+                if (count == Batch)
+                {
+                    if (replay is not null)
+                    {
+                        replay.Commit(pendingValid ? pendingObs : default);
+                        twin.Update(replay.Assemble(twin.Agent), ++updates, int.MaxValue);
+                    }
+                    else
+                    {
+                        rollout.LastValues[0] = pendingValid ? ValueOf(pendingObs) : 0f;
+                        twin.Update(rollout, ++updates, int.MaxValue);
+                    }
+                    count = 0;
+                    linked = false;
+                    learner.Pump();
+                    Assert.Equal(updates, learner.Updates);
+                    Assert.Equal(twin.Agent.Policy.Parameters.ToArray(), learner.Agent.Policy.Parameters.ToArray());
+                    Assert.Equal(twin.Agent.Value.Parameters.ToArray(), learner.Agent.Value.Parameters.ToArray());
+                }
+            }
+            if (gapAfter)
+            {
+                step += 7; // records dropped: the next record's step does not follow
+                if (linked)
+                {
+                    // The open episode's last transition: truncated, bootstrapped from the observation after it (now).
+                    int i = count - 1;
+                    rollout.Record(i, rollout.LogProbs[i], rollout.Values[i], rollout.Rewards[i], false, true, ValueOf(pendingObs));
+                    replay?.Record(i, lastObs, lastAct, lastLogProb, lastReward, false, true, pendingObs);
+                    cuts++;
+                }
+                pendingValid = linked = false;
+            }
+        }
+        Assert.Equal(3, updates);
+        Assert.Equal(3, cuts);
+        Assert.Equal(0, learner.Rollbacks);
+    }
+
     /// <summary>The stopped learner of the test above, its checkpoint rewritten by a hand that breaks or drops the section.</summary>
     private static (string Latest, TempDirectory Dir) StoppedMidBatch(int replayBatches = 1)
     {
