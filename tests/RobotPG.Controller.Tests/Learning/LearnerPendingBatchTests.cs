@@ -29,12 +29,12 @@ public sealed class LearnerPendingBatchTests
         [(31, TransitionFlags.Terminated), (51, TransitionFlags.Terminated), (60, TransitionFlags.None)];
 
     private static (OnDeviceLearner Learner, TrajectoryRing Ring, LearningEventQueue Events) Build(string directory, int replayBatches = 1,
-        int batchSteps = Batch)
+        int batchSteps = Batch, int evaluationEpisodes = 0)
     {
         var options = new LearningOptions
         {
             Algorithm = "ppo", BatchSteps = batchSteps, ReplayBatches = replayBatches, ValueHiddenSizes = [8], Seed = 3, MaxKl = 1e9,
-            CheckpointDirectory = directory, CheckpointEveryUpdates = 1, CheckpointEveryEpisodes = 0,
+            CheckpointDirectory = directory, CheckpointEveryUpdates = 1, CheckpointEveryEpisodes = 0, EvaluationEpisodes = evaluationEpisodes,
         };
         var algorithm = OnDeviceAlgorithms.Create(options, Obs, Act, [8], "balance-bot");
         var ring = new TrajectoryRing(Obs, Act, 4096);
@@ -101,6 +101,8 @@ public sealed class LearnerPendingBatchTests
         Assert.Equal(Path.Combine(stoppedDir.Path, LearnerCheckpoints.LatestName), resumed.Resume());
         Assert.False(resumedEvents.TryTakeWarning(out string? warning), warning);
         Assert.Equal(Pending, resumed.BatchFill);
+        // In lockstep the loop may run until the batch could be full: 39 transitions need the records of steps 0..39.
+        Assert.Equal(Batch - Pending - 1, resumed.Gate.LastStep);
         List<int> resumedAfter = Feed(resumed, resumedRing, AfterRestart, 6);
 
         // 30 transitions in the first episode (records 1..30), the next 9 in the second (records 32..40): record 40. The
@@ -237,6 +239,39 @@ public sealed class LearnerPendingBatchTests
         Assert.Equal(3, updates);
         Assert.Equal(3, cuts);
         Assert.Equal(0, learner.Rollbacks);
+    }
+
+    /// <summary>
+    /// Stopped with a full batch that waited for the verdict on the policy under evaluation (its episodes had not ended):
+    /// the restart drops the evaluation, so the resumed learner updates on that batch at its first pump, before any
+    /// record — in lockstep the loop waits at step 0 for exactly that (its gate is shut until the update).
+    /// </summary>
+    [Fact]
+    public void A_full_batch_waiting_for_an_evaluation_updates_at_the_first_pump_after_the_restart()
+    {
+        using var dir = new TempDirectory();
+        var (stopped, ring, _) = Build(dir.Path, evaluationEpisodes: 2);
+        // Two episodes of 20 transitions, then one of 40 (update 1 at its 24th, record 66: the evaluation starts), then one
+        // that outlasts the next batch: 16 + 48 transitions fill it at record 131, 11 more records find it full.
+        Assert.Equal([66], Feed(stopped, ring, [(21, TransitionFlags.Terminated), (21, TransitionFlags.Terminated), (41, TransitionFlags.Terminated),
+            (60, TransitionFlags.None)], 8));
+        Assert.Equal(1, stopped.Updates);
+        Assert.Equal(Batch, stopped.BatchFill);
+        stopped.Stop(TimeSpan.FromSeconds(10));
+
+        var (resumed, _, events) = Build(dir.Path, evaluationEpisodes: 2);
+        Assert.NotNull(resumed.Resume());
+        Assert.Equal(Batch, resumed.BatchFill);
+        Assert.Equal(-1, resumed.Gate.LastStep);
+        float[] before = resumed.Agent.Policy.Parameters.ToArray();
+        Assert.Equal(0, resumed.Pump());
+        Assert.Equal(2, resumed.Updates);
+        Assert.Equal(2, resumed.AcceptedUpdates);
+        Assert.Equal(0, resumed.BatchFill);
+        Assert.Equal(Batch - 1, resumed.Gate.LastStep);
+        Assert.NotEqual(before, resumed.Agent.Policy.Parameters.ToArray());
+        Assert.True(events.TryTakeUpdate(out var update));
+        Assert.Equal(2, update.Update);
     }
 
     /// <summary>The stopped learner of the test above, its checkpoint rewritten by a hand that breaks or drops the section.</summary>
