@@ -35,11 +35,11 @@ public static class FrameFormat
     public const ushort ActuatorMagic = 0x4152; // "RA"
     public const ushort TruthMagic = 0x5452;    // "RT"
 
-    internal static void WriteHeader(Span<byte> frame, ushort magic, int length, ulong sequence)
+    internal static void WriteHeader(Span<byte> frame, ushort magic, int length, ulong sequence, byte flags = 0)
     {
         BinaryPrimitives.WriteUInt16LittleEndian(frame, magic);
         frame[2] = Version;
-        frame[3] = 0;
+        frame[3] = flags;
         BinaryPrimitives.WriteUInt32LittleEndian(frame[4..], (uint)length);
         BinaryPrimitives.WriteUInt64LittleEndian(frame[8..], sequence);
     }
@@ -48,18 +48,24 @@ public static class FrameFormat
         BinaryPrimitives.WriteUInt32LittleEndian(frame[(length - CrcLength)..], Crc32.HashToUInt32(frame[..(length - CrcLength)]));
 
     /// <summary>Checks magic, version, flags, declared length and CRC; on success returns the sequence.</summary>
-    internal static FrameStatus CheckEnvelope(ReadOnlySpan<byte> frame, ushort magic, int minLength, out ulong sequence)
+    internal static FrameStatus CheckEnvelope(ReadOnlySpan<byte> frame, ushort magic, int minLength, out ulong sequence) =>
+        CheckEnvelope(frame, magic, minLength, allowedFlags: 0, out sequence, out _);
+
+    /// <summary>Same for a frame type that defines flag bits: a flag outside <paramref name="allowedFlags"/> is <see cref="FrameStatus.BadFlags"/>.</summary>
+    internal static FrameStatus CheckEnvelope(ReadOnlySpan<byte> frame, ushort magic, int minLength, byte allowedFlags, out ulong sequence, out byte flags)
     {
         sequence = 0;
+        flags = 0;
         if (frame.Length > MaxFrameLength) return FrameStatus.Oversized;
         if (frame.Length < Math.Max(minLength, HeaderLength + CrcLength)) return FrameStatus.TooShort;
         if (BinaryPrimitives.ReadUInt16LittleEndian(frame) != magic) return FrameStatus.BadMagic;
         if (frame[2] != Version) return FrameStatus.UnsupportedVersion;
-        if (frame[3] != 0) return FrameStatus.BadFlags;
+        if ((frame[3] & ~allowedFlags) != 0) return FrameStatus.BadFlags;
         if (BinaryPrimitives.ReadUInt32LittleEndian(frame[4..]) != (uint)frame.Length) return FrameStatus.LengthMismatch;
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(frame[^CrcLength..]);
         if (Crc32.HashToUInt32(frame[..^CrcLength]) != crc) return FrameStatus.BadChecksum;
         sequence = BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]);
+        flags = frame[3];
         return FrameStatus.Ok;
     }
 }

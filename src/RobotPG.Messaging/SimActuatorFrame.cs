@@ -26,6 +26,9 @@ public sealed class SimActuatorFrame
     private const int RecordsOffset = BodyOffset + 12;
     private const int PwmRecordLength = 12;
 
+    /// <summary>Header flag bit: <see cref="RequestsReset"/>.</summary>
+    public const byte ResetFlag = 0x01;
+
     private readonly byte[] _writeAddresses = new byte[MaxI2cWrites];
     private readonly int[] _writeOffsets = new int[MaxI2cWrites];
     private readonly int[] _writeLengths = new int[MaxI2cWrites];
@@ -44,15 +47,23 @@ public sealed class SimActuatorFrame
     /// <summary>The <see cref="SimSensorFrame.Sequence"/> of the sensor frame this step read.</summary>
     public ulong AnswersTick { get; set; }
 
+    /// <summary>
+    /// The controller asks for a new episode: the simulator applies this frame's writes, then resets the robot
+    /// instead of advancing it, and its next sensor frame shows the reset robot. Carried in the frame (not a
+    /// separate command) so the reset lands at the same tick in every run, whatever the broker's timing.
+    /// </summary>
+    public bool RequestsReset { get; set; }
+
     public int I2cWriteCount { get; private set; }
 
     public int PinLevelCount { get; private set; }
 
     public int PwmCount { get; private set; }
 
-    /// <summary>Empties every record list (keeps the sequence numbers).</summary>
+    /// <summary>Empties every record list and drops a reset request (keeps the sequence numbers).</summary>
     public void Clear()
     {
+        RequestsReset = false;
         I2cWriteCount = 0;
         PinLevelCount = 0;
         PwmCount = 0;
@@ -124,7 +135,7 @@ public sealed class SimActuatorFrame
         int length = EncodedLength;
         if (destination.Length < length) throw new ArgumentException($"actuator frame needs {length} bytes, the buffer has {destination.Length}", nameof(destination));
         var frame = destination[..length];
-        FrameFormat.WriteHeader(frame, FrameFormat.ActuatorMagic, length, Sequence);
+        FrameFormat.WriteHeader(frame, FrameFormat.ActuatorMagic, length, Sequence, RequestsReset ? ResetFlag : (byte)0);
         BinaryPrimitives.WriteUInt64LittleEndian(frame[BodyOffset..], AnswersTick);
         BinaryPrimitives.WriteUInt16LittleEndian(frame[(BodyOffset + 8)..], (ushort)I2cWriteCount);
         frame[BodyOffset + 10] = (byte)PinLevelCount;
@@ -159,7 +170,7 @@ public sealed class SimActuatorFrame
     /// <summary>Decodes into this frame; on anything but <see cref="FrameStatus.Ok"/> the frame is left as it was.</summary>
     public FrameStatus TryDecode(ReadOnlySpan<byte> source)
     {
-        var status = FrameFormat.CheckEnvelope(source, FrameFormat.ActuatorMagic, RecordsOffset + FrameFormat.CrcLength, out ulong sequence);
+        var status = FrameFormat.CheckEnvelope(source, FrameFormat.ActuatorMagic, RecordsOffset + FrameFormat.CrcLength, ResetFlag, out ulong sequence, out byte flags);
         if (status != FrameStatus.Ok) return status;
         int writes = BinaryPrimitives.ReadUInt16LittleEndian(source[(BodyOffset + 8)..]);
         int pins = source[BodyOffset + 10];
@@ -189,6 +200,7 @@ public sealed class SimActuatorFrame
         }
 
         Sequence = sequence;
+        RequestsReset = (flags & ResetFlag) != 0;
         AnswersTick = BinaryPrimitives.ReadUInt64LittleEndian(source[BodyOffset..]);
         I2cWriteCount = writes;
         PinLevelCount = pins;

@@ -136,6 +136,39 @@ public class FrameCodecTests
     }
 
     [Fact]
+    public void A_reset_request_is_flag_bit_0_of_the_actuator_header_and_no_other_flag_is_accepted()
+    {
+        var frame = new SimActuatorFrame { Sequence = 9, AnswersTick = 41, RequestsReset = true };
+        Assert.True(frame.TrySetPinLevel(5, false));
+        var bytes = new byte[SimActuatorFrame.MaxEncodedLength];
+        int length = frame.Encode(bytes);
+        Assert.Equal(0x01, bytes[3]);
+        var back = new SimActuatorFrame();
+        Assert.Equal(FrameStatus.Ok, back.TryDecode(bytes.AsSpan(0, length)));
+        Assert.True(back.RequestsReset);
+        Assert.Equal((5, false), (back.PinNumber(0), back.PinHigh(0)));
+
+        // The frame object is reused: the next frame without the flag decodes as no request, and Clear drops it.
+        frame.Clear();
+        Assert.False(frame.RequestsReset);
+        length = frame.Encode(bytes);
+        Assert.Equal(0, bytes[3]);
+        Assert.Equal(FrameStatus.Ok, back.TryDecode(bytes.AsSpan(0, length)));
+        Assert.False(back.RequestsReset);
+
+        // Any other bit, correctly checksummed, is refused (a newer controller's request this sim cannot honour).
+        bytes[3] = 0x03;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(length - 4), Crc32.HashToUInt32(bytes.AsSpan(0, length - 4)));
+        Assert.Equal(FrameStatus.BadFlags, back.TryDecode(bytes.AsSpan(0, length)));
+        // Sensor frames define no flag at all.
+        var sensor = new byte[SimSensorFrame.MaxEncodedLength];
+        int sensorLength = SampleSensor().Encode(sensor);
+        sensor[3] = 0x01;
+        BinaryPrimitives.WriteUInt32LittleEndian(sensor.AsSpan(sensorLength - 4), Crc32.HashToUInt32(sensor.AsSpan(0, sensorLength - 4)));
+        Assert.Equal(FrameStatus.BadFlags, new SimSensorFrame().TryDecode(sensor.AsSpan(0, sensorLength)));
+    }
+
+    [Fact]
     public void FullFramesRefuseMoreRecords()
     {
         var frame = new SimActuatorFrame();

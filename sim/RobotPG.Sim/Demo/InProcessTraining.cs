@@ -35,7 +35,7 @@ public sealed class InProcessTraining : IDisposable
         IControlTask task = ControlTasks.Create(config);
         // As the controller starts: the given policy, else the config's policy.checkpoint (relative to its directory).
         initialCheckpoint ??= config.Policy.Checkpoint is { } configured ? Path.Combine(workDirectory, configured) : null;
-        _learning = OnDeviceLearning.Create(config, learningConfig, workDirectory, task, initialCheckpoint, resume: false, simClient: null, output);
+        _learning = OnDeviceLearning.Create(config, learningConfig, workDirectory, task, initialCheckpoint, resume: false, output);
         var policies = new PolicyExchange(_learning.Learner.InitialPolicy);
         _learning.Learner.Attach(policies);
         var safety = new SafetySupervisor(config.Safety, config.ControlRateHz, task.ActionSize);

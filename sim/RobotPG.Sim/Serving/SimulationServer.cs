@@ -292,7 +292,8 @@ public sealed class SimulationServer : IAsyncDisposable
                 }
                 ActuatorFrames.Record(FrameStatus.Ok);
                 _robot.ApplyActuators(_received);
-                _robot.Advance();
+                if (_received.RequestsReset) ResetRobotLocked(seed: null, scale: 1.0, randomize: false);
+                else _robot.Advance();
                 _sequence++;
                 PublishTickLocked();
                 if (ActuatorFrames.Accepted == _brokerRestartAt && _broker is not null && _brokerRestart is null)
@@ -361,14 +362,20 @@ public sealed class SimulationServer : IAsyncDisposable
         }
         lock (_gate)
         {
-            if (randomize || _options.RandomizeOnReset) _robot.Randomize(seed, scale);
-            else _robot.Reset(seed);
-            // Frames still waiting answered the old episode: counted and dropped.
-            for (int i = 0; i < _queueCount; i++) ActuatorFrames.RecordOutOfOrder();
-            _queueCount = 0;
+            ResetRobotLocked(seed, scale, randomize);
             _sequence++;
             PublishTickLocked();
         }
+    }
+
+    /// <summary>A new episode (cmd/reset, cmd/randomize, or an actuator frame that asks for one). Caller holds the lock.</summary>
+    private void ResetRobotLocked(ulong? seed, double scale, bool randomize)
+    {
+        if (randomize || _options.RandomizeOnReset) _robot.Randomize(seed, scale);
+        else _robot.Reset(seed);
+        // Frames still waiting answered the old episode: counted and dropped.
+        for (int i = 0; i < _queueCount; i++) ActuatorFrames.RecordOutOfOrder();
+        _queueCount = 0;
     }
 
     /// <summary>Encodes and queues the current tick's sensor frame (and truth). Caller holds the lock.</summary>
@@ -439,6 +446,7 @@ public sealed class SimulationServer : IAsyncDisposable
             {
                 PumpLinkLocked();
                 // Apply every frame whose actuation time has come, in arrival order; the last one wins for pins.
+                bool reset = false;
                 while (_queueCount > 0 && _queueDue[_queueStart] <= now)
                 {
                     var frame = _queue[_queueStart];
@@ -448,8 +456,15 @@ public sealed class SimulationServer : IAsyncDisposable
                     _answeredAny = true;
                     _queueStart = (_queueStart + 1) % RealtimeQueueLength;
                     _queueCount--;
+                    if (frame.RequestsReset)
+                    {
+                        ResetRobotLocked(seed: null, scale: 1.0, randomize: false);
+                        reset = true;
+                        break;
+                    }
                 }
-                _robot.Advance();
+                // This tick shows the reset robot, as after cmd/reset.
+                if (!reset) _robot.Advance();
                 _sequence++;
                 PublishTickLocked();
             }

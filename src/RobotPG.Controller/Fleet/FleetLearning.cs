@@ -25,10 +25,9 @@ public sealed class FleetLearning : IDisposable
     public const double DefaultMaxKl = 1.0;
 
     private readonly ResilientMqttClient? _client;
-    private readonly ResilientMqttClient? _simClient;
-    private readonly string _rolloutTopic, _resetTopic;
+    private readonly string _rolloutTopic;
     private readonly CancellationTokenSource _stop = new();
-    private Thread? _thread, _resetThread;
+    private Thread? _thread;
     private bool _stopped;
 
     /// <summary>
@@ -47,17 +46,15 @@ public sealed class FleetLearning : IDisposable
         Publisher.EpisodeEnded += (episodeReturn, _) => Receiver.OnEpisode(episodeReturn);
         Reset = reset;
         _rolloutTopic = topics.Rollout;
-        _resetTopic = topics.CommandReset;
     }
 
     private FleetLearning(Topics topics, GaussianPolicy initial, RunningMeanStd? normalizer, IFleetPolicyVerifier verifier, FleetConfig fleet,
-        LearningConfig learning, UprightResetCondition? reset, ResilientMqttClient client, ResilientMqttClient? simClient)
+        LearningConfig learning, UprightResetCondition? reset, ResilientMqttClient client)
         : this(topics, initial, normalizer, verifier, fleet.BatchTransitions ?? DefaultBatchTransitions, fleet.MaxKl ?? DefaultMaxKl,
             learning.EvaluationEpisodes, learning.ReturnDropMargin ?? new LearningOptions().ReturnDropMargin, reset,
             payload => client.TryPublish(topics.Rollout, payload, MqttQualityOfServiceLevel.AtLeastOnce))
     {
         _client = client;
-        _simClient = simClient;
     }
 
     public TrajectoryRing RolloutRing { get; }
@@ -78,8 +75,7 @@ public sealed class FleetLearning : IDisposable
     /// the seeded initialisation), the operator key, the broker connection. Throws <see cref="ArgumentException"/>
     /// or <see cref="CheckpointException"/> with the reason.
     /// </summary>
-    public static FleetLearning Create(RobotConfig config, string configDirectory, IControlTask task, string? checkpoint,
-        ResilientMqttClient? simClient, TextWriter output)
+    public static FleetLearning Create(RobotConfig config, string configDirectory, IControlTask task, string? checkpoint, TextWriter output)
     {
         var learning = config.Learning ?? throw new ArgumentException("no learning section");
         var fleet = learning.Fleet ?? throw new ArgumentException("learning.fleet is required when learning.mode is \"fleet\"");
@@ -111,7 +107,7 @@ public sealed class FleetLearning : IDisposable
             MaxPayloadLength = Math.Max(RolloutBatch.EncodedLength(task.ObservationSize, task.ActionSize, batch), FrameFormat.MaxFrameLength),
         });
         var topics = new Topics(config.RobotId);
-        var result = new FleetLearning(topics, network, normalizer, verifier, fleet, learning, OnDeviceLearning.CreateResetCondition(config, learning), client, simClient);
+        var result = new FleetLearning(topics, network, normalizer, verifier, fleet, learning, OnDeviceLearning.CreateResetCondition(config, learning), client);
         client.SubscribeAsync(Topics.FleetPolicy(fleet.Name), (_, in payload) => result.Receiver.Offer(payload),
             MqttQualityOfServiceLevel.AtLeastOnce).GetAwaiter().GetResult();
         output.WriteLine($"robotpg: fleet learning: rollouts to {fleet.Broker} {topics.Rollout}, policies from {Topics.FleetPolicy(fleet.Name)}");
@@ -138,11 +134,6 @@ public sealed class FleetLearning : IDisposable
         _client?.Start();
         _thread = new Thread(Run) { IsBackground = true, Name = "robotpg-fleet", Priority = ThreadPriority.BelowNormal };
         _thread.Start();
-        if (_simClient is { } simClient && Reset is { } reset)
-        {
-            _resetThread = new Thread(() => reset.SendResets(simClient, _resetTopic, _stop.Token)) { IsBackground = true, Name = "robotpg-episode-reset" };
-            _resetThread.Start();
-        }
     }
 
     private void Run()
@@ -169,7 +160,6 @@ public sealed class FleetLearning : IDisposable
         _stopped = true;
         _stop.Cancel();
         _thread?.Join(TimeSpan.FromSeconds(5));
-        _resetThread?.Join(TimeSpan.FromSeconds(5));
         Publisher.Pump();
         Publisher.Flush();
     }

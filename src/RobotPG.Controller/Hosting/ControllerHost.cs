@@ -160,7 +160,7 @@ public sealed class ControllerHost : IDisposable
         {
             try
             {
-                Learning = OnDeviceLearning.Create(c, c.Learning!, configDirectory, task, checkpoint, resume, simClient, output, statePath: dryRun is null ? null : dryRun.StatePath);
+                Learning = OnDeviceLearning.Create(c, c.Learning!, configDirectory, task, checkpoint, resume, output, statePath: dryRun is null ? null : dryRun.StatePath);
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
@@ -172,7 +172,7 @@ public sealed class ControllerHost : IDisposable
         {
             try
             {
-                FleetLearning = Fleet.FleetLearning.Create(c, configDirectory, task, checkpoint, simClient, output);
+                FleetLearning = Fleet.FleetLearning.Create(c, configDirectory, task, checkpoint, output);
             }
             catch (Exception e) when (e is ArgumentException or CheckpointException)
             {
@@ -194,8 +194,11 @@ public sealed class ControllerHost : IDisposable
         FleetLearning?.Attach(policies);
         _notifier = SystemdNotifier.FromEnvironment(c.ControlRateHz);
         bool lockstep = c.Bus.Kind == BusKind.Sim && c.Bus.Clock == SimClock.Lockstep;
+        var episodeReset = Learning?.Reset ?? FleetLearning?.Reset;
+        // The simulator's robot is reset by a request in the actuator frames (a person stands up a real one).
+        if (_robot is SimRobotConnection sim && episodeReset is not null) sim.Bus.ResetRequests = episodeReset.ResetRequested;
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
-            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, Learning?.Reset ?? FleetLearning?.Reset)
+            Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, episodeReset)
         {
             Notifier = _notifier,
             // In lockstep nothing runs on the wall clock: a slow disk may slow the run, but must not cost records.

@@ -154,7 +154,7 @@ public sealed class SimRobotConnection : RobotConnection
     {
         public long WaitUntil(long deadline)
         {
-            bus.WaitForNewFrame(timeout);
+            bus.WaitForNextTick(timeout);
             return System.Diagnostics.Stopwatch.GetTimestamp();
         }
     }

@@ -1,4 +1,3 @@
-using RobotPG.Messaging;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Tasks;
 using RobotPG.Hardware;
@@ -23,9 +22,9 @@ public interface IEpisodeReset
 /// The reset condition of a balancing robot: upright (the accelerometer's pitch — the filtered one
 /// lags a robot that was just stood up — within <see cref="UprightRad"/>) and still (|ω| below
 /// <see cref="StillRadPerS"/>) for <see cref="HoldSteps"/> consecutive steps. On hardware a person
-/// stands the robot up; in the simulator <see cref="EpisodeEnded"/> also signals
-/// <see cref="ResetRequested"/>, on which a helper thread sends the reset command (the control thread
-/// never touches the network), and signals it again every <see cref="RetrySteps"/> steps of waiting —
+/// stands the robot up; for a simulated robot <see cref="EpisodeEnded"/> also signals
+/// <see cref="ResetRequested"/> (the sim bus puts the request in its next actuator frame; an in-process
+/// trainer resets its environment), and signals it again every <see cref="RetrySteps"/> steps of waiting —
 /// a real-time simulator's robot, reset between two frames, may have fallen again before one is read.
 /// </summary>
 public sealed class UprightResetCondition : IEpisodeReset, IDisposable
@@ -82,24 +81,6 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         if (ok && _held > HoldSteps) return true;
         if (++_waited % RetrySteps == 0) ResetRequested.Release();
         return false;
-    }
-
-    /// <summary>
-    /// The helper thread's body: sends the simulator's reset command each time one is requested, until
-    /// <paramref name="stop"/> (the control thread only releases the semaphore, it never publishes).
-    /// </summary>
-    public void SendResets(ResilientMqttClient simClient, string resetTopic, CancellationToken stop)
-    {
-        try
-        {
-            while (!stop.IsCancellationRequested)
-                if (ResetRequested.Wait(TimeSpan.FromMilliseconds(200), stop))
-                    simClient.TryPublish(resetTopic, ReadOnlySpan<byte>.Empty);
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
-        }
     }
 
     public void Dispose() => ResetRequested.Dispose();

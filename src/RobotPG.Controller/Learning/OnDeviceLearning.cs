@@ -21,19 +21,15 @@ public sealed class OnDeviceLearning : IDisposable
     /// <summary>A robot not back within this long gets another reset request (simulator; ignored on hardware).</summary>
     public const double ResetRetrySeconds = 2.0;
 
-    private readonly ResilientMqttClient? _simClient;
-    private readonly string _resetTopic;
     private readonly TextWriter _output;
     private readonly Topics _topics;
     private LearningTelemetryPublisher? _telemetry;
-    private readonly CancellationTokenSource _stop = new();
-    private Thread? _resetThread;
     private bool _stopped;
 
     private readonly LearningObserverTee _observers;
 
     private OnDeviceLearning(LearningOptions options, OnDeviceLearner learner, TrajectoryRing ring, UprightResetCondition? reset,
-        LearningEventQueue events, LearningObserverTee observers, ResilientMqttClient? simClient, Topics topics, TextWriter output)
+        LearningEventQueue events, LearningObserverTee observers, Topics topics, TextWriter output)
     {
         _observers = observers;
         Options = options;
@@ -41,8 +37,6 @@ public sealed class OnDeviceLearning : IDisposable
         RolloutRing = ring;
         Reset = reset;
         Events = events;
-        _simClient = simClient;
-        _resetTopic = topics.CommandReset;
         _topics = topics;
         _output = output;
     }
@@ -71,7 +65,7 @@ public sealed class OnDeviceLearning : IDisposable
     /// Throws <see cref="ArgumentException"/> or <see cref="CheckpointException"/> with the reason.
     /// </summary>
     public static OnDeviceLearning Create(RobotConfig config, LearningConfig learning, string configDirectory, IControlTask task,
-        string? initialCheckpoint, bool resume, ResilientMqttClient? simClient, TextWriter output, LearningEventQueue? events = null,
+        string? initialCheckpoint, bool resume, TextWriter output, LearningEventQueue? events = null,
         Func<string, string>? statePath = null)
     {
         string checkpointDirectory = Path.Combine(configDirectory, learning.CheckpointDirectory ?? DefaultCheckpointDirectory);
@@ -101,7 +95,7 @@ public sealed class OnDeviceLearning : IDisposable
         var observers = new LearningObserverTee(events);
         var learner = new OnDeviceLearner(algorithm, ring, options, observers, checkpoints);
         var reset = CreateResetCondition(config, learning);
-        var result = new OnDeviceLearning(options, learner, ring, reset, events, observers, simClient, new Topics(config.RobotId), output);
+        var result = new OnDeviceLearning(options, learner, ring, reset, events, observers, new Topics(config.RobotId), output);
         if (resume)
         {
             result.ResumedFrom = learner.Resume();
@@ -120,17 +114,12 @@ public sealed class OnDeviceLearning : IDisposable
             retrySteps: (int)Math.Max(1, Math.Round(ResetRetrySeconds * config.ControlRateHz)))
         : null;
 
-    /// <summary>Starts the learner, the learning telemetry (on <paramref name="telemetryClient"/>; null: warnings only) and, in the simulator, the reset sender.</summary>
+    /// <summary>Starts the learner and the learning telemetry (on <paramref name="telemetryClient"/>; null: warnings only).</summary>
     public void Start(ResilientMqttClient? telemetryClient)
     {
         _telemetry = new LearningTelemetryPublisher(Events, telemetryClient, _topics, Options.Algorithm, _output);
         Learner.Start();
         _telemetry.Start();
-        if (_simClient is { } simClient && Reset is { } reset)
-        {
-            _resetThread = new Thread(() => reset.SendResets(simClient, _resetTopic, _stop.Token)) { IsBackground = true, Name = "robotpg-episode-reset" };
-            _resetThread.Start();
-        }
     }
 
     /// <summary>After the loop stopped: the learner finishes, writes its shutdown checkpoint, telemetry flushes.</summary>
@@ -138,8 +127,6 @@ public sealed class OnDeviceLearning : IDisposable
     {
         if (_stopped) return;
         _stopped = true;
-        _stop.Cancel();
-        _resetThread?.Join(TimeSpan.FromSeconds(5));
         Learner.Stop(TimeSpan.FromSeconds(30));
         _telemetry?.Drain();
     }
@@ -149,6 +136,5 @@ public sealed class OnDeviceLearning : IDisposable
         Stop();
         _telemetry?.Dispose();
         Reset?.Dispose();
-        _stop.Dispose();
     }
 }

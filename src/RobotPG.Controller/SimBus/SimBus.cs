@@ -120,6 +120,16 @@ public sealed class SimBus : IRobotBus, IDisposable
 
     public SimGpioDriver Gpio => _gpio;
 
+    /// <summary>
+    /// Episode-reset requests of a learning robot (the reset condition's semaphore, released on the control
+    /// thread). Each request taken rides in the next actuator frame (<see cref="SimActuatorFrame.RequestsReset"/>),
+    /// so in lockstep the simulator resets at the same tick in every run; a separate command would race that frame.
+    /// </summary>
+    public SemaphoreSlim? ResetRequests { get; set; }
+
+    /// <summary>Actuator frames sent with a reset request.</summary>
+    public long ResetsRequested { get; private set; }
+
     // ---- receive side (MQTT thread) ----
 
     /// <summary>Decodes a sensor frame from the simulator; a malformed one is counted and dropped. Any thread.</summary>
@@ -184,6 +194,24 @@ public sealed class SimBus : IRobotBus, IDisposable
             long remaining = deadline - Stopwatch.GetTimestamp();
             if (remaining <= 0) return false;
             if (!_arrived.Wait(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency))) return HasNewFrame;
+        }
+    }
+
+    /// <summary>
+    /// Lockstep pacing of the control loop: waits until a tick that needs a control step has arrived and latches
+    /// it; false on timeout. A republish of the tick already answered (our answer was lost or is late) is answered
+    /// here, with the same frame, and the wait goes on: it carries no new data, and a step on it would put the
+    /// same transition in the log and the learner's batch twice and make the run depend on the broker's timing.
+    /// </summary>
+    public bool WaitForNextTick(TimeSpan timeout)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            long remaining = deadline - Stopwatch.GetTimestamp();
+            if (remaining <= 0 || !WaitForNewFrame(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency))) return false;
+            if (TryLatch() || !_resendLastAnswer) return true;
+            Send();
         }
     }
 
@@ -323,6 +351,11 @@ public sealed class SimBus : IRobotBus, IDisposable
         }
         _pending.Sequence = ActuatorSequence(_commits + 1);
         _pending.AnswersTick = Current.Sequence;
+        if (ResetRequests is { } requests && requests.Wait(0))
+        {
+            _pending.RequestsReset = true;
+            ResetsRequested++;
+        }
         _encodedLength = _pending.Encode(_encoded);
         _sink.Send(_encoded.AsSpan(0, _encodedLength));
         _commits++;
@@ -336,14 +369,14 @@ public sealed class SimBus : IRobotBus, IDisposable
         _pendingWrites = false;
     }
 
+    /// <summary>Waits for the next tick, as the lockstep loop does (a republish of an answered tick is answered, not new data: a start-up sample read twice would skew the gyro calibration).</summary>
     private void AwaitNewerFrame()
     {
-        if (!WaitForNewFrame(_options.FrameTimeout))
+        if (!WaitForNextTick(_options.FrameTimeout))
         {
             throw new TimeoutException(
                 $"no new sensor frame from the simulator within {_options.FrameTimeout.TotalSeconds:F1} s after tick {Current.Sequence}");
         }
-        TryLatch();
     }
 
     private void ThrowPinMismatch()

@@ -30,7 +30,7 @@ public sealed class LearningConfigTests
         var loaded = Load(Config(new JsonObject { ["algorithm"] = "trpo" }));
         Assert.True(loaded.Ok, string.Join("; ", loaded.Errors));
         var config = loaded.Config!;
-        using var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null);
+        using var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, TextWriter.Null);
         var o = learning.Options;
         Assert.Equal("trpo", o.Algorithm);
         Assert.Equal(1024, o.BatchSteps);
@@ -88,7 +88,7 @@ public sealed class LearningConfigTests
         var config = loaded.Config!;
         float[] pretrainedLogStd;
         string checkpoint;
-        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null))
+        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, TextWriter.Null))
         {
             Assert.Equal(-1.5f, learning.Options.InitialLogStd);
             Assert.All(learning.Learner.Agent.Policy.LogStd.ToArray(), v => Assert.Equal(-1.5f, v));
@@ -113,7 +113,7 @@ public sealed class LearningConfigTests
             checkpoint = Path.Combine(learning.Options.CheckpointDirectory!, LearnerCheckpoints.LatestName);
         }
         using var dir2 = new TempDirectory();
-        using var resumed = OnDeviceLearning.Create(config, config.Learning!, dir2.Path, ControlTasks.Create(config), checkpoint, resume: false, simClient: null, TextWriter.Null);
+        using var resumed = OnDeviceLearning.Create(config, config.Learning!, dir2.Path, ControlTasks.Create(config), checkpoint, resume: false, TextWriter.Null);
         Assert.Equal(pretrainedLogStd, resumed.Learner.Agent.Policy.LogStd.ToArray());
     }
 
@@ -124,7 +124,7 @@ public sealed class LearningConfigTests
         var loaded = Load(Config(new JsonObject { ["algorithm"] = "ppo", ["replayBatches"] = 4, ["batchSteps"] = 128 }));
         Assert.True(loaded.Ok, string.Join("; ", loaded.Errors));
         var config = loaded.Config!;
-        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, simClient: null, TextWriter.Null))
+        using (var learning = OnDeviceLearning.Create(config, config.Learning!, dir.Path, ControlTasks.Create(config), null, resume: false, TextWriter.Null))
         {
             Assert.Equal(4, learning.Options.ReplayBatches);
             var ppo = Assert.IsType<RobotPG.Learning.Algorithms.Ppo>(learning.Learner.Algorithm);

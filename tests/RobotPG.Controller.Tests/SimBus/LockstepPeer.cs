@@ -74,6 +74,12 @@ internal sealed class LockstepPeer : IActuatorFrameSink
 
     public void Send(ReadOnlySpan<byte> encodedFrame) => Process(encodedFrame);
 
+    /// <summary>With <see cref="KeepHistory"/>: the reset flag of every well-formed frame sent, lost ones included, in order.</summary>
+    public List<bool> ResetFlags { get; } = [];
+
+    /// <summary>Applied frames that asked for a reset.</summary>
+    public long ResetsApplied { get; private set; }
+
     public void Process(ReadOnlySpan<byte> encodedFrame)
     {
         if (_actuators.TryDecode(encodedFrame) != FrameStatus.Ok)
@@ -81,6 +87,7 @@ internal sealed class LockstepPeer : IActuatorFrameSink
             Malformed++;
             return;
         }
+        if (KeepHistory) ResetFlags.Add(_actuators.RequestsReset);
         if (DropNext > 0)
         {
             DropNext--; // lost on the way: never reached the sim
@@ -103,6 +110,7 @@ internal sealed class LockstepPeer : IActuatorFrameSink
         }
         AppliedSequence = _actuators.Sequence;
         Applied++;
+        if (_actuators.RequestsReset) ResetsApplied++;
         Tick++;
         Physics?.Invoke(this);
         Publish();

@@ -402,6 +402,61 @@ public sealed class SimBusLossTests
     }
 
     [Fact]
+    public void A_reset_request_rides_in_the_next_actuator_frame_once_and_again_in_the_resend_of_that_frame()
+    {
+        var (peer, bus, _) = Start();
+        using var requests = new SemaphoreSlim(0);
+        bus.ResetRequests = requests;
+        bus.BeginRead(out _, out _);
+        bus.CommitWrites();                       // tick 0: nothing asked
+        requests.Release();                       // the episode ended during the step that answered tick 0
+        bus.BeginRead(out _, out long s1);
+        peer.DropNext = 1;
+        bus.CommitWrites();                       // tick 1's answer carries the request, and is lost
+        Assert.Equal([false, true], peer.ResetFlags);
+
+        peer.Republish();                         // the sim says tick 1 again
+        Assert.True(bus.WaitForNextTick(TimeSpan.FromSeconds(2)));
+        Assert.Equal([false, true, true], peer.ResetFlags); // the resend is the same frame, request included
+        Assert.Equal(1, peer.ResetsApplied);
+        Assert.Equal(1, bus.ResetsRequested);
+        Assert.Equal(2UL, bus.Current.Sequence);  // the tick after the reset is latched...
+        Assert.Equal(s1 + 1, bus.LatchedFrames);  // ...and the republished one was never new data
+
+        bus.BeginRead(out _, out _);
+        bus.CommitWrites();
+        Assert.Equal([false, true, true, false], peer.ResetFlags); // taken once
+        bus.Dispose();
+    }
+
+    [Fact]
+    public void The_lockstep_wait_answers_a_republished_tick_again_without_a_control_step_but_not_one_it_never_answered()
+    {
+        var (peer, bus, _) = Start();
+        // Tick 0 is latched and not answered yet: its republish needs a control step.
+        peer.Republish();
+        Assert.True(bus.WaitForNextTick(TimeSpan.FromSeconds(2)));
+        Assert.Equal(0, bus.ResentFrames);
+
+        bus.BeginRead(out _, out long s0);
+        peer.DropNext = 2;
+        bus.CommitWrites();                       // tick 0 answered; lost
+        peer.Republish();                         // said again; the resend is lost too
+        Assert.False(bus.WaitForNextTick(TimeSpan.FromMilliseconds(200)));
+        Assert.Equal(1, bus.ResentFrames);
+        Assert.Equal(s0, bus.LatchedFrames);      // no new data: the loop's step after the timeout is a stale one
+        Assert.Equal(0UL, peer.Tick);
+
+        peer.Republish();                         // the third time the answer gets through
+        Assert.True(bus.WaitForNextTick(TimeSpan.FromSeconds(2)));
+        Assert.Equal(2, bus.ResentFrames);
+        Assert.Equal(1UL, bus.Current.Sequence);
+        Assert.Equal(s0 + 1, bus.LatchedFrames);
+        Assert.Equal(1, peer.Applied);
+        bus.Dispose();
+    }
+
+    [Fact]
     public void A_read_back_after_a_frame_the_sim_dropped_is_served_once_a_later_frame_was_applied()
     {
         var (peer, bus, _) = Start();

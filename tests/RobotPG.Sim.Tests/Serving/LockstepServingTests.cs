@@ -103,6 +103,56 @@ public class ServingRobustnessTests
         Assert.NotEqual(initialPitch, expected);
     }
 
+    /// <summary>
+    /// An actuator frame that asks for a reset is applied (its writes reach the chips), then the robot is reset
+    /// instead of advanced: the next tick is the new episode's first. Without the flag the same frame advances the
+    /// robot one control period.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_actuator_frame_that_requests_a_reset_is_applied_and_the_next_tick_is_the_reset_robot(bool requestsReset)
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions { RobotId = "bb-frame-reset", Seed = 5, PublishTruth = false });
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(server.BrokerHost, server.BrokerPort, "frame-reset-sender"));
+        sender.Start();
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        var published = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.TickPublished += sequence => published.TrySetResult(sequence);
+
+        var frame = new SimActuatorFrame { Sequence = 1, AnswersTick = 0, RequestsReset = requestsReset };
+        Assert.True(frame.TryAddI2cWrite(0x40, [0xFE, 0x79])); // PCA9685 PRESCALE (written while asleep, as at power-on)
+        var bytes = new byte[SimActuatorFrame.MaxEncodedLength];
+        Assert.True(sender.TryPublish(server.Topics.Actuators, bytes.AsSpan(0, frame.Encode(bytes))));
+        Assert.Same(published.Task, await Task.WhenAny(published.Task, Task.Delay(Timeout)));
+
+        Assert.Equal(1UL, published.Task.Result);
+        Assert.Equal(1, server.ActuatorFrames.Accepted);
+        Assert.Equal(0x79, server.Inspect(r => r.Pca9685!.RegisterImage[0xFE]));
+        Assert.Equal(requestsReset ? 1 : 0, server.Inspect(r => r.Resets));
+        Assert.Equal(requestsReset ? 0 : 1 / 200.0, server.Inspect(r => r.SimTime), 12);
+    }
+
+    [Fact]
+    public async Task In_real_time_a_frame_that_requests_a_reset_resets_the_robot_when_it_is_applied()
+    {
+        await using var server = await SimulationServer.StartAsync(new SimulationServerOptions
+        {
+            RobotId = "bb-rt-reset", Clock = SimClockMode.Realtime, ActuationLatency = TimeSpan.FromMilliseconds(5), PublishTruth = false,
+        });
+        await using var sender = new ResilientMqttClient(new MqttEndpoint(server.BrokerHost, server.BrokerPort, "rt-reset-sender"));
+        sender.Start();
+        Assert.True(await sender.WaitConnectedAsync(Timeout));
+        var frame = new SimActuatorFrame { Sequence = 1, AnswersTick = server.Sequence, RequestsReset = true };
+        Assert.True(frame.TryAddI2cWrite(0x40, [0xFE, 0x79]));
+        var bytes = new byte[SimActuatorFrame.MaxEncodedLength];
+        Assert.True(sender.TryPublish(server.Topics.Actuators, bytes.AsSpan(0, frame.Encode(bytes))));
+
+        Assert.True(SpinWait.SpinUntil(() => server.Inspect(r => r.Resets) == 1, Timeout), "the robot was not reset");
+        Assert.Equal(0x79, server.Inspect(r => r.Pca9685!.RegisterImage[0xFE])); // applied first
+        Assert.Equal(1, server.ActuatorFrames.Accepted);
+    }
+
     [Fact]
     public async Task RealtimeTicksOnTheWallClockWithoutWaitingForTheController()
     {
