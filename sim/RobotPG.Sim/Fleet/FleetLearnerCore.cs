@@ -7,6 +7,7 @@ using RobotPG.Learning.Normalization;
 using RobotPG.Learning.Optimization;
 using RobotPG.Learning.Rollouts;
 using RobotPG.Messaging;
+using RobotPG.Numerics;
 
 namespace RobotPG.Sim.Fleet;
 
@@ -113,7 +114,10 @@ public sealed class FleetLearnerCore
         if (_checkpoints is null) return null;
         var state = CheckpointState();
         string? path = _checkpoints.TryResume(state, out warning);
-        if (path is not null) Version = (ulong)Math.Max(1, state.UpdateCount);
+        if (path is null) return null;
+        Version = (ulong)Math.Max(1, state.UpdateCount);
+        // The minibatch order goes on where it stopped: a resumed learner updates as one that ran through.
+        if (state.MinibatchShuffleLoaded) ((Ppo)_algorithm).TryRestoreShuffleState(state.MinibatchShuffle);
         return path;
     }
 
@@ -127,6 +131,11 @@ public sealed class FleetLearnerCore
         var state = _agent.ToTrainingState("fleet learner");
         state.RewardScaler = _rewardScaler;
         state.Optimizer = _optimizer;
+        if (_algorithm is Ppo ppo)
+        {
+            state.MinibatchShuffle = new ulong[Prng.StateLength];
+            ppo.WriteShuffleState(state.MinibatchShuffle);
+        }
         state.UpdateCount = (long)Version;
         state.StepCount = Transitions;
         return state;

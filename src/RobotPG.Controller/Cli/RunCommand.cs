@@ -39,6 +39,24 @@ public static class RunCommand
     public static string FatalLine(Control.ControlLoop loop) =>
         $"robotpg: motors off after a {loop.FatalDescription} that does not clear by itself; exiting {RobotPgCli.ExitFault} so the service restarts the controller";
 
+    /// <summary>
+    /// The exit line of a run that held before steps (null when none did; only lockstep holds, real time never waits):
+    /// the 1 ms waits for room in the log ring and the steps that waited for the learner's update.
+    /// </summary>
+    public static string? HoldsLine(Control.ControlLoop loop) =>
+        loop.LogHolds == 0 && loop.LearnerHolds == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"robotpg: lockstep holds: {loop.LogHolds} ms waiting for the log, {loop.LearnerHolds} {(loop.LearnerHolds == 1 ? "step" : "steps")} waited for the learner");
+
+    /// <summary>
+    /// The warning of a run whose learner stopped answering: a hold ran out of the loop's limit and the loop gave up
+    /// on it (null if not). Like a learner stopped by faults it does not fail the run: the robot was driven throughout.
+    /// </summary>
+    public static string? HungLearnerLine(Control.ControlLoop loop) =>
+        loop.LearnerHoldTimeouts == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"robotpg: warning: the learner stopped answering (its update was not done after {loop.LearnerHoldLimit.TotalSeconds:0.###} s of waiting); the loop ran on without waiting for it, so later updates, if any, took robot time");
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         var dryRun = DryRun.FromEnvironment();
@@ -77,13 +95,16 @@ public static class RunCommand
             var loop = host.Loop;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"robotpg: stopped after {loop.StepCount} steps, {loop.Counters.Episodes} episodes, {host.LogWriter.RecordsWritten} records logged, period error p99 {loop.PeriodError.Percentile(0.99)} µs, {loop.Counters.Overruns} overruns; motors off ({(loop.Safety.Tripped ? Telemetry.TelemetryPublisher.CauseName(loop.Safety.Cause) : "running")})"));
+            if (HoldsLine(loop) is { } holdsLine) output.WriteLine(holdsLine);
             if (host.Learning is { } learning)
             {
                 var l = learning.Learner;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"robotpg: learning ({learning.Options.Algorithm}): {l.Updates} updates, {l.Rollbacks} rolled back, {l.Steps} steps, {l.Episodes} episodes in all; mean return (last 10) {l.MeanReturn:F1}; checkpoints in {learning.Options.CheckpointDirectory}"));
             }
-            if (learningStopped(host) is { } stoppedLine) output.WriteLine(stoppedLine);
+            // A learner that gave up (faults) or stopped answering (hung) is a warning, not a failed run: the robot ran on.
+            if (learningStopped(host) is { } stoppedLine) error.WriteLine(stoppedLine);
+            if (HungLearnerLine(loop) is { } hungLine) error.WriteLine(hungLine);
             if (dryRun is not null)
             {
                 if (loop.FirstStepTimestamp == 0 || loop.FatalCause is not null)

@@ -2,7 +2,11 @@ using System.Text.Json.Serialization;
 
 namespace RobotPG.Controller.Telemetry;
 
-/// <summary>Loop timing since start: lateness of step starts against their deadlines, and step durations.</summary>
+/// <summary>
+/// Loop timing since start: lateness of step starts against their deadlines, step durations, and (lockstep only; 0 in
+/// real time) the holds before a step: 1 ms waits for room in the log ring, steps that waited for the learner's
+/// update, and waits for a learner given up on after its hold limit (a hung learner).
+/// </summary>
 public sealed record LoopTimingStatus(
     double RateHz,
     double PeriodErrorP50Us,
@@ -11,7 +15,10 @@ public sealed record LoopTimingStatus(
     double StepLatencyP50Us,
     double StepLatencyP99Us,
     double StepLatencyMaxUs,
-    long Overruns);
+    long Overruns,
+    long LogHoldMs,
+    long LearnerHolds,
+    long LearnerHoldTimeouts);
 
 /// <summary>The safety supervisor: whether the motors are held off, why, and how often each cause fired.</summary>
 public sealed record SafetyStatus(

@@ -81,7 +81,10 @@ public sealed class TelemetryPublisher : IDisposable
                 _loop.StepLatency.Percentile(0.50),
                 _loop.StepLatency.Percentile(0.99),
                 _loop.StepLatency.MaxMicroseconds,
-                c.Overruns),
+                c.Overruns,
+                _loop.LogHolds,
+                _loop.LearnerHolds,
+                _loop.LearnerHoldTimeouts),
             new SafetyStatus(
                 s.Tripped,
                 s.Tripped ? CauseName(s.Cause) : null,

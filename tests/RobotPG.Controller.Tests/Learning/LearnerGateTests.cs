@@ -23,9 +23,9 @@ public sealed class LearnerGateTests
         public long WaitUntil(long deadline) => Stopwatch.GetTimestamp();
     }
 
-    private sealed record Rig(ControlLoop Loop, OnDeviceLearner Learner, ScriptedAlgorithm Algorithm, PolicyExchange Exchange, LearningEventQueue Events);
+    internal sealed record Rig(ControlLoop Loop, OnDeviceLearner Learner, ScriptedAlgorithm Algorithm, PolicyExchange Exchange, LearningEventQueue Events);
 
-    private static Rig Build(bool hold, ILearningObserver? observer = null, LearningEventQueue? events = null, int maxEpisodeSteps = 4000)
+    internal static Rig Build(bool hold, ILearningObserver? observer = null, LearningEventQueue? events = null, int maxEpisodeSteps = 4000)
     {
         var algorithm = new ScriptedAlgorithm(Batch);
         var ring = new TrajectoryRing(4, 2, 4096);

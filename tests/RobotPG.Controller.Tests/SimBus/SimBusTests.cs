@@ -457,6 +457,24 @@ public sealed class SimBusLossTests
     }
 
     [Fact]
+    public void A_driver_waiting_for_a_fresh_sample_does_not_take_a_republished_tick_for_one()
+    {
+        // Gyro calibration averages samples, each waited for: the republish of a tick whose answer was lost is the
+        // same sample again, and counting it twice made the bias (and every later observation) depend on the link.
+        var (peer, bus, _) = Start();
+        bus.BeginRead(out _, out long s0);
+        peer.DropNext = 1;
+        bus.CommitWrites();                       // tick 0 answered; lost
+        peer.Republish();
+        bus.AwaitFreshData(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(1UL, bus.Current.Sequence);  // the next tick, not tick 0 again
+        Assert.Equal(s0 + 1, bus.LatchedFrames);
+        Assert.Equal(1, bus.ResentFrames);
+        Assert.Equal(1, peer.Applied);
+        bus.Dispose();
+    }
+
+    [Fact]
     public void A_read_back_after_a_frame_the_sim_dropped_is_served_once_a_later_frame_was_applied()
     {
         var (peer, bus, _) = Start();
