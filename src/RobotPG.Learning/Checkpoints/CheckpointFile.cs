@@ -218,15 +218,30 @@ public static class CheckpointFile
                     info.ReplayBatchSteps = r.Int32();
                     break;
                 case Section.PendingBatch:
-                    r.String(); // the algorithm
-                    info.PendingBatchSteps = r.Int32();
-                    r.Int32(); // observation size
-                    r.Int32(); // action size
-                    info.PendingTransitions = r.Int32();
+                    ReadPendingInfo(path, body, info);
                     break;
             }
         }
         return info;
+    }
+
+    /// <summary>The batch in progress's size; a section that does not parse reads as none (it never refuses the file).</summary>
+    private static void ReadPendingInfo(string path, ReadOnlySpan<byte> body, CheckpointInfo info)
+    {
+        try
+        {
+            var r = new FieldReader(path, Section.PendingBatch, body);
+            r.String(); // the algorithm
+            int steps = r.Int32();
+            r.Int32(); // observation size
+            r.Int32(); // action size
+            int count = r.Int32();
+            (info.PendingBatchSteps, info.PendingTransitions) = (steps, count);
+        }
+        catch (CheckpointException)
+        {
+            (info.PendingBatchSteps, info.PendingTransitions) = (0, 0);
+        }
     }
 
     /// <summary>The file's bytes; a missing or unreadable file is a <see cref="CheckpointException"/>.</summary>

@@ -144,14 +144,18 @@ public sealed class PendingBatchCheckpointTests
         var savedPolicy = new GaussianPolicy(Obs, Act, [4], 1, 5);
         byte[] bytes = CheckpointFile.Serialize(State(Filled11(replay: true), savedPolicy));
         byte[] body = CheckpointBytes.Section(bytes, PendingSection).ToArray();
-        // Cut at the end (the raw observations after cut steps), in the middle, just after the header.
-        foreach (int keep in new[] { body.Length - 1, body.Length / 2, 24 })
+        // Cut at the end (the raw observations after cut steps), in the middle, just after the header, inside it.
+        foreach (int keep in new[] { body.Length - 1, body.Length / 2, 24, 10 })
         {
             var (pending, policy, state) = Target();
             CheckpointFile.Deserialize("robot/learner-latest.ckpt", CheckpointBytes.WithSection(bytes, PendingSection, body[..keep]), state);
             AssertUntouched(pending);
             Assert.Equal("checkpoint 'robot/learner-latest.ckpt': the batch in progress (PendingBatch section) is not resumed: malformed: the PendingBatch "
                 + "section ends early; the learner starts an empty batch", state.PendingNote);
+            // Reading what the file holds (a pre-trained policy's shapes) does not fail on it either.
+            var info = CheckpointFile.ReadInfo("robot/learner-latest.ckpt", CheckpointBytes.WithSection(bytes, PendingSection, body[..keep]));
+            Assert.Equal(keep >= 23 ? Filled : 0, info.PendingTransitions);
+            Assert.Equal(Obs, info.PolicyObservationSize);
             Assert.Equal(savedPolicy.Parameters.ToArray(), policy.Parameters.ToArray());
         }
 
