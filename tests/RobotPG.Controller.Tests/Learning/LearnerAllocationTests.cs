@@ -25,23 +25,30 @@ public sealed class LearnerAllocationTests
         learner.Attach(exchange);
 
         long step = 0;
-        // Warm-up: the first update (JIT, lazily sized buffers) may allocate.
-        for (int e = 0; e < 4; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
+        // Warm-up: the first updates (JIT, lazily sized buffers, the replay filling to K batches) may allocate.
+        for (int e = 0; e < 4 + 3 * replayBatches; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
         learner.Pump();
         exchange.AcquireForStep();
-        Assert.True(learner.Updates >= 1);
-        // The records of the measured rounds are appended before measuring (the test's own appends are not the learner's).
-        long updatesBefore = learner.Updates;
-        for (int e = 0; e < 8; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
         learner.Pump();
-        exchange.AcquireForStep(); // the loop's side of the swap
-        learner.Pump();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(learner.Updates >= replayBatches);
 
-        Assert.True(learner.Updates - updatesBefore >= 2, $"{learner.Updates - updatesBefore} updates measured");
+        // Three measured rounds of steady state; the least any of them allocated must be 0. An allocation of ours
+        // happens in every round; the runtime's own (a tier-1 recompile or an OSR transition landing on this thread
+        // while a loaded machine catches up with the JIT queue: 1,280 B once in a CI run) lands in one at most.
+        long least = long.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            // The records are appended before measuring (the test's own appends are not the learner's).
+            long updatesBefore = learner.Updates;
+            for (int e = 0; e < 6; e++) step = LearnerGuardTests.AppendEpisode(ring, step, 50, 1f);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            learner.Pump();
+            exchange.AcquireForStep(); // the loop's side of the swap
+            learner.Pump();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(learner.Updates - updatesBefore >= 2, $"round {round}: {learner.Updates - updatesBefore} updates measured");
+        }
         Assert.Equal(0, learner.Rollbacks);
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, least);
     }
 }

@@ -16,19 +16,10 @@ namespace RobotPG.Controller.Tests.Telemetry;
 /// </summary>
 public sealed class LockstepHoldsReportTests
 {
-    private static int ClosedPort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     /// <summary>The <c>loop</c> object of the status JSON as <see cref="TelemetryPublisher.PublishOnce"/> serialises it.</summary>
     private static async Task<(long LogHoldMs, long LearnerHolds, long LearnerHoldTimeouts)> PublishedHolds(ControlLoop loop)
     {
-        await using var client = new ResilientMqttClient(new MqttEndpoint("127.0.0.1", ClosedPort(), "holds"));
+        await using var client = new ResilientMqttClient(new MqttEndpoint("127.0.0.1", TelemetryPublisherTests.ClosedPort(), "holds"));
         using var publisher = new TelemetryPublisher(loop, 200, null, null, client, new Topics("bot"), "zero", 5);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(publisher.Snapshot(), ControllerJsonContext.Default.ControllerStatusTelemetry);
         using var doc = JsonDocument.Parse(json);

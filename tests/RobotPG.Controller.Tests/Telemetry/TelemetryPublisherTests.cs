@@ -11,7 +11,8 @@ namespace RobotPG.Controller.Tests.Telemetry;
 
 public sealed class TelemetryPublisherTests
 {
-    private static int ClosedPort()
+    /// <summary>A loopback port nobody listens on (the publisher's client never connects: the tests read what it would send).</summary>
+    internal static int ClosedPort()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
