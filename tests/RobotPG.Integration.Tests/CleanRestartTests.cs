@@ -39,7 +39,11 @@ public sealed class CleanRestartTests(ITestOutputHelper log)
             // Run 2's 1000 steps give at most 999 transitions: the batch must hold more than 25 for an update in it.
             Assert.InRange(saved.PendingTransitions, 1024 - 1000 + 1, 1023);
 
-            using var second = ControllerHost.Start(config, work, null, 1000 / OnDeviceSetup.ControlRateHz, TextWriter.Null, resume: true);
+            var output = new StringWriter();
+            using var second = ControllerHost.Start(config, work, null, 1000 / OnDeviceSetup.ControlRateHz, output, resume: true);
+            // The start-up output says what the restart kept.
+            Assert.Contains($"robotpg: learning: resumed from {latest} (update 1, {saved.StepCount} steps, ", output.ToString());
+            Assert.Contains($"); {saved.PendingTransitions} of 1024 transitions of the batch in progress kept", output.ToString());
             await Task.Run(second.WaitForExit).WaitAsync(TimeSpan.FromMinutes(2));
             var learner = second.Learning!.Learner;
             log.WriteLine($"run 1: {saved.StepCount} steps, update {saved.UpdateCount}, {saved.PendingTransitions} transitions pending; " +

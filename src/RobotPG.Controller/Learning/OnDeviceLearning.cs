@@ -1,3 +1,4 @@
+using System.Globalization;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Logging;
 using RobotPG.Controller.Tasks;
@@ -99,13 +100,18 @@ public sealed class OnDeviceLearning : IDisposable
         if (resume)
         {
             result.ResumedFrom = learner.Resume();
-            if (result.ResumedFrom is null)
-                output.WriteLine($"robotpg: learning: no checkpoint in {options.CheckpointDirectory} to resume from; starting fresh");
+            output.WriteLine(result.ResumedFrom is null
+                ? $"robotpg: learning: no checkpoint in {options.CheckpointDirectory} to resume from; starting fresh"
+                : ResumedLine(result.ResumedFrom, learner, options.BatchSteps));
         }
         if (result.ResumedFrom is null && initialCheckpoint is not null)
             learner.LoadPretrained(initialCheckpoint);
         return result;
     }
+
+    /// <summary>What a resume restored, for the start-up output: the checkpoint, its counters, the batch in progress it kept.</summary>
+    public static string ResumedLine(string checkpoint, OnDeviceLearner learner, int batchSteps) => string.Create(CultureInfo.InvariantCulture,
+        $"robotpg: learning: resumed from {checkpoint} (update {learner.AcceptedUpdates}, {learner.Steps} steps, {learner.Episodes} episodes); {learner.BatchFill} of {batchSteps} transitions of the batch in progress kept");
 
     /// <summary>The reset condition between episodes from the learning section (null for a robot without an IMU).</summary>
     public static UprightResetCondition? CreateResetCondition(RobotConfig config, LearningConfig learning) => config.Imu is { } imu
