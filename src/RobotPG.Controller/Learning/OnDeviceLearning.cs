@@ -10,8 +10,8 @@ namespace RobotPG.Controller.Learning;
 /// <summary>
 /// Everything a learning robot adds to a run, built from the config's <c>learning</c> section: the
 /// rollout ring the loop feeds, the learner (resumed from its checkpoints or started from the
-/// config's policy checkpoint), the reset condition between episodes (in the simulator a helper
-/// thread sends <c>cmd/reset</c> when an episode ends) and the learning telemetry.
+/// config's policy checkpoint), the reset condition between episodes (a simulated robot is asked for a
+/// reset in the next actuator frame when an episode ends) and the learning telemetry.
 /// </summary>
 public sealed class OnDeviceLearning : IDisposable
 {
