@@ -73,7 +73,16 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         };
         process.ErrorDataReceived += onLine;
         process.OutputDataReceived += onLine;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"mosquitto exited early: {log}"));
+        // The output readers append while this runs (it fires at every exit, the broker's disposal included): read the
+        // log under its lock, or a ToString racing an AppendLine throws on a thread-pool thread and kills the test host.
+        string Log()
+        {
+            lock (log) return log.ToString();
+        }
+        process.Exited += (_, _) =>
+        {
+            if (!ready.Task.IsCompleted) ready.TrySetException(new InvalidOperationException($"mosquitto exited early: {Log()}"));
+        };
         process.Start();
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
@@ -81,7 +90,7 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         if (await Task.WhenAny(ready.Task, Task.Delay(timeout)) != ready.Task)
         {
             await broker.DisposeAsync();
-            throw new TimeoutException($"mosquitto did not start on port {port}: {log}");
+            throw new TimeoutException($"mosquitto did not start on port {port}: {Log()}");
         }
         await ready.Task;
         return broker;
