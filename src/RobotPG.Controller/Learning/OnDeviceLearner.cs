@@ -234,6 +234,7 @@ public sealed class OnDeviceLearner : IDisposable
         if (state.ReplayNote is not null) _observer?.OnWarning(state.ReplayNote);
         if (state.MinibatchShuffleLoaded) ((Ppo)_algorithm).TryRestoreShuffleState(state.MinibatchShuffle);
         if (state.PendingNote is not null) _observer?.OnWarning(state.PendingNote);
+        ResumeBest();
         // The batch in progress goes on filling. Its episode still open cannot go on: the restarted loop begins a new one.
         _count = state.Pending!.Count;
         _pendingLinked = state.Pending.Open;
@@ -246,6 +247,33 @@ public sealed class OnDeviceLearner : IDisposable
         _lastCheckpointEpisodes = _episodes;
         CopyAgentInto(0);
         return path;
+    }
+
+    /// <summary>
+    /// The best evaluated policy of the run before the restart, from its file, so a restart does not let the first
+    /// policy evaluated afterwards overwrite a better one. A file that cannot be used (another shape, damaged, written
+    /// before the return was kept) is left on disk until a policy passes its evaluation; a warning says why.
+    /// </summary>
+    private void ResumeBest()
+    {
+        string path = Path.Combine(_checkpoints!.Directory, BestCheckpointName);
+        if (!File.Exists(path)) return;
+        var best = _best.ToTrainingState("");
+        try
+        {
+            CheckpointFile.Load(path, best);
+        }
+        catch (CheckpointException e)
+        {
+            _observer?.OnWarning($"the best policy is not resumed: {e.Message}; the next policy to pass its evaluation replaces it");
+            return;
+        }
+        if (best.EvaluationReturn is not double evaluationReturn)
+        {
+            _observer?.OnWarning($"the best policy is not resumed: '{path}' does not say its evaluation return (an older file); the next policy to pass its evaluation replaces it");
+            return;
+        }
+        _best.Restored(evaluationReturn, best.StepCount);
     }
 
     /// <summary>

@@ -18,8 +18,9 @@ namespace RobotPG.Learning.Checkpoints;
 /// </code>
 /// Sections: meta (tag, counters), policy (sizes, θ), value (sizes, θ), observation normaliser,
 /// reward scaler, optimiser, value optimiser, and the learner's optional replay batches, minibatch-shuffle
-/// generator and batch in progress. A reader skips sections it does not know, so those three came without a version
-/// change: an older file loads with an empty replay, a fresh shuffle and an empty batch, an older build ignores them.
+/// generator and batch in progress, and a best-policy file's evaluation return. A reader skips sections it does not
+/// know, so those four came without a version change: an older file loads with an empty replay, a fresh shuffle, an
+/// empty batch and no evaluation return, an older build ignores them.
 /// The batch in progress is the one optional part whose failure does not refuse the file: it is worth at most one
 /// batch of robot time, the rest of the file (the policy and everything learned) much more, so a batch that does not
 /// fit or does not parse is left out with a note (<see cref="TrainingState.PendingNote"/>). Saving writes a temp file, flushes it to disk and
@@ -46,6 +47,7 @@ public static class CheckpointFile
         Replay = 8,
         MinibatchShuffle = 9,
         PendingBatch = 10,
+        Evaluation = 11,
     }
 
     /// <summary>Writes <paramref name="state"/> to <paramref name="path"/> atomically.</summary>
@@ -143,6 +145,8 @@ public static class CheckpointFile
             });
         if (state.Pending is { Count: > 0 } pending)
             WriteSection(w, Section.PendingBatch, pending, static (w, p) => WritePending(w, p));
+        if (state.EvaluationReturn is double evaluationReturn)
+            WriteSection(w, Section.Evaluation, evaluationReturn, static (w, v) => WriteDouble(w, v));
 
         byte[] bytes = new byte[w.WrittenCount + TrailerSize];
         w.WrittenSpan.CopyTo(bytes);
@@ -340,6 +344,12 @@ public static class CheckpointFile
                 case Section.PendingBatch:
                     pendingBody = body;
                     hasPending = true;
+                    break;
+                case Section.Evaluation:
+                    double evaluationReturn = r.Double();
+                    r.End();
+                    if (!double.IsFinite(evaluationReturn)) r.Fail($"malformed: the evaluation return is {evaluationReturn}");
+                    if (apply) state.EvaluationReturn = evaluationReturn;
                     break;
             }
         }

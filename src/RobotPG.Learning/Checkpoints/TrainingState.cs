@@ -51,6 +51,12 @@ public sealed class TrainingState
     /// <summary>Set by a load that found a pending batch it could not use: file, section and reason (a warning line).</summary>
     public string? PendingNote { get; set; }
 
+    /// <summary>
+    /// A best-policy checkpoint's evaluation return: the mean return that made it the best (null: not one, or written
+    /// before this was kept). A restarted learner needs it to keep comparing against that policy.
+    /// </summary>
+    public double? EvaluationReturn { get; set; }
+
     public string Tag { get; set; } = "";
     public long StepCount { get; set; }
     public long EpisodeCount { get; set; }

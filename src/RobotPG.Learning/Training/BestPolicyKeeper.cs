@@ -59,8 +59,25 @@ public sealed class BestPolicyKeeper
         return true;
     }
 
-    /// <summary>A checkpoint view of the best policy.</summary>
-    public TrainingState ToTrainingState(string tag) => _best.ToTrainingState(tag);
+    /// <summary>A checkpoint view of the best policy, with its evaluation return once there is a best.</summary>
+    public TrainingState ToTrainingState(string tag)
+    {
+        var state = _best.ToTrainingState(tag);
+        if (HasBest) state.EvaluationReturn = BestReturn;
+        return state;
+    }
+
+    /// <summary>
+    /// The networks of <see cref="Best"/> were loaded from a best-policy checkpoint (a restart): it is the best again,
+    /// with the return that made it so, and a later policy replaces it only by beating that return.
+    /// </summary>
+    public void Restored(double evaluationReturn, long steps)
+    {
+        if (!double.IsFinite(evaluationReturn)) throw new ArgumentOutOfRangeException(nameof(evaluationReturn), evaluationReturn, "an evaluation return is finite");
+        BestReturn = evaluationReturn;
+        BestSteps = steps;
+        HasBest = true;
+    }
 
     private static void Copy(ActorCritic from, ActorCritic to)
     {

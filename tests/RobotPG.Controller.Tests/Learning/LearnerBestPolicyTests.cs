@@ -92,6 +92,56 @@ public sealed class LearnerBestPolicyTests
     }
 
     [Fact]
+    public void A_restarted_learner_keeps_the_best_policy_of_the_run_before_it()
+    {
+        string checkpoints = Path.Combine(Path.GetTempPath(), "robotpg-best-resume-" + Guid.NewGuid().ToString("N"));
+        var options = new LearningOptions { BatchSteps = Batch, EvaluationEpisodes = 2, ReturnDropMargin = 0.5 };
+        try
+        {
+            // Run 1, as above: the starting policy returns 20, update 1 gives A, A returns 30 (the best), update 2 gives B.
+            var algorithm = new ScriptedAlgorithm(Batch);
+            var ring = new TrajectoryRing(4, 2, 4096);
+            var learner = new OnDeviceLearner(algorithm, ring, options, new LearningEventQueue(), new LearnerCheckpoints(checkpoints));
+            var exchange = new PolicyExchange(learner.InitialPolicy);
+            learner.Attach(exchange);
+            algorithm.Change = agent => agent.Policy.LogStd.Fill(-0.01f);
+            long step = 0;
+            for (int e = 0; e < 4; e++) step = AppendEpisode(ring, step, 21, 1f);
+            learner.Pump();
+            exchange.AcquireForStep();
+            algorithm.Change = agent => agent.Policy.LogStd.Fill(-0.02f);
+            step = AppendEpisode(ring, step, 31, 1f);
+            AppendEpisode(ring, step, 31, 1f);
+            learner.Pump();
+            Assert.Equal(30.0, learner.BestReturn, 9);
+            float[] policyA = learner.BestPolicy.Policy.Parameters.ToArray();
+            learner.Stop(TimeSpan.FromSeconds(5)); // the shutdown checkpoint: latest holds B, learner-best.ckpt A and its 30
+
+            // Run 2 resumes B. A is still the best, with its return: B's own episodes (16) do not replace it.
+            var algorithm2 = new ScriptedAlgorithm(Batch) { Change = agent => agent.Policy.LogStd.Fill(-0.03f) };
+            var ring2 = new TrajectoryRing(4, 2, 4096);
+            var events2 = new LearningEventQueue();
+            var resumed = new OnDeviceLearner(algorithm2, ring2, options, events2, new LearnerCheckpoints(checkpoints));
+            Assert.NotNull(resumed.Resume());
+            Assert.False(events2.TryTakeWarning(out string? warning), warning);
+            Assert.Equal(30.0, resumed.BestReturn, 9);
+            Assert.Equal(policyA, resumed.BestPolicy.Policy.Parameters.ToArray());
+            resumed.Attach(new PolicyExchange(resumed.InitialPolicy));
+            step = 0;
+            for (int e = 0; e < 5; e++) step = AppendEpisode(ring2, step, 17, 1f);
+            resumed.Pump();
+            Assert.True(resumed.AcceptedUpdates >= 3);
+            resumed.SaveCheckpoint();
+            Assert.Equal(30.0, resumed.BestReturn, 9);
+            Assert.Equal(policyA, ActorCritic.Load(Path.Combine(checkpoints, OnDeviceLearner.BestCheckpointName)).Policy.Parameters.ToArray());
+        }
+        finally
+        {
+            if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_operators_best_command_is_refused_with_the_reason_until_a_policy_passed_its_evaluation()
     {
         var ring = new TrajectoryRing(4, 2, 4096);

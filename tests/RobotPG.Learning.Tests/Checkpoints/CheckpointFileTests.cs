@@ -15,6 +15,29 @@ public sealed class CheckpointFileTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    [Fact]
+    public void A_best_policy_file_keeps_its_evaluation_return_and_a_non_finite_one_is_refused()
+    {
+        string path = Path.Combine(_dir, "best.ckpt");
+        var best = MakeState(3);
+        best.EvaluationReturn = 412.25;
+        CheckpointFile.Save(path, best);
+        var loaded = MakeState(4);
+        CheckpointFile.Load(path, loaded);
+        Assert.Equal(412.25, loaded.EvaluationReturn);
+
+        // A file without it (every other checkpoint, and best files of older builds) says none.
+        CheckpointFile.Save(path, MakeState(3));
+        var plain = MakeState(4);
+        CheckpointFile.Load(path, plain);
+        Assert.Null(plain.EvaluationReturn);
+
+        best.EvaluationReturn = double.NaN;
+        CheckpointFile.Save(path, best);
+        var e = Assert.Throws<CheckpointException>(() => CheckpointFile.Load(path, MakeState(4)));
+        Assert.Contains("evaluation return is NaN", e.Message);
+    }
+
     private static TrainingState MakeState(ulong seed, int[]? policyHidden = null)
     {
         var policy = new GaussianPolicy(5, 2, policyHidden ?? [8, 6], 4, seed);
