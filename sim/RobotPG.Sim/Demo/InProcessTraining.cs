@@ -67,7 +67,7 @@ public sealed class InProcessTraining : IDisposable
         {
             _loop.Step(_steps * _periodTicks);
             _steps++;
-            if (_learning.Reset is { } reset && reset.ResetRequested.Wait(0))
+            if (_learning.Reset is { } reset && reset.TryTakeResetRequest())
                 _environment.ResetRobot();
             if (_steps % PumpEvery == 0)
             {

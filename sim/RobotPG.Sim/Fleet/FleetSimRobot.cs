@@ -116,7 +116,7 @@ public sealed class FleetSimRobot : IAsyncDisposable
         {
             _loop.Step(_steps * _periodTicks);
             Interlocked.Increment(ref _steps);
-            if (Fleet.Reset is { } reset && reset.ResetRequested.Wait(0))
+            if (Fleet.Reset is { } reset && reset.TryTakeResetRequest())
                 _environment.ResetRobot();
             if (_steps % PumpEvery == 0) Fleet.Pump();
         }
@@ -135,7 +135,6 @@ public sealed class FleetSimRobot : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _loop.RequestStop();
-        Fleet.Reset?.Dispose();
         await _client.DisposeAsync().ConfigureAwait(false);
         _environment.Dispose();
     }

@@ -169,7 +169,6 @@ public sealed class FleetLearning : IDisposable
         Stop();
         // Give QoS 1 batches a moment to reach the broker before the connection closes.
         _client?.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        Reset?.Dispose();
         _stop.Dispose();
     }
 }

@@ -196,7 +196,7 @@ public sealed class ControllerHost : IDisposable
         bool lockstep = c.Bus.Kind == BusKind.Sim && c.Bus.Clock == SimClock.Lockstep;
         var episodeReset = Learning?.Reset ?? FleetLearning?.Reset;
         // The simulator's robot is reset by a request in the actuator frames (a person stands up a real one).
-        if (_robot is SimRobotConnection sim && episodeReset is not null) sim.Bus.ResetRequests = episodeReset.ResetRequested;
+        if (_robot is SimRobotConnection sim && episodeReset is not null) sim.Bus.TakeResetRequest = episodeReset.TryTakeResetRequest;
         Loop = new ControlLoop(_robot.Io, task, policies, safety, c.ControlRateHz, c.Task.MaxEpisodeSteps, c.Policy.Seed, LogRing,
             Learning?.RolloutRing ?? FleetLearning?.RolloutRing, _robot.Clock, episodeReset)
         {

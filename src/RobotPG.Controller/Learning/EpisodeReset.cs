@@ -22,12 +22,12 @@ public interface IEpisodeReset
 /// The reset condition of a balancing robot: upright (the accelerometer's pitch — the filtered one
 /// lags a robot that was just stood up — within <see cref="UprightRad"/>) and still (|ω| below
 /// <see cref="StillRadPerS"/>) for <see cref="HoldSteps"/> consecutive steps. On hardware a person
-/// stands the robot up; for a simulated robot <see cref="EpisodeEnded"/> also signals
-/// <see cref="ResetRequested"/> (the sim bus puts the request in its next actuator frame; an in-process
-/// trainer resets its environment), and signals it again every <see cref="RetrySteps"/> steps of waiting —
-/// a real-time simulator's robot, reset between two frames, may have fallen again before one is read.
+/// stands the robot up; for a simulated robot <see cref="EpisodeEnded"/> also requests a reset, taken by
+/// <see cref="TryTakeResetRequest"/> (the sim bus puts it in its next actuator frame; an in-process trainer resets
+/// its environment), and requests one again every <see cref="RetrySteps"/> steps of waiting — a real-time
+/// simulator's robot, reset between two frames, may have fallen again before one is read.
 /// </summary>
-public sealed class UprightResetCondition : IEpisodeReset, IDisposable
+public sealed class UprightResetCondition : IEpisodeReset
 {
     private readonly ImuAxis _forward;
     private readonly ImuAxis _up;
@@ -55,8 +55,21 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
 
     public int RetrySteps { get; }
 
-    /// <summary>Released once per ended episode (a simulator reset request); nobody needs to wait on it on hardware.</summary>
-    public SemaphoreSlim ResetRequested { get; } = new(0);
+    // Reset requests not yet taken: made and, in every user, taken on the control thread (lock-free all the same).
+    private int _resetRequests;
+
+    /// <summary>Takes one waiting reset request; false when there is none (on hardware nobody takes them). Never blocks.</summary>
+    public bool TryTakeResetRequest()
+    {
+        int waiting;
+        do
+        {
+            waiting = Volatile.Read(ref _resetRequests);
+            if (waiting == 0) return false;
+        }
+        while (Interlocked.CompareExchange(ref _resetRequests, waiting - 1, waiting) != waiting);
+        return true;
+    }
 
     /// <summary>Episodes ended so far.</summary>
     public long Resets => Interlocked.Read(ref _resets);
@@ -67,7 +80,7 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         _held = 0;
         _waited = 0;
         Interlocked.Increment(ref _resets);
-        ResetRequested.Release();
+        Interlocked.Increment(ref _resetRequests);
     }
 
     public bool ReadyForNextEpisode(SensorFrame frame)
@@ -79,9 +92,7 @@ public sealed class UprightResetCondition : IEpisodeReset, IDisposable
         bool ok = up > 0 && MathF.Abs(pitch) <= UprightRad && rate <= StillRadPerS;
         _held = ok ? _held + 1 : 0;
         if (ok && _held > HoldSteps) return true;
-        if (++_waited % RetrySteps == 0) ResetRequested.Release();
+        if (++_waited % RetrySteps == 0) Interlocked.Increment(ref _resetRequests);
         return false;
     }
-
-    public void Dispose() => ResetRequested.Dispose();
 }

@@ -365,9 +365,8 @@ public sealed class OnDeviceLearner : IDisposable
     {
         if (_updating) Restore();
         _updating = false;
-        _count = 0;
+        EmptyBatch();
         _pendingValid = false;
-        _pendingLinked = false;
         _episodeReturn = 0;
         _episodeLength = 0;
         _evaluating = false;
@@ -502,6 +501,13 @@ public sealed class OnDeviceLearner : IDisposable
         return true;
     }
 
+    /// <summary>A new batch begins: nothing in it, so nothing in it leads to the pending observation.</summary>
+    private void EmptyBatch()
+    {
+        _count = 0;
+        _pendingLinked = false;
+    }
+
     /// <summary>
     /// The batch's last transition leads to the pending observation, but its episode goes no further (a gap in the
     /// steps; a restart, whose loop begins a new episode): it is cut there as a time limit cuts one — truncated, the
@@ -585,8 +591,7 @@ public sealed class OnDeviceLearner : IDisposable
         }
         bool threw = failure is not null;
         double durationMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        _count = 0;
-        _pendingLinked = false;
+        EmptyBatch();
 
         double kl = threw ? double.NaN : MeanKl();
         RollbackCause? cause = null;
@@ -644,8 +649,7 @@ public sealed class OnDeviceLearner : IDisposable
         Restore();
         Publish();
         // The batch in progress was collected by the rejected policy.
-        _count = 0;
-        _pendingLinked = false;
+        EmptyBatch();
         Roll(RollbackCause.ReturnDrop, mean, floor);
     }
 
@@ -653,8 +657,7 @@ public sealed class OnDeviceLearner : IDisposable
     {
         if (!_best.RestoreInto(_agent)) return;
         Publish();
-        _count = 0;
-        _pendingLinked = false;
+        EmptyBatch();
         _evaluating = false;
         Roll(RollbackCause.ToBest, _best.BestReturn, double.NaN);
     }

@@ -141,6 +141,5 @@ public sealed class OnDeviceLearning : IDisposable
     {
         Stop();
         _telemetry?.Dispose();
-        Reset?.Dispose();
     }
 }

@@ -121,11 +121,11 @@ public sealed class SimBus : IRobotBus, IDisposable
     public SimGpioDriver Gpio => _gpio;
 
     /// <summary>
-    /// Episode-reset requests of a learning robot (the reset condition's semaphore, released on the control
-    /// thread). Each request taken rides in the next actuator frame (<see cref="SimActuatorFrame.RequestsReset"/>),
-    /// so in lockstep the simulator resets at the same tick in every run; a separate command would race that frame.
+    /// Takes a learning robot's episode-reset request, if one waits (the reset condition's, made on the control
+    /// thread). Each one taken rides in the next actuator frame (<see cref="SimActuatorFrame.RequestsReset"/>), so in
+    /// lockstep the simulator resets at the same tick in every run; a separate command would race that frame.
     /// </summary>
-    public SemaphoreSlim? ResetRequests { get; set; }
+    public Func<bool>? TakeResetRequest { get; set; }
 
     /// <summary>Actuator frames sent with a reset request.</summary>
     public long ResetsRequested { get; private set; }
@@ -351,7 +351,7 @@ public sealed class SimBus : IRobotBus, IDisposable
         }
         _pending.Sequence = ActuatorSequence(_commits + 1);
         _pending.AnswersTick = Current.Sequence;
-        if (ResetRequests is { } requests && requests.Wait(0))
+        if (TakeResetRequest is { } take && take())
         {
             _pending.RequestsReset = true;
             ResetsRequested++;

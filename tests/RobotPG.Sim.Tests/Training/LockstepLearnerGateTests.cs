@@ -43,7 +43,7 @@ public sealed class LockstepLearnerGateTests
     {
         public long WaitUntil(long deadline)
         {
-            if (reset.ResetRequested.Wait(0)) environment.ResetRobot();
+            if (reset.TryTakeResetRequest()) environment.ResetRobot();
             return Stopwatch.GetTimestamp();
         }
     }
@@ -65,7 +65,7 @@ public sealed class LockstepLearnerGateTests
         var learner = new OnDeviceLearner(algorithm, ring, options, recorder);
         var exchange = new PolicyExchange(learner.InitialPolicy);
         learner.Attach(exchange);
-        using var reset = OnDeviceLearning.CreateResetCondition(config, config.Learning!)!;
+        var reset = OnDeviceLearning.CreateResetCondition(config, config.Learning!)!;
         var safety = new SafetySupervisor(config.Safety, config.ControlRateHz, task.ActionSize);
         var loop = new ControlLoop(environment.Io, task, exchange, safety, config.ControlRateHz, config.Task.MaxEpisodeSteps, config.Policy.Seed,
             rolloutRing: ring, clock: new ResetBeforeStep(reset, environment), episodeReset: reset)
