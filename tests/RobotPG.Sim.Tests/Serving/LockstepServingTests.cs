@@ -146,9 +146,11 @@ public class ServingRobustnessTests
         var frame = new SimActuatorFrame { Sequence = 1, AnswersTick = server.Sequence, RequestsReset = true };
         Assert.True(frame.TryAddI2cWrite(0x40, [0xFE, 0x79]));
         var bytes = new byte[SimActuatorFrame.MaxEncodedLength];
+        var resetTick = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.TickPublished += _ => { if (server.Inspect(r => r.Resets) == 1) resetTick.TrySetResult(); }; // under the server's lock
         Assert.True(sender.TryPublish(server.Topics.Actuators, bytes.AsSpan(0, frame.Encode(bytes))));
 
-        Assert.True(SpinWait.SpinUntil(() => server.Inspect(r => r.Resets) == 1, Timeout), "the robot was not reset");
+        Assert.Same(resetTick.Task, await Task.WhenAny(resetTick.Task, Task.Delay(Timeout)));
         Assert.Equal(0x79, server.Inspect(r => r.Pca9685!.RegisterImage[0xFE])); // applied first
         Assert.Equal(1, server.ActuatorFrames.Accepted);
     }
