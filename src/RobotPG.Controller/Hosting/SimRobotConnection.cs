@@ -9,21 +9,21 @@ namespace RobotPG.Controller.Hosting;
 
 /// <summary>
 /// The robot served by <c>robotpg-sim</c> over MQTT: the unchanged drivers on a <see cref="SimBus"/>
-/// whose sensor frames arrive on <c>robotpg/{id}/sensors</c> and whose actuator frames a publisher
-/// thread sends on <c>robotpg/{id}/actuators</c>. In lockstep the loop is paced by the simulator's
-/// frames (each step waits for the next tick), in real time by the wall clock. In lockstep the MQTT
-/// receive thread that delivered a tick waits, spinning for up to <see cref="AnswerSpin"/>, for the
-/// control step's answer and publishes it itself: one thread wake-up less per tick than through the
+/// whose sensor frames arrive on <c>robotpg/{id}/sim/sensors</c> and whose actuator frames go out on
+/// <c>robotpg/{id}/sim/actuators</c>, both over the frames' own connection (<see cref="MqttFrameLink"/>,
+/// same broker and credentials as the MQTTnet client, client id + <c>-frames</c>). In lockstep the loop is
+/// paced by the simulator's frames (each step waits for the next tick), in real time by the wall clock. In
+/// lockstep the link's reader thread that delivered a tick waits, spinning for up to <see cref="AnswerSpin"/>,
+/// for the control step's answer and sends it itself: one thread wake-up less per tick than through the
 /// publisher thread (which still sends whatever comes later: start-up writes, a late answer, the last frame).
 /// </summary>
 public sealed class SimRobotConnection : RobotConnection
 {
-    private readonly ResilientMqttClient _client;
+    private readonly MqttFrameLink _link;
     private readonly ActuatorFrameQueue _queue = new();
     private readonly SimBus _bus;
     private readonly Thread _publisher;
     private readonly CancellationTokenSource _stop = new();
-    private readonly string _actuatorTopic;
     private readonly DriverRobotIo? _io;
     private readonly bool _answerOnReceive;
     private readonly object _publishGate = new(); // publisher and receive thread take turns: each frame once, in order
@@ -40,19 +40,22 @@ public sealed class SimRobotConnection : RobotConnection
 
     private SimRobotConnection(RobotConfig config, ResilientMqttClient client, TimeSpan startTimeout)
     {
-        _client = client;
         _answerOnReceive = config.Bus.Clock == SimClock.Lockstep;
         var topics = new Topics(config.RobotId);
-        _actuatorTopic = topics.Actuators;
         var pins = new EncoderPins[config.Encoders.Length];
         for (int i = 0; i < pins.Length; i++)
             pins[i] = new EncoderPins(config.Encoders[i].PinA, config.Encoders[i].PinB);
         _bus = new SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = startTimeout }, _queue);
         _publisher = new Thread(PublishActuatorFrames) { IsBackground = true, Name = "robotpg-sim-actuators" };
         _publisher.Start();
+        _link = new MqttFrameLink(client.Endpoint with { ClientId = client.Endpoint.ClientId + "-frames", Will = null },
+            topics.Sensors, topics.Actuators, OnSensorFrame,
+            new MqttFrameLinkOptions { KeepAlive = TimeSpan.FromSeconds(config.Mqtt?.KeepAliveSeconds ?? 10) });
         try
         {
-            _client.SubscribeAsync(topics.Sensors, OnSensorFrame).GetAwaiter().GetResult();
+            _link.Start();
+            if (!_link.WaitConnected(startTimeout))
+                throw new TimeoutException($"the frame link to {client.Endpoint.Host}:{client.Endpoint.Port} did not connect within {startTimeout.TotalSeconds:0.#} s: {_link.LastError ?? "no answer"}");
             _bus.WaitForFirstFrame(startTimeout);
             // The PCA9685 is read back as on the Pi, so a chip the simulator reports as not acknowledging
             // (robotpg-sim serve --fault i2c-nack:0x40:...) or browned out is caught the same way.
@@ -91,7 +94,10 @@ public sealed class SimRobotConnection : RobotConnection
     /// <summary>Actuator frames published by the MQTT receive thread right after the tick they answer (lockstep).</summary>
     public long AnsweredOnReceive => Interlocked.Read(ref _answeredOnReceive);
 
-    private void OnSensorFrame(string topic, in ReadOnlySequence<byte> payload)
+    /// <summary>The frames' own MQTT connection: its counters (published, dropped, reconnects) and last error.</summary>
+    public MqttFrameLink Link => _link;
+
+    private void OnSensorFrame(ReadOnlySpan<byte> payload)
     {
         if (!_answerOnReceive)
         {
@@ -113,7 +119,7 @@ public sealed class SimRobotConnection : RobotConnection
         lock (_publishGate)
         {
             while (_queue.TryDequeue(buffer, out int length))
-                _client.TryPublish(_actuatorTopic, buffer.AsSpan(0, length));
+                _link.TryPublish(buffer.AsSpan(0, length));
         }
     }
 
@@ -144,6 +150,7 @@ public sealed class SimRobotConnection : RobotConnection
         if (_publisher.IsAlive)
             _publisher.Join();
         PublishQueued(buffer);
+        _link.Dispose();
         _bus.Dispose();
         _queue.Dispose();
         _stop.Dispose();
