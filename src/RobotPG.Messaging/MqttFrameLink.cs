@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Text;
 using RobotPG.Messaging.Security;
 
@@ -18,7 +17,10 @@ public sealed record MqttFrameLinkOptions
 
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>MQTT keep-alive: a PINGREQ goes out after half of it without a send; no packet from the broker for 1.5× it drops the connection.</summary>
+    /// <summary>
+    /// MQTT keep-alive: a PINGREQ goes out after half of it without a send or without a receive; no packet from the
+    /// broker for 1.5× it drops the connection. Zero or less: off (the broker is told 0, no pings, no watchdog).
+    /// </summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Connecting, the TLS handshake, CONNACK and SUBACK together.</summary>
@@ -61,9 +63,11 @@ public sealed class MqttFrameLink : IDisposable
     private Stream? _stream;
     private volatile bool _connected;
     private volatile bool _stopping;
-    private long _lastSend, _lastReceive;
-    private long _published, _dropped, _received, _ignored, _oversized, _connects;
+    private long _lastSend, _lastReceive, _unansweredPingSince;
+    private static readonly byte[] PingReq = [PingReqType, 0], Disconnect = [DisconnectType, 0];
+    private long _published, _dropped, _received, _ignored, _oversized, _connects, _handlerFailures;
     private volatile string? _lastError;
+    private string? _dropReason; // why Drop ended the connection: the reader's own error (end of stream) says less
 
     /// <param name="endpoint">The broker and who we are (the client id should differ from the MQTTnet client's: a broker drops the older of two equal ids).</param>
     /// <param name="subscribeTopic">The one topic whose messages reach <paramref name="handler"/> (no wildcards).</param>
@@ -104,20 +108,24 @@ public sealed class MqttFrameLink : IDisposable
     /// <summary>Messages on other topics (a broker may deliver overlapping subscriptions of the same user): skipped.</summary>
     public long Ignored => Interlocked.Read(ref _ignored);
 
-    /// <summary>Messages larger than any frame: skipped unread, never handed on.</summary>
+    /// <summary>Messages larger than any frame: skipped, never handed on.</summary>
     public long Oversized => Interlocked.Read(ref _oversized);
 
     /// <summary>Successful connections (the first and every reconnect).</summary>
     public long Connects => Interlocked.Read(ref _connects);
 
-    /// <summary>Why the last connection attempt failed or the last connection ended; null before any trouble.</summary>
+    /// <summary>Exceptions thrown by the handler: caught and counted (the message in <see cref="LastError"/>); the connection stays.</summary>
+    public long HandlerFailures => Interlocked.Read(ref _handlerFailures);
+
+    /// <summary>Why the last connection attempt failed or the last connection ended, or the handler's last exception; null before any trouble.</summary>
     public string? LastError => _lastError;
 
     /// <summary>Starts connecting on the reader thread.</summary>
     public void Start()
     {
         _reader.Start();
-        long half = (long)(_options.KeepAlive.TotalMilliseconds / 2);
+        if (_options.KeepAlive <= TimeSpan.Zero) return;
+        long half = Math.Max(1, (long)(_options.KeepAlive.TotalMilliseconds / 2));
         _keepAlive.Change(half, half);
     }
 
@@ -187,10 +195,12 @@ public sealed class MqttFrameLink : IDisposable
                 delay = _options.MinReconnectDelay;
                 ReceivePackets();
             }
-            catch (Exception e) when (e is IOException or SocketException or AuthenticationException or InvalidDataException
-                                          or ObjectDisposedException or OperationCanceledException or TimeoutException)
+            catch (Exception e)
             {
-                if (!_stopping) _lastError = OneLine(e);
+                // Everything: an exception escaping this thread would end the process (a bad CA file throws
+                // CryptographicException); each is reported and the connection tried again.
+                string? dropped = Interlocked.Exchange(ref _dropReason, null);
+                if (!_stopping) _lastError = dropped ?? OneLine(e);
             }
             Close();
             if (_stopping || _stopEvent.Wait(delay)) break;
@@ -202,31 +212,20 @@ public sealed class MqttFrameLink : IDisposable
 
     private void Connect()
     {
+        Volatile.Write(ref _dropReason, null);
         long deadline = Stopwatch.GetTimestamp() + (long)(_options.ConnectTimeout.TotalSeconds * Stopwatch.Frequency);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        lock (_sendGate) _socket = socket;
-        using (var cts = new CancellationTokenSource(_options.ConnectTimeout))
-        {
-            try
-            {
-                socket.ConnectAsync(new DnsEndPoint(_endpoint.Host, _endpoint.Port), cts.Token).AsTask().GetAwaiter().GetResult();
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"no connection to {_endpoint.Host}:{_endpoint.Port} within {_options.ConnectTimeout.TotalSeconds:0.#} s");
-            }
-        }
+        var socket = ConnectSocket(deadline);
         // The handshake and the broker's acknowledgements must come within the connect timeout too.
-        socket.ReceiveTimeout = Math.Max(1, (int)((deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency));
+        socket.ReceiveTimeout = RemainingMilliseconds(deadline);
         socket.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
         Stream stream = new NetworkStream(socket, ownsSocket: false);
+        lock (_sendGate) _stream = stream;
         if (_endpoint.UseTls)
         {
             var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+            lock (_sendGate) _stream = tls; // Close disposes it when the handshake fails
             tls.AuthenticateAsClient(TlsTrust.SslOptions(_endpoint));
-            stream = tls;
         }
-        lock (_sendGate) _stream = stream;
         _start = _end = 0;
 
         SendPacket(ConnectPacket());
@@ -240,6 +239,84 @@ public sealed class MqttFrameLink : IDisposable
         _connectedEvent.Set();
     }
 
+    private static int RemainingMilliseconds(long deadline) =>
+        (int)Math.Clamp((deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency, 1, int.MaxValue);
+
+    /// <summary>
+    /// A connected socket, blocking at the OS level. Not <c>ConnectAsync</c> nor a non-blocking connect: on Linux a
+    /// socket made non-blocking once (any async operation, or <c>Blocking = false</c>) stays so underneath, and .NET then
+    /// emulates each blocking read that has to wait with an operation object — measured 192 B per round trip
+    /// (<c>RoundTripsAllocateNothing</c>). So a blocking connect, which a timer ends at the deadline and
+    /// <see cref="Dispose"/> ends at once: shutting down a socket in SYN_SENT aborts its connect.
+    /// </summary>
+    private Socket ConnectSocket(long deadline)
+    {
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(_endpoint.Host, out var literal)) addresses = [literal];
+        else
+        {
+            using var cts = new CancellationTokenSource(RemainingMilliseconds(deadline));
+            try
+            {
+                addresses = Dns.GetHostAddressesAsync(_endpoint.Host, cts.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{_endpoint.Host} was not resolved within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+            }
+            if (addresses.Length == 0) throw new IOException($"{_endpoint.Host} has no address");
+        }
+        SocketException? failure = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            lock (_sendGate)
+            {
+                if (_stopping)
+                {
+                    socket.Dispose();
+                    throw new OperationCanceledException("the frame link is closing");
+                }
+                _socket = socket;
+            }
+            int state = 0; // 0 connecting, 1 done, 2 timed out: whoever moves it from 0 decides
+            failure = null;
+            using (new Timer(_ =>
+            {
+                if (Interlocked.CompareExchange(ref state, 2, 0) == 0) Abort(socket);
+            }, null, RemainingMilliseconds(deadline), Timeout.Infinite))
+            {
+                try
+                {
+                    socket.Connect(address, _endpoint.Port);
+                }
+                catch (SocketException e)
+                {
+                    failure = e;
+                }
+            }
+            bool timedOut = Interlocked.CompareExchange(ref state, 1, 0) == 2;
+            if (failure is null && !timedOut) return socket;
+            lock (_sendGate) _socket = null;
+            socket.Dispose();
+            if (_stopping) throw new OperationCanceledException("the frame link is closing");
+            if (timedOut) throw new TimeoutException($"no connection to {_endpoint.Host}:{_endpoint.Port} within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        throw new IOException($"no connection to {_endpoint.Host}:{_endpoint.Port}: {failure!.Message}", failure);
+    }
+
+    private static void Abort(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Not connected yet (the kernel aborted the connect anyway) or already closed.
+        }
+    }
+
     private byte[] ConnectPacket()
     {
         byte[] id = Encoding.UTF8.GetBytes(_endpoint.ClientId);
@@ -247,7 +324,8 @@ public sealed class MqttFrameLink : IDisposable
         byte[]? password = _endpoint.Password is null || user is null ? null : Encoding.UTF8.GetBytes(_endpoint.Password);
         // Clean session: a QoS 0 subscription is all we hold; nothing to resume.
         byte flags = (byte)(0x02 | (user is null ? 0 : 0x80) | (password is null ? 0 : 0x40));
-        int keepAlive = (int)Math.Clamp(_options.KeepAlive.TotalSeconds, 1, ushort.MaxValue);
+        // Whole seconds, rounded down (pings come at half of the configured time anyway); 0 is MQTT's "off".
+        int keepAlive = _options.KeepAlive <= TimeSpan.Zero ? 0 : (int)Math.Clamp(_options.KeepAlive.TotalSeconds, 1, ushort.MaxValue);
         var body = new List<byte>(64) { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, flags, (byte)(keepAlive >> 8), (byte)keepAlive };
         AddString(body, id);
         if (user is not null) AddString(body, user);
@@ -343,8 +421,25 @@ public sealed class MqttFrameLink : IDisposable
                 Interlocked.Increment(ref _ignored);
                 return;
             }
+            var payload = body[(2 + topicLength)..];
+            // The receive buffer has room for a few bytes more than a frame (a short header): a payload no frame can
+            // be is skipped here, not handed on.
+            if (payload.Length > FrameFormat.MaxFrameLength)
+            {
+                Interlocked.Increment(ref _oversized);
+                return;
+            }
             Interlocked.Increment(ref _received);
-            _handler(body[(2 + topicLength)..]);
+            try
+            {
+                _handler(payload);
+            }
+            catch (Exception e)
+            {
+                // A handler's bug must not end the process (this thread) nor the connection: counted and reported.
+                Interlocked.Increment(ref _handlerFailures);
+                _lastError = $"the frame handler threw {e.GetType().Name}: {OneLine(e)}";
+            }
             return;
         }
         if (type == PingRespType && body.IsEmpty) return;
@@ -425,21 +520,29 @@ public sealed class MqttFrameLink : IDisposable
     {
         if (!_connected) return;
         long now = Stopwatch.GetTimestamp();
+        long lastReceive = Volatile.Read(ref _lastReceive), pingSince = Volatile.Read(ref _unansweredPingSince);
         double keepAlive = _options.KeepAlive.TotalSeconds;
-        if ((now - Volatile.Read(ref _lastReceive)) > 1.5 * keepAlive * Stopwatch.Frequency)
+        double half = keepAlive / 2 * Stopwatch.Frequency;
+        // Silent for 1.5 keep-alives and a ping unanswered for half of one: a tick that comes late (a starved thread
+        // pool) pings first instead of dropping a broker it never asked.
+        bool pingUnanswered = pingSince > lastReceive;
+        if (now - lastReceive > 1.5 * keepAlive * Stopwatch.Frequency && pingUnanswered && now - pingSince >= half)
         {
             Drop($"nothing from the broker for {1.5 * keepAlive:0.#} s");
             return;
         }
-        if ((now - Volatile.Read(ref _lastSend)) >= keepAlive / 2 * Stopwatch.Frequency)
+        // Also after half of it without a receive: a link that only publishes (the simulator repeating an unanswered
+        // tick) would otherwise never ask, and the watchdog above would drop a healthy connection.
+        if (now - Volatile.Read(ref _lastSend) >= half || now - lastReceive >= half)
         {
             try
             {
-                SendPacket([PingReqType, 0]);
+                SendPacket(PingReq);
+                if (!pingUnanswered) Volatile.Write(ref _unansweredPingSince, now);
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            catch (Exception e)
             {
-                Drop("keep-alive failed: " + e.Message);
+                Drop("keep-alive failed: " + OneLine(e));
             }
         }
     }
@@ -447,6 +550,7 @@ public sealed class MqttFrameLink : IDisposable
     /// <summary>Ends the connection from any thread: the reader wakes with an error and reconnects.</summary>
     private void Drop(string why)
     {
+        Interlocked.CompareExchange(ref _dropReason, why, null);
         _lastError = why;
         _connected = false;
         try
@@ -483,7 +587,7 @@ public sealed class MqttFrameLink : IDisposable
         {
             try
             {
-                SendPacket([DisconnectType, 0]);
+                SendPacket(Disconnect);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
@@ -491,6 +595,12 @@ public sealed class MqttFrameLink : IDisposable
             }
         }
         Drop("closed");
+        if (Thread.CurrentThread == _reader)
+        {
+            // Called from the handler: the reader ends when the handler returns (and still uses the events).
+            Close();
+            return;
+        }
         if (_reader.IsAlive) _reader.Join();
         Close();
         _connectedEvent.Dispose();
