@@ -220,18 +220,25 @@ public sealed class MqttFrameLink : IDisposable
         socket.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
         Stream stream = new NetworkStream(socket, ownsSocket: false);
         lock (_sendGate) _stream = stream;
-        if (_endpoint.UseTls)
+        try
         {
-            var tls = new SslStream(stream, leaveInnerStreamOpen: false);
-            lock (_sendGate) _stream = tls; // Close disposes it when the handshake fails
-            tls.AuthenticateAsClient(TlsTrust.SslOptions(_endpoint));
-        }
-        _start = _end = 0;
+            if (_endpoint.UseTls)
+            {
+                var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                lock (_sendGate) _stream = tls; // Close disposes it when the handshake fails
+                tls.AuthenticateAsClient(TlsTrust.SslOptions(_endpoint));
+            }
+            _start = _end = 0;
 
-        SendPacket(ConnectPacket());
-        ExpectConnAck();
-        SendPacket(SubscribePacket());
-        ExpectSubAck();
+            SendPacket(ConnectPacket());
+            ExpectConnAck();
+            SendPacket(SubscribePacket());
+            ExpectSubAck();
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
+        {
+            throw new TimeoutException($"the broker at {_endpoint.Host}:{_endpoint.Port} did not complete the handshake (TLS, CONNACK, SUBACK) within {_options.ConnectTimeout.TotalSeconds:0.#} s", e);
+        }
         socket.ReceiveTimeout = 0; // from here the keep-alive timer watches the broker
         Volatile.Write(ref _lastReceive, Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _connects);
