@@ -564,6 +564,43 @@ public class MqttFrameLinkTests
         Assert.Equal(0, link.Connects);
     }
 
+    [Fact]
+    public void AConnectNobodyAnswersTimesOutAndSaysSo()
+    {
+        // Catches: a connect without a deadline (Linux gives up after about two minutes of SYNs), a timeout reported as
+        // something else. The same full accept queue as above.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        filler.Connect(IPAddress.Loopback, port);
+        using var link = Link(port, new FrameSink(), Quick with { ConnectTimeout = TimeSpan.FromMilliseconds(300) });
+        link.Start();
+        Eventually(() => link.LastError is not null, "the hanging connect was not reported");
+        Assert.Equal($"no connection to 127.0.0.1:{port} within 0.3 s", link.LastError);
+        Assert.Equal(0, link.Connects);
+    }
+
+    [Fact]
+    public void ABrokerThatNeverAnswersConnectTimesOutSaysSoAndIsTriedAgain()
+    {
+        // Catches: the handshake read without the connect deadline (a broker that accepts TCP and then says nothing
+        // would hold the link forever), a timeout that does not say so.
+        using var broker = new FakeMqttBroker();
+        using var link = Link(broker.Port, new FrameSink(), Quick with { ConnectTimeout = TimeSpan.FromMilliseconds(300) });
+        link.Start();
+        using (var first = broker.Accept())
+        {
+            Assert.Equal(0x10, first.ReadPacket()![0]);
+            Assert.Empty(first.ReadToEnd()); // no answer: the link gives up and closes
+        }
+        using var retry = broker.Accept();
+        Assert.Contains("did not complete the handshake", link.LastError);
+        Assert.Contains("within 0.3 s", link.LastError);
+        Assert.Equal(0, link.Connects);
+    }
+
     /// <summary>Local TCP sockets in SYN_SENT to 127.0.0.1:<paramref name="port"/> (IPv4 and dual-mode), from /proc/net.</summary>
     private static int SynSentTo(int port)
     {
