@@ -40,6 +40,12 @@ public sealed record MqttFrameLinkOptions
 /// frames and work in ≈ 88 µs. Keeps itself connected (exponential backoff, resubscribing), like the MQTTnet client;
 /// while disconnected a publish is dropped and counted (the simulator republishes an unanswered tick). Nothing on the
 /// send or receive path allocates once connected.
+/// <para>
+/// Pumped (lockstep): no reader thread at all. Whoever waits for a frame reads the socket itself through
+/// <see cref="Pump"/>, so the controller's control thread reads its own tick, runs the step and sends the answer
+/// without waking another thread: the wake-up of a second thread costs about as much as the control step
+/// (≈ 25 µs on a loaded 2-core machine), and a lockstep tick has nothing else to wait for.
+/// </para>
 /// </summary>
 public sealed class MqttFrameLink : IDisposable
 {
@@ -57,7 +63,12 @@ public sealed class MqttFrameLink : IDisposable
     private readonly object _sendGate = new();
     private readonly ManualResetEventSlim _connectedEvent = new(false);
     private readonly ManualResetEventSlim _stopEvent = new(false);
-    private readonly Thread _reader;
+    private readonly Thread? _reader;
+    private readonly bool _pumped;
+    private readonly object _pumpGate = new();
+    private TimeSpan _reconnectDelay;
+    private long _nextAttempt;
+    private int _readTimeoutMs = -1;
     private readonly Timer _keepAlive;
     private Socket? _socket;
     private Stream? _stream;
@@ -72,7 +83,9 @@ public sealed class MqttFrameLink : IDisposable
     /// <param name="endpoint">The broker and who we are (the client id should differ from the MQTTnet client's: a broker drops the older of two equal ids).</param>
     /// <param name="subscribeTopic">The one topic whose messages reach <paramref name="handler"/> (no wildcards).</param>
     /// <param name="publishTopic">The topic of every <see cref="TryPublish"/>.</param>
-    public MqttFrameLink(MqttEndpoint endpoint, string subscribeTopic, string publishTopic, FrameHandler handler, MqttFrameLinkOptions? options = null)
+    /// <param name="pumped">No reader thread: frames are read by callers of <see cref="Pump"/> (and <see cref="WaitConnected"/> connects).</param>
+    public MqttFrameLink(MqttEndpoint endpoint, string subscribeTopic, string publishTopic, FrameHandler handler, MqttFrameLinkOptions? options = null,
+        bool pumped = false)
     {
         _endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
         _handler = handler ?? throw new ArgumentNullException(nameof(handler));
@@ -87,7 +100,9 @@ public sealed class MqttFrameLink : IDisposable
         publish.CopyTo(_send, MaxHeaderLength + 2);
         // Room for the largest frame with its topic and header; anything larger is skipped unread (counted).
         _receive = new byte[MaxHeaderLength + 2 + _subscribeTopic.Length + FrameFormat.MaxFrameLength];
-        _reader = new Thread(ReadLoop) { IsBackground = true, Name = "robotpg-frame-link" };
+        _pumped = pumped;
+        _reconnectDelay = _options.MinReconnectDelay;
+        if (!pumped) _reader = new Thread(ReadLoop) { IsBackground = true, Name = "robotpg-frame-link" };
         _keepAlive = new Timer(_ => KeepAliveTick());
     }
 
@@ -120,17 +135,116 @@ public sealed class MqttFrameLink : IDisposable
     /// <summary>Why the last connection attempt failed or the last connection ended, or the handler's last exception; null before any trouble.</summary>
     public string? LastError => _lastError;
 
-    /// <summary>Starts connecting on the reader thread.</summary>
+    /// <summary>Starts connecting on the reader thread (pumped: starts only the keep-alive; the first wait connects).</summary>
     public void Start()
     {
-        _reader.Start();
+        _reader?.Start();
         if (_options.KeepAlive <= TimeSpan.Zero) return;
         long half = Math.Max(1, (long)(_options.KeepAlive.TotalMilliseconds / 2));
         _keepAlive.Change(half, half);
     }
 
-    /// <summary>True once connected and subscribed, false when <paramref name="timeout"/> passed first.</summary>
-    public bool WaitConnected(TimeSpan timeout) => _connectedEvent.Wait(timeout);
+    /// <summary>True once connected and subscribed, false when <paramref name="timeout"/> passed first. Pumped: connects on the caller's thread.</summary>
+    public bool WaitConnected(TimeSpan timeout)
+    {
+        if (!_pumped) return _connectedEvent.Wait(timeout);
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_pumpGate)
+        {
+            while (!_connected && !_stopping && Stopwatch.GetTimestamp() < deadline) TryConnectBefore(deadline);
+            return _connected;
+        }
+    }
+
+    /// <summary>
+    /// Pumped mode: reads and handles packets on the caller's thread until one frame was handed to the handler (true)
+    /// or <paramref name="timeout"/> passed (false), connecting first when needed (with the reconnect backoff). No frame
+    /// within the timeout also ends the connection — nothing arrives in lockstep only when the peer or the broker is gone,
+    /// and a TLS stream is unusable after a timed-out read — so the next pump starts a fresh one. One caller at a time.
+    /// </summary>
+    public bool Pump(TimeSpan timeout)
+    {
+        if (!_pumped) throw new InvalidOperationException("this frame link has a reader thread: frames reach the handler without pumping");
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_pumpGate)
+        {
+            while (!_stopping)
+            {
+                long remaining = deadline - Stopwatch.GetTimestamp();
+                if (remaining <= 0) return false;
+                if (!_connected)
+                {
+                    TryConnectBefore(deadline);
+                    continue;
+                }
+                try
+                {
+                    int timeoutMs = (int)Math.Min(int.MaxValue, Math.Max(1, (remaining * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
+                    if (timeoutMs != _readTimeoutMs)
+                    {
+                        (_socket ?? throw new ObjectDisposedException(nameof(MqttFrameLink))).ReceiveTimeout = timeoutMs;
+                        _readTimeoutMs = timeoutMs;
+                    }
+                    if (!TryReadPacket(out byte type, out var body)) throw new IOException("the broker closed the connection");
+                    long handled = _received;
+                    HandlePacket(type, body);
+                    if (_received != handled) return true;
+                }
+                catch (Exception e) when (IsTimeout(e))
+                {
+                    _lastError = $"no frame within {timeout.TotalSeconds:0.###} s: connection renewed";
+                    Close();
+                    return false;
+                }
+                catch (Exception e) when (e is IOException or SocketException or InvalidDataException or ObjectDisposedException)
+                {
+                    // Drop's reason (a failed send, Dispose) says more than the end of stream it caused here.
+                    _lastError = Interlocked.Exchange(ref _dropReason, null) ?? OneLine(e);
+                    Close();
+                    ScheduleReconnect();
+                }
+            }
+            return false;
+        }
+    }
+
+    private static bool IsTimeout(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock }) return true;
+        return false;
+    }
+
+    /// <summary>Pumped mode: one connection attempt if the backoff allows one before <paramref name="deadline"/>, else waits for it (up to the deadline).</summary>
+    private void TryConnectBefore(long deadline)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now < _nextAttempt)
+        {
+            _stopEvent.Wait(TimeSpan.FromSeconds((Math.Min(_nextAttempt, deadline) - now) / (double)Stopwatch.Frequency));
+            return;
+        }
+        try
+        {
+            Connect(TimeSpan.FromSeconds(Math.Min(_options.ConnectTimeout.TotalSeconds, Math.Max(0.001, (deadline - now) / (double)Stopwatch.Frequency))));
+            _reconnectDelay = _options.MinReconnectDelay;
+            _readTimeoutMs = -1;
+        }
+        catch (Exception e)
+        {
+            // Everything, as on the reader thread: the caller is the control loop, which a bad CA file
+            // (CryptographicException) must not end; reported, and tried again after the backoff.
+            if (!_stopping) _lastError = OneLine(e);
+            Close();
+            ScheduleReconnect();
+        }
+    }
+
+    private void ScheduleReconnect()
+    {
+        _nextAttempt = Stopwatch.GetTimestamp() + (long)(_reconnectDelay.TotalSeconds * Stopwatch.Frequency);
+        _reconnectDelay = TimeSpan.FromTicks(Math.Min(_reconnectDelay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
+    }
 
     /// <summary>
     /// Sends <paramref name="payload"/> as a QoS 0 PUBLISH on the caller's thread (a copy into the send buffer and one
@@ -191,7 +305,7 @@ public sealed class MqttFrameLink : IDisposable
         {
             try
             {
-                Connect();
+                Connect(_options.ConnectTimeout);
                 delay = _options.MinReconnectDelay;
                 ReceivePackets();
             }
@@ -210,11 +324,11 @@ public sealed class MqttFrameLink : IDisposable
 
     private static string OneLine(Exception e) => e.Message.ReplaceLineEndings(" ");
 
-    private void Connect()
+    private void Connect(TimeSpan timeout)
     {
         Volatile.Write(ref _dropReason, null);
-        long deadline = Stopwatch.GetTimestamp() + (long)(_options.ConnectTimeout.TotalSeconds * Stopwatch.Frequency);
-        var socket = ConnectSocket(deadline);
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var socket = ConnectSocket(deadline, timeout);
         // The handshake and the broker's acknowledgements must come within the connect timeout too.
         socket.ReceiveTimeout = RemainingMilliseconds(deadline);
         socket.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
@@ -237,9 +351,9 @@ public sealed class MqttFrameLink : IDisposable
         }
         catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
         {
-            throw new TimeoutException($"the broker at {_endpoint.Host}:{_endpoint.Port} did not complete the handshake (TLS, CONNACK, SUBACK) within {_options.ConnectTimeout.TotalSeconds:0.#} s", e);
+            throw new TimeoutException($"the broker at {_endpoint.Host}:{_endpoint.Port} did not complete the handshake (TLS, CONNACK, SUBACK) within {timeout.TotalSeconds:0.###} s", e);
         }
-        socket.ReceiveTimeout = 0; // from here the keep-alive timer watches the broker
+        socket.ReceiveTimeout = 0; // from here the keep-alive timer watches the broker (pumped: each pump sets its own)
         Volatile.Write(ref _lastReceive, Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _connects);
         _connected = true;
@@ -256,7 +370,7 @@ public sealed class MqttFrameLink : IDisposable
     /// (<c>RoundTripsAllocateNothing</c>). So a blocking connect, which a timer ends at the deadline and
     /// <see cref="Dispose"/> ends at once: shutting down a socket in SYN_SENT aborts its connect.
     /// </summary>
-    private Socket ConnectSocket(long deadline)
+    private Socket ConnectSocket(long deadline, TimeSpan timeout)
     {
         IPAddress[] addresses;
         if (IPAddress.TryParse(_endpoint.Host, out var literal)) addresses = [literal];
@@ -269,7 +383,7 @@ public sealed class MqttFrameLink : IDisposable
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"{_endpoint.Host} was not resolved within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+                throw new TimeoutException($"{_endpoint.Host} was not resolved within {timeout.TotalSeconds:0.###} s");
             }
             if (addresses.Length == 0) throw new IOException($"{_endpoint.Host} has no address");
         }
@@ -307,7 +421,7 @@ public sealed class MqttFrameLink : IDisposable
             lock (_sendGate) _socket = null;
             socket.Dispose();
             if (_stopping) throw new OperationCanceledException("the frame link is closing");
-            if (timedOut) throw new TimeoutException($"no connection to {_endpoint.Host}:{_endpoint.Port} within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+            if (timedOut) throw new TimeoutException($"no connection to {_endpoint.Host}:{_endpoint.Port} within {timeout.TotalSeconds:0.###} s");
         }
         throw new IOException($"no connection to {_endpoint.Host}:{_endpoint.Port}: {failure!.Message}", failure);
     }
@@ -531,9 +645,10 @@ public sealed class MqttFrameLink : IDisposable
         double keepAlive = _options.KeepAlive.TotalSeconds;
         double half = keepAlive / 2 * Stopwatch.Frequency;
         // Silent for 1.5 keep-alives and a ping unanswered for half of one: a tick that comes late (a starved thread
-        // pool) pings first instead of dropping a broker it never asked.
+        // pool) pings first instead of dropping a broker it never asked. Pumped, nobody reads while the owner does not
+        // wait for a frame (a held lockstep loop): its pump's timeout watches the broker instead.
         bool pingUnanswered = pingSince > lastReceive;
-        if (now - lastReceive > 1.5 * keepAlive * Stopwatch.Frequency && pingUnanswered && now - pingSince >= half)
+        if (!_pumped && now - lastReceive > 1.5 * keepAlive * Stopwatch.Frequency && pingUnanswered && now - pingSince >= half)
         {
             Drop($"nothing from the broker for {1.5 * keepAlive:0.#} s");
             return;
@@ -608,7 +723,7 @@ public sealed class MqttFrameLink : IDisposable
             Close();
             return;
         }
-        if (_reader.IsAlive) _reader.Join();
+        if (_reader is { IsAlive: true }) _reader.Join();
         Close();
         _connectedEvent.Dispose();
         _stopEvent.Dispose();
