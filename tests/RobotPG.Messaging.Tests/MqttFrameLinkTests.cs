@@ -637,6 +637,112 @@ public class MqttFrameLinkTests
         Assert.Equal(FakeMqttSession.Disconnect, Assert.Single(session.ReadToEnd()));
     }
 
+    // ---- Pumped mode: no reader thread, the caller reads ------------------------------------------------------------
+
+    private static MqttFrameLink PumpedLink(int port, FrameHandler handler, MqttFrameLinkOptions? options = null, MqttEndpoint? endpoint = null) =>
+        new(endpoint ?? new MqttEndpoint("127.0.0.1", port, ClientId), SensorTopic, ActuatorTopic, handler, options ?? Quick, pumped: true);
+
+    [Fact]
+    public async Task PumpedRoundTripsCarryExactBytesAndAllocateNothingOnTheCallersThread()
+    {
+        // The lockstep controller's path: publish an answer, pump the next tick, on one thread. Catches: a pump that
+        // returns before the handler saw a frame or hands it a wrong slice, and any allocation per publish or pump
+        // (the socket made non-blocking by an async connect allocates on every read that waits).
+        await using var broker = await EmbeddedBroker.StartAsync();
+        MqttFrameLink? sim = null;
+        using var simLink = sim = new MqttFrameLink(new MqttEndpoint(broker.Host, broker.Port, "bb-sim-frames"), ActuatorTopic, SensorTopic,
+            payload => sim!.TryPublish(payload), Quick);
+        sim.Start();
+        Assert.True(sim.WaitConnected(Timeout), sim.LastError);
+        byte[] expected = [];
+        long calls = 0, wrong = 0;
+        using var controller = PumpedLink(broker.Port, payload =>
+        {
+            calls++;
+            if (!payload.SequenceEqual(expected)) wrong++;
+        });
+        controller.Start();
+        Assert.True(controller.WaitConnected(Timeout), controller.LastError);
+        foreach (int size in new[] { 1, 101, 102, 103, 104, 456, FrameFormat.MaxFrameLength })
+        {
+            expected = Pattern(size, size);
+            Assert.True(controller.TryPublish(expected));
+            Assert.True(controller.Pump(Timeout), controller.LastError);
+        }
+        Assert.Equal(7, calls);
+        Assert.Equal(0, wrong);
+        expected = Pattern(456, 14);
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.True(controller.TryPublish(expected));
+            Assert.True(controller.Pump(Timeout), controller.LastError);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int failed = 0;
+        for (int i = 0; i < 1000; i++)
+        {
+            if (!controller.TryPublish(expected) || !controller.Pump(Timeout)) failed++;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, failed);
+        Assert.Equal(0, allocated);
+        Assert.Equal(1207, calls);
+        Assert.Equal(0, wrong);
+        Assert.Equal(1, controller.Connects);
+    }
+
+    [Fact]
+    public void APumpWithoutAFrameRenewsTheConnectionAndTheNextPumpReconnects()
+    {
+        // Catches: a pump that blocks past its timeout, returns true without a frame, or keeps a stream whose read
+        // timed out (unusable under TLS); a next pump that does not reconnect and resubscribe.
+        using var broker = new FakeMqttBroker();
+        var sink = new FrameSink();
+        using var link = PumpedLink(broker.Port, sink.Handle);
+        link.Start();
+        var connecting = Task.Run(() => link.WaitConnected(Timeout)); // pumped: connects on the caller's thread
+        using (var first = broker.Accept())
+        {
+            first.Handshake();
+            Assert.True(connecting.Wait(Timeout) && connecting.Result, link.LastError);
+            Assert.False(link.Pump(TimeSpan.FromMilliseconds(200)));
+            Assert.Equal("no frame within 0.2 s: connection renewed", link.LastError);
+            Assert.Empty(first.ReadToEnd());
+        }
+        var pump = Task.Run(() => link.Pump(Timeout));
+        using var second = broker.Accept();
+        var (_, subscribe) = second.Handshake();
+        Assert.Equal(ExpectedSubscribe, Convert.ToHexString(subscribe));
+        var frame = Pattern(456, 15);
+        second.Write(FakeMqttBroker.Publish(SensorTopic, frame));
+        Assert.True(pump.Wait(Timeout) && pump.Result, link.LastError);
+        Assert.Equal(frame, sink.Next());
+        Assert.Equal(2, link.Connects);
+    }
+
+    [Fact]
+    public void APumpedLinkReportsAConnectFailureInsteadOfThrowingIntoTheCaller()
+    {
+        // Catches: an exception outside the connect's short list (CryptographicException from a bad CA file) thrown
+        // out of WaitConnected or Pump into the control loop.
+        string caFile = Path.Combine(Path.GetTempPath(), $"robotpg-framelink-bad-ca-{Guid.NewGuid():N}.crt");
+        File.WriteAllText(caFile, "not a certificate\n");
+        try
+        {
+            using var broker = new FakeMqttBroker();
+            using var link = PumpedLink(broker.Port, _ => { }, endpoint: new MqttEndpoint("127.0.0.1", broker.Port, ClientId) { UseTls = true, CaFile = caFile });
+            link.Start();
+            Assert.False(link.WaitConnected(TimeSpan.FromMilliseconds(300)));
+            Assert.NotNull(link.LastError);
+            Assert.False(link.Pump(TimeSpan.FromMilliseconds(100)));
+            Assert.Equal(0, link.Connects);
+        }
+        finally
+        {
+            File.Delete(caFile);
+        }
+    }
+
     // ---- Real brokers: exact bytes round trip ----------------------------------------------------------------------
 
     /// <summary>
