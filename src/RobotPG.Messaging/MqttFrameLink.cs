@@ -724,6 +724,9 @@ public sealed class MqttFrameLink : IDisposable
             return;
         }
         if (_reader is { IsAlive: true }) _reader.Join();
+        // Pumped: a pump in progress (its read ended by Drop, its backoff wait by the stop event) leaves before the
+        // events it may be waiting on are disposed. Reentrant when Dispose is called from the handler inside a pump.
+        if (_pumped) lock (_pumpGate) { }
         Close();
         _connectedEvent.Dispose();
         _stopEvent.Dispose();

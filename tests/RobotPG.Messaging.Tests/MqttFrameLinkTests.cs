@@ -721,6 +721,32 @@ public class MqttFrameLinkTests
     }
 
     [Fact]
+    public void DisposeWhileAnotherThreadPumpsEndsThePumpAndSaysDisconnect()
+    {
+        // Catches: a pump left blocked in its read for its whole timeout (a minute here) after Dispose (a Dispose that
+        // closes without shutting the socket down), a pump that reconnects after Dispose, no DISCONNECT. (The pump may
+        // not have reached its read when Dispose runs; then it must see the stop at once, also checked here.)
+        using var broker = new FakeMqttBroker();
+        var link = PumpedLink(broker.Port, _ => { });
+        link.Start();
+        var connecting = Task.Run(() => link.WaitConnected(Timeout));
+        using var session = broker.Accept();
+        session.Handshake();
+        Assert.True(connecting.Wait(Timeout) && connecting.Result, link.LastError);
+        using var pumping = new ManualResetEventSlim(false);
+        var pump = Task.Run(() =>
+        {
+            pumping.Set();
+            return link.Pump(TimeSpan.FromMinutes(1));
+        });
+        Assert.True(pumping.Wait(Timeout));
+        link.Dispose();
+        Assert.True(pump.Wait(Timeout), "the pump outlived Dispose");
+        Assert.False(pump.Result);
+        Assert.Equal(FakeMqttSession.Disconnect, Assert.Single(session.ReadToEnd()));
+    }
+
+    [Fact]
     public void APumpedLinkReportsAConnectFailureInsteadOfThrowingIntoTheCaller()
     {
         // Catches: an exception outside the connect's short list (CryptographicException from a bad CA file) thrown
