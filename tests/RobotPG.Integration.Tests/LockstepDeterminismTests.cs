@@ -21,9 +21,9 @@ public sealed class LockstepDeterminismTests
 {
     private sealed record Record(long Step, float[] Observation, float[] Action, float LogProb, float Reward, TransitionFlags Flags);
 
-    private sealed record Run(List<Record> Records, long Updates, long Episodes, long Dropped, long Resent, long Republished, long ResetsRequested, long MissedPeriods, long StaleTrips);
+    private sealed record Run(List<Record> Records, long Updates, long Episodes, long Dropped, long Resent, long Republished, long ResetsRequested, long MissedPeriods, long StaleTrips, long SilentWaits);
 
-    private static async Task<Run> RunAsync(string work, SimFault[] faults)
+    private static async Task<Run> RunAsync(string work, SimFault[] faults, Action<SimulationServer>? arrange = null)
     {
         Directory.CreateDirectory(work);
         await using var sim = await SimulationServer.StartAsync(new SimulationServerOptions
@@ -34,6 +34,7 @@ public sealed class LockstepDeterminismTests
             LockstepRepublish = TimeSpan.FromMilliseconds(20),
             Faults = faults,
         });
+        arrange?.Invoke(sim);
         var json = OnDeviceSetup.ConfigJson("ppo", work, sim.BrokerPort, batchSteps: 256);
         json["telemetry"]!["enabled"] = false;
         var config = OnDeviceSetup.Parse(json, work);
@@ -52,8 +53,24 @@ public sealed class LockstepDeterminismTests
             }
             return new Run(records, host.Learning!.Learner.Updates, host.Loop.Counters.Episodes, sim.Link?.Dropped ?? 0,
                 robot.Bus.ResentFrames, robot.Bus.RepublishedFrames, robot.Bus.ResetsRequested,
-                host.Loop.Counters.MissedPeriods, host.Loop.Safety.Events(RobotPG.Controller.Control.SafetyCause.StaleSensor));
+                host.Loop.Counters.MissedPeriods, host.Loop.Safety.Events(RobotPG.Controller.Control.SafetyCause.StaleSensor), host.Loop.SilentWaits);
         }
+    }
+
+    private static void Compare(Run clean, Run other, string name)
+    {
+        Assert.Equal(clean.Records.Count, other.Records.Count);
+        for (int i = 0; i < clean.Records.Count; i++)
+        {
+            var a = clean.Records[i];
+            var b = other.Records[i];
+            string at = $"record {i} (step {a.Step}, flags {a.Flags}; clean {clean with { Records = [] }}, {name} {other with { Records = [] }})";
+            Assert.True(a.Step == b.Step && a.Flags == b.Flags, $"{at}: {name} run has step {b.Step}, flags {b.Flags}");
+            Assert.True(a.Observation.AsSpan().SequenceEqual(b.Observation), $"{at}: observation differs");
+            Assert.True(a.Action.AsSpan().SequenceEqual(b.Action) && a.LogProb.Equals(b.LogProb), $"{at}: action differs");
+            Assert.True(a.Reward.Equals(b.Reward), $"{at}: reward differs");
+        }
+        Assert.Equal(clean.Updates, other.Updates);
     }
 
     [Fact]
@@ -64,6 +81,10 @@ public sealed class LockstepDeterminismTests
         {
             var clean = await RunAsync(Path.Combine(root, "clean"), []);
             var lossy = await RunAsync(Path.Combine(root, "lossy"), [SimFault.TryParse("mqtt-drop:p=0.02", out _)!]);
+            var stalled = await RunAsync(Path.Combine(root, "stalled"), [], sim => sim.TickPublished += tick => { if (tick == 700) Thread.Sleep(1500); });
+            // The stall outlasted the lockstep wait once, and was no safety event (it is shorter than the stale limit).
+            Assert.True(stalled.SilentWaits >= 1 && stalled.StaleTrips == 0, $"stalled {stalled with { Records = [] }}");
+            Compare(clean, stalled, "stalled");
 
             // The faults happened, both ways, and the run did what makes it worth comparing.
             Assert.True(lossy.Dropped >= 10, $"{lossy.Dropped} frames dropped");
@@ -72,18 +93,7 @@ public sealed class LockstepDeterminismTests
             Assert.Equal(clean.Episodes, clean.ResetsRequested); // each fall asked the sim for a reset once (no retries needed)
 
             Assert.Equal(1500, clean.Records.Count);
-            Assert.Equal(clean.Records.Count, lossy.Records.Count);
-            for (int i = 0; i < clean.Records.Count; i++)
-            {
-                var a = clean.Records[i];
-                var b = lossy.Records[i];
-                string at = $"record {i} (step {a.Step}, flags {a.Flags}; clean {clean}, lossy {lossy} without records)";
-                Assert.True(a.Step == b.Step && a.Flags == b.Flags, $"{at}: lossy run has step {b.Step}, flags {b.Flags}");
-                Assert.True(a.Observation.AsSpan().SequenceEqual(b.Observation), $"{at}: observation differs");
-                Assert.True(a.Action.AsSpan().SequenceEqual(b.Action) && a.LogProb.Equals(b.LogProb), $"{at}: action differs");
-                Assert.True(a.Reward.Equals(b.Reward), $"{at}: reward differs");
-            }
-            Assert.Equal(clean.Updates, lossy.Updates);
+            Compare(clean, lossy, "lossy");
         }
         finally
         {
