@@ -72,17 +72,16 @@ public sealed class LockstepSilenceTests
         var silent = RunLoop(k => k is 20 or 21 or 22 or 40, 60);
 
         Assert.True(stalePeriods > 3, $"the shipped config's stale limit is {stalePeriods} periods");
-        Assert.Equal(4, silent.Loop.SilentWaits);
-        Assert.Equal(0, plain.Loop.SilentWaits);
-        Assert.Equal(60, silent.Loop.StepCount);
-        Assert.Equal(60, silent.Io.Reads);      // nothing was read on a silent wait
-        Assert.Equal(60, silent.Io.Drives);
-        Assert.Equal(0, silent.Safety.Events(SafetyCause.StaleSensor));
-        Assert.Equal(0, silent.Loop.Counters.MissedPeriods);
         Assert.Equal(60, plain.Records.Count);
         Assert.Equal(plain.Records.Count, silent.Records.Count);
         for (int i = 0; i < plain.Records.Count; i++)
             Assert.True(plain.Records[i].AsSpan().SequenceEqual(silent.Records[i]), $"record {i} differs");
+        Assert.Equal(60, silent.Io.Reads);      // nothing was read on a silent wait
+        Assert.Equal(60, silent.Io.Drives);
+        Assert.Equal(4, silent.Loop.SilentWaits);
+        Assert.Equal(0, plain.Loop.SilentWaits);
+        Assert.Equal(0, silent.Safety.Events(SafetyCause.StaleSensor));
+        Assert.Equal(0, silent.Loop.Counters.MissedPeriods);
     }
 
     [Fact]
@@ -93,15 +92,15 @@ public sealed class LockstepSilenceTests
         var trippedAtWait = new Dictionary<long, bool>();
         var result = RunLoop(k => k >= 20 && k < 20 + stalePeriods, steps, (k, safety) => trippedAtWait[k] = safety.Tripped);
 
+        // Calls: 20 steps that read and drive, no call during the silence, then the first step on the next tick reads
+        // and stops the motors (tripped), and the stop holds until the re-arm.
+        var calls = result.Io.Calls;
+        Assert.Equal(string.Concat(Enumerable.Repeat("RD", 20)) + "RS", new string([.. calls.Take(42)]));
         Assert.False(trippedAtWait[20 + stalePeriods - 1]); // one silent wait short of the limit: not yet
         Assert.True(trippedAtWait[20 + stalePeriods]);      // the limit's silent wait tripped it, before any step
         Assert.Equal(stalePeriods, result.Loop.SilentWaits);
         Assert.Equal(1, result.Safety.Events(SafetyCause.StaleSensor));
         Assert.Equal(steps, result.Loop.StepCount);
-        // Calls: 20 steps that read and drive, no call during the silence, then the first step on the next tick reads
-        // and stops the motors (tripped), and the stop holds until the re-arm.
-        var calls = result.Io.Calls;
-        Assert.Equal(string.Concat(Enumerable.Repeat("RD", 20)) + "RS", new string([.. calls.Take(42)]));
         var flags = (TransitionFlags)BitConverter.ToUInt32(result.Records[20], TrajectoryLogFormat.FlagsOffset(4, 2));
         Assert.True((flags & TransitionFlags.SafetyStop) != 0, $"record 20 has flags {flags}");
         Assert.Equal(TransitionFlags.None, (TransitionFlags)BitConverter.ToUInt32(result.Records[19], TrajectoryLogFormat.FlagsOffset(4, 2)));
