@@ -7,9 +7,9 @@ using Xunit;
 namespace RobotPG.Integration.Tests;
 
 /// <summary>
-/// The controller in lockstep against the simulator on its embedded broker: the answer to each tick is
-/// published by the MQTT receive thread that delivered the tick, or by the publisher thread when the control
-/// step is late; either way each actuator frame reaches the simulator exactly once, and every step is logged.
+/// The controller in lockstep against the simulator on its embedded broker: the control thread reads each tick
+/// from the frame link itself and sends its answer on commit; each actuator frame reaches the simulator exactly
+/// once, and every step is logged.
 /// </summary>
 public sealed class LockstepAnswerTests
 {
@@ -48,7 +48,9 @@ public sealed class LockstepAnswerTests
             // original: by design one of the two is dropped. Anything else out of order is a frame sent twice.
             Assert.True(sim.ActuatorFrames.OutOfOrder <= robot.Bus.ResentFrames,
                 $"{sim.ActuatorFrames.OutOfOrder} frames answered a past tick, {robot.Bus.ResentFrames} were resends");
-            Assert.True(robot.AnsweredOnReceive > 0, "no tick was answered from the receive thread");
+            // Every committed or resent frame went out over the link, once (no second sender).
+            Assert.Equal(robot.Bus.CommittedFrames + robot.Bus.ResentFrames, robot.Link.Published);
+            Assert.Equal(0, robot.Link.Dropped);
         }
         finally
         {

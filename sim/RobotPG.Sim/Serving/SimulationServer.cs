@@ -15,7 +15,8 @@ namespace RobotPG.Sim.Serving;
 /// process (the demo, the integration tests) and behind <c>robotpg-sim serve</c>.
 /// With its own embedded broker the server publishes and receives frames inside the broker's process
 /// (no client socket, no thread hop on the simulator's side: about half of a lockstep round trip's
-/// wake-ups); its MQTT client then carries only commands. Bad frames never escape: each is counted by outcome in <see cref="ActuatorFrames"/> and dropped.
+/// wake-ups); its MQTT client then carries only commands. With an external broker the frames take their own
+/// connection (<see cref="MqttFrameLink"/>: its reader thread applies an actuator frame and sends the next tick). Bad frames never escape: each is counted by outcome in <see cref="ActuatorFrames"/> and dropped.
 /// </summary>
 public sealed class SimulationServer : IAsyncDisposable
 {
@@ -25,6 +26,7 @@ public sealed class SimulationServer : IAsyncDisposable
     private readonly SimulatedRobot _robot;
     private volatile EmbeddedBroker? _broker;
     private readonly ResilientMqttClient _client;
+    private readonly MqttFrameLink? _frames;
     private readonly SimLink? _link;
     private readonly long _brokerRestartAt;
     private Task? _brokerRestart;
@@ -34,7 +36,6 @@ public sealed class SimulationServer : IAsyncDisposable
     private readonly SimActuatorFrame _received = new();
     private readonly byte[] _sensorBytes = new byte[SimSensorFrame.MaxEncodedLength];
     private readonly byte[] _truthBytes = new byte[GroundTruthFrame.MaxEncodedLength];
-    private readonly byte[] _scratch = new byte[FrameFormat.MaxFrameLength];
     private readonly CancellationTokenSource _stop = new();
     private readonly string _telemetryTopic;
     private readonly string _clientId;
@@ -65,6 +66,8 @@ public sealed class SimulationServer : IAsyncDisposable
         BrokerPort = endpoint.Port;
         _clientId = endpoint.ClientId;
         _client = new ResilientMqttClient(endpoint, new ResilientMqttClientOptions { QueueCapacity = 256, MaxPayloadLength = FrameFormat.MaxFrameLength });
+        if (broker is null)
+            _frames = new MqttFrameLink(endpoint with { ClientId = endpoint.ClientId + "-frames", Will = null }, Topics.Actuators, Topics.Sensors, OnActuatorFrame);
         for (int i = 0; i < RealtimeQueueLength; i++) _queue[i] = new SimActuatorFrame();
         var link = new SimLink(options.Faults, options.Seed);
         _link = link.HasFaults ? link : null;
@@ -84,12 +87,18 @@ public sealed class SimulationServer : IAsyncDisposable
     private bool Publish(string topic, ReadOnlySpan<byte> payload) =>
         _broker is { } broker ? broker.TryPublish(topic, payload, _clientId) : _client.TryPublish(topic, payload);
 
+    /// <summary>A sensor frame to the broker: in process into the embedded one, else over the frame link.</summary>
+    private bool PublishSensorFrame(ReadOnlySpan<byte> frame) => _frames?.TryPublish(frame) ?? Publish(Topics.Sensors, frame);
+
+    /// <summary>The frames' own connection to an external broker (null with the embedded broker).</summary>
+    public MqttFrameLink? FrameLink => _frames;
+
     /// <summary>A sensor frame onto the link (or straight to the broker without link faults). Caller holds the lock.</summary>
     private void PublishSensorsLocked(ReadOnlySpan<byte> frame)
     {
         if (_link is null)
         {
-            if (Publish(Topics.Sensors, frame)) Interlocked.Increment(ref _sensorFramesPublished);
+            if (PublishSensorFrame(frame)) Interlocked.Increment(ref _sensorFramesPublished);
             return;
         }
         _link.Send(SimLinkDirection.Sensors, frame, NowMs, ActuatorFrames.Accepted);
@@ -103,9 +112,9 @@ public sealed class SimulationServer : IAsyncDisposable
         long now = NowMs;
         _link.Pump(SimLinkDirection.Sensors, now, bytes =>
         {
-            if (Publish(Topics.Sensors, bytes)) Interlocked.Increment(ref _sensorFramesPublished);
+            if (PublishSensorFrame(bytes)) Interlocked.Increment(ref _sensorFramesPublished);
         });
-        _link.Pump(SimLinkDirection.Actuators, now, bytes => HandleActuatorMessage(new ReadOnlySequence<byte>(bytes)));
+        _link.Pump(SimLinkDirection.Actuators, now, bytes => HandleActuatorFrame(bytes));
     }
 
     /// <summary>--fault broker-restart@N: the embedded broker goes away and comes back on its port; clients reconnect.</summary>
@@ -225,7 +234,12 @@ public sealed class SimulationServer : IAsyncDisposable
         if (!await _client.WaitConnectedAsync(connectTimeout).ConfigureAwait(false))
             throw new IOException($"cannot reach the MQTT broker at {BrokerHost}:{BrokerPort} within {connectTimeout.TotalSeconds:0.#} s: {_client.LastError ?? "no answer"}");
         if (_broker is { } broker) broker.OnPublished(Topics.Actuators, OnActuatorMessage);
-        else await _client.SubscribeAsync(Topics.Actuators, OnActuatorMessage).ConfigureAwait(false);
+        else
+        {
+            _frames!.Start();
+            if (!_frames.WaitConnected(connectTimeout))
+                throw new IOException($"the frame link to the MQTT broker at {BrokerHost}:{BrokerPort} did not connect within {connectTimeout.TotalSeconds:0.#} s: {_frames.LastError ?? "no answer"}");
+        }
         await _client.SubscribeAsync(Topics.CommandAll, OnCommandMessage).ConfigureAwait(false);
         lock (_gate)
         {
@@ -249,13 +263,17 @@ public sealed class SimulationServer : IAsyncDisposable
     /// <summary>Raised (under the server's lock: keep it short) after each new sensor frame was queued, with its sequence.</summary>
     public event Action<ulong>? TickPublished;
 
-    private void OnActuatorMessage(string topic, in ReadOnlySequence<byte> payload)
+    /// <summary>An actuator frame through the embedded broker (a single segment in practice; anything else is copied).</summary>
+    private void OnActuatorMessage(string topic, in ReadOnlySequence<byte> payload) =>
+        OnActuatorFrame(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray());
+
+    private void OnActuatorFrame(ReadOnlySpan<byte> payload)
     {
         try
         {
             if (_link is null)
             {
-                HandleActuatorMessage(payload);
+                HandleActuatorFrame(payload);
             }
             else
             {
@@ -273,13 +291,13 @@ public sealed class SimulationServer : IAsyncDisposable
         }
     }
 
-    private void HandleActuatorMessage(in ReadOnlySequence<byte> payload)
+    private void HandleActuatorFrame(ReadOnlySpan<byte> payload)
     {
         if (_options.Clock == SimClockMode.Lockstep)
         {
             lock (_gate)
             {
-                var status = _received.TryDecode(payload, _scratch);
+                var status = _received.TryDecode(payload);
                 if (status != FrameStatus.Ok)
                 {
                     ActuatorFrames.Record(status);
@@ -312,7 +330,7 @@ public sealed class SimulationServer : IAsyncDisposable
                 _queueCount--;
                 ActuatorFrames.RecordOutOfOrder();
             }
-            var status = _queue[slot].TryDecode(payload, _scratch);
+            var status = _queue[slot].TryDecode(payload);
             if (status != FrameStatus.Ok)
             {
                 ActuatorFrames.Record(status);
@@ -483,7 +501,7 @@ public sealed class SimulationServer : IAsyncDisposable
             long published = SensorFramesPublished;
             status = new SimStatusTelemetry(Topics.RobotId, _robot.Name, _options.Clock == SimClockMode.Lockstep ? "lockstep" : "realtime",
                 _sequence, _robot.SimTime, _robot.Fallen, _robot.Resets, published, ActuatorFrames.Accepted,
-                ActuatorFrames.Dropped - ActuatorFrames.OutOfOrder, ActuatorFrames.OutOfOrder, _client.Dropped + _client.DroppedWhileDisconnected,
+                ActuatorFrames.Dropped - ActuatorFrames.OutOfOrder, ActuatorFrames.OutOfOrder, _client.Dropped + _client.DroppedWhileDisconnected + (_frames?.Dropped ?? 0),
                 (published - _ticksAtLastStatus) / elapsed);
             _ticksAtLastStatus = published;
             _statusTimestamp = now;
@@ -505,6 +523,7 @@ public sealed class SimulationServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         if (_brokerRestart is not null) await _brokerRestart.ConfigureAwait(false);
+        _frames?.Dispose();
         await _client.DisposeAsync().ConfigureAwait(false);
         if (_broker is not null) await _broker.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using RobotPG.Controller.Configuration;
 using RobotPG.Controller.Control;
 using RobotPG.Controller.Simulation;
@@ -9,50 +8,52 @@ namespace RobotPG.Controller.Hosting;
 
 /// <summary>
 /// The robot served by <c>robotpg-sim</c> over MQTT: the unchanged drivers on a <see cref="SimBus"/>
-/// whose sensor frames arrive on <c>robotpg/{id}/sensors</c> and whose actuator frames a publisher
-/// thread sends on <c>robotpg/{id}/actuators</c>. In lockstep the loop is paced by the simulator's
-/// frames (each step waits for the next tick), in real time by the wall clock. In lockstep the MQTT
-/// receive thread that delivered a tick waits, spinning for up to <see cref="AnswerSpin"/>, for the
-/// control step's answer and publishes it itself: one thread wake-up less per tick than through the
-/// publisher thread (which still sends whatever comes later: start-up writes, a late answer, the last frame).
+/// whose sensor frames arrive on <c>robotpg/{id}/sim/sensors</c> and whose actuator frames go out on
+/// <c>robotpg/{id}/sim/actuators</c>, both over the frames' own connection (<see cref="MqttFrameLink"/>,
+/// same broker and credentials as the MQTTnet client, client id + <c>-frames</c>).
+/// <para>
+/// Lockstep: the loop is paced by the simulator's ticks, and nothing else happens between a tick and its answer,
+/// so one thread does it all: whoever waits for a frame (the control thread, or the start-up code before it runs)
+/// reads the socket itself (<see cref="MqttFrameLink.Pump"/>), and each committed actuator frame is sent on the
+/// committing thread. No thread wake-up of the controller's own in a round trip.
+/// </para>
+/// <para>
+/// Real time: the loop is paced by the wall clock and must never wait on the network: the link's reader thread
+/// delivers sensor frames as they come, and a publisher thread sends the actuator frames the control thread queues.
+/// </para>
 /// </summary>
 public sealed class SimRobotConnection : RobotConnection
 {
-    private readonly ResilientMqttClient _client;
-    private readonly ActuatorFrameQueue _queue = new();
+    private readonly MqttFrameLink _link;
+    private readonly ActuatorFrameQueue? _queue;
     private readonly SimBus _bus;
-    private readonly Thread _publisher;
+    private readonly Thread? _publisher;
     private readonly CancellationTokenSource _stop = new();
-    private readonly string _actuatorTopic;
     private readonly DriverRobotIo? _io;
-    private readonly bool _answerOnReceive;
-    private readonly object _publishGate = new(); // publisher and receive thread take turns: each frame once, in order
-    private readonly byte[] _receiveThreadBuffer = new byte[SimActuatorFrame.MaxEncodedLength];
-    private long _answeredOnReceive;
-
-    /// <summary>
-    /// How long the receive thread spins for the answer to a lockstep tick before leaving it to the publisher
-    /// thread: a control step takes a few µs once its thread is running; the rest is the wake-up (median ≈ 30 µs,
-    /// tail ≈ 100 µs on a loaded 2-core machine).
-    /// </summary>
-    public static readonly TimeSpan AnswerSpin = TimeSpan.FromMicroseconds(250);
-    private static readonly long AnswerSpinTicks = (long)(AnswerSpin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     private SimRobotConnection(RobotConfig config, ResilientMqttClient client, TimeSpan startTimeout)
     {
-        _client = client;
-        _answerOnReceive = config.Bus.Clock == SimClock.Lockstep;
+        bool lockstep = config.Bus.Clock == SimClock.Lockstep;
         var topics = new Topics(config.RobotId);
-        _actuatorTopic = topics.Actuators;
         var pins = new EncoderPins[config.Encoders.Length];
         for (int i = 0; i < pins.Length; i++)
             pins[i] = new EncoderPins(config.Encoders[i].PinA, config.Encoders[i].PinB);
-        _bus = new SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = startTimeout }, _queue);
-        _publisher = new Thread(PublishActuatorFrames) { IsBackground = true, Name = "robotpg-sim-actuators" };
-        _publisher.Start();
+        if (!lockstep) _queue = new ActuatorFrameQueue();
+        _bus = new SimBus(new SimBusOptions { Encoders = pins, FrameTimeout = startTimeout }, _queue ?? (IActuatorFrameSink)new SendOnCommit(this));
+        _link = new MqttFrameLink(client.Endpoint with { ClientId = client.Endpoint.ClientId + "-frames", Will = null },
+            topics.Sensors, topics.Actuators, OnSensorFrame,
+            new MqttFrameLinkOptions { KeepAlive = TimeSpan.FromSeconds(config.Mqtt?.KeepAliveSeconds ?? 10) }, pumped: lockstep);
+        if (lockstep) _bus.Pump = _link.Pump;
+        if (_queue is not null)
+        {
+            _publisher = new Thread(PublishActuatorFrames) { IsBackground = true, Name = "robotpg-sim-actuators" };
+            _publisher.Start();
+        }
         try
         {
-            _client.SubscribeAsync(topics.Sensors, OnSensorFrame).GetAwaiter().GetResult();
+            _link.Start();
+            if (!_link.WaitConnected(startTimeout))
+                throw new TimeoutException($"no frame link to the broker at {client.Endpoint.Host}:{client.Endpoint.Port} within {startTimeout.TotalSeconds:0.#} s: {_link.LastError ?? "no answer"}");
             _bus.WaitForFirstFrame(startTimeout);
             // The PCA9685 is read back as on the Pi, so a chip the simulator reports as not acknowledging
             // (robotpg-sim serve --fault i2c-nack:0x40:...) or browned out is caught the same way.
@@ -67,12 +68,12 @@ public sealed class SimRobotConnection : RobotConnection
             throw;
         }
         // Each second without a lockstep tick counts toward the stale-sensor rule (ControlLoop.Run).
-        Clock = config.Bus.Clock == SimClock.Lockstep ? new LockstepClock(_bus, TimeSpan.FromSeconds(1)) : new RealTimeClock();
-        Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(config.Bus.Clock == SimClock.Lockstep ? "lockstep" : "real time")}";
+        Clock = lockstep ? new LockstepClock(_bus, TimeSpan.FromSeconds(1)) : new RealTimeClock();
+        Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(lockstep ? "lockstep" : "real time")}";
     }
 
     /// <summary>
-    /// Connects to the simulator through <paramref name="client"/> (started, owned by the caller) and
+    /// Connects to the simulator through <paramref name="client"/>'s broker (started, owned by the caller) and
     /// initialises the drivers over it. Throws <see cref="TimeoutException"/> when no simulator answers.
     /// </summary>
     public static SimRobotConnection Open(RobotConfig config, ResilientMqttClient client, TimeSpan startTimeout) =>
@@ -86,35 +87,23 @@ public sealed class SimRobotConnection : RobotConnection
 
     public SimBus Bus => _bus;
 
+    /// <summary>The frames' own MQTT connection: its counters (published, dropped, reconnects) and last error.</summary>
+    public MqttFrameLink Link => _link;
+
     public override void FlushActuators() => _bus.Flush();
 
-    /// <summary>Actuator frames published by the MQTT receive thread right after the tick they answer (lockstep).</summary>
-    public long AnsweredOnReceive => Interlocked.Read(ref _answeredOnReceive);
+    private void OnSensorFrame(ReadOnlySpan<byte> payload) => _bus.ReceiveSensorFrame(payload);
 
-    private void OnSensorFrame(string topic, in ReadOnlySequence<byte> payload)
+    /// <summary>Lockstep: the committed frame goes out on the committing thread (a lost one is resent when the simulator republishes its tick).</summary>
+    private sealed class SendOnCommit(SimRobotConnection connection) : IActuatorFrameSink
     {
-        if (!_answerOnReceive)
-        {
-            _bus.ReceiveSensorFrame(payload);
-            return;
-        }
-        // Before the control thread can see the tick, so that its answer cannot slip past to the publisher thread.
-        _queue.ExpectAnswer();
-        var status = _bus.ReceiveSensorFrame(payload);
-        if (_queue.WaitForAnswer(status == FrameStatus.Ok ? AnswerSpinTicks : 0))
-        {
-            Interlocked.Increment(ref _answeredOnReceive);
-            PublishQueued(_receiveThreadBuffer);
-        }
+        public void Send(ReadOnlySpan<byte> encodedFrame) => connection._link.TryPublish(encodedFrame);
     }
 
     private void PublishQueued(byte[] buffer)
     {
-        lock (_publishGate)
-        {
-            while (_queue.TryDequeue(buffer, out int length))
-                _client.TryPublish(_actuatorTopic, buffer.AsSpan(0, length));
-        }
+        while (_queue!.TryDequeue(buffer, out int length))
+            _link.TryPublish(buffer.AsSpan(0, length));
     }
 
     private void PublishActuatorFrames()
@@ -124,28 +113,29 @@ public sealed class SimRobotConnection : RobotConnection
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (!_queue.WaitForFrame(TimeSpan.FromMilliseconds(100), _stop.Token))
+                if (!_queue!.WaitForFrame(TimeSpan.FromMilliseconds(100), _stop.Token))
                     continue;
                 PublishQueued(buffer);
             }
         }
         catch (OperationCanceledException)
         {
-            // Disposing: the last frames were flushed before.
+            // Disposing: the last frames are flushed there.
         }
     }
 
     public override void Dispose()
     {
+        // The drivers' last writes (motors off) are committed here: sent at once in lockstep, queued in real time.
         _io?.Dispose();
-        // Let the publisher hand the final (motors-off) frames to the client before it stops.
-        var buffer = new byte[SimActuatorFrame.MaxEncodedLength];
         _stop.Cancel();
-        if (_publisher.IsAlive)
+        if (_publisher is { IsAlive: true })
             _publisher.Join();
-        PublishQueued(buffer);
+        // Let the publisher's last frames reach the link before it closes.
+        if (_queue is not null) PublishQueued(new byte[SimActuatorFrame.MaxEncodedLength]);
+        _link.Dispose();
         _bus.Dispose();
-        _queue.Dispose();
+        _queue?.Dispose();
         _stop.Dispose();
     }
 

@@ -127,6 +127,13 @@ public sealed class SimBus : IRobotBus, IDisposable
     /// </summary>
     public Func<bool>? TakeResetRequest { get; set; }
 
+    /// <summary>
+    /// Reads the network for the next sensor frame on the waiting thread (lockstep: <see cref="MqttFrameLink.Pump"/>)
+    /// until one was received or the timeout passed; null when frames arrive by themselves (a reader thread calls
+    /// <see cref="ReceiveSensorFrame(ReadOnlySpan{byte})"/>). Set before the first wait.
+    /// </summary>
+    public Func<TimeSpan, bool>? Pump { get; set; }
+
     /// <summary>Actuator frames sent with a reset request.</summary>
     public long ResetsRequested { get; private set; }
 
@@ -193,7 +200,9 @@ public sealed class SimBus : IRobotBus, IDisposable
             if (HasNewFrame) return true;
             long remaining = deadline - Stopwatch.GetTimestamp();
             if (remaining <= 0) return false;
-            if (!_arrived.Wait(TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency))) return HasNewFrame;
+            var wait = TimeSpan.FromSeconds(remaining / (double)Stopwatch.Frequency);
+            // A pump returns after any frame (a malformed one, a replay: the loop checks) or at the deadline.
+            if (Pump is { } pump ? !pump(wait) : !_arrived.Wait(wait)) return HasNewFrame;
         }
     }
 

@@ -26,6 +26,20 @@ public static class TlsTrust
         return builder.Build();
     }
 
+    /// <summary>The same trust for a plain <see cref="System.Net.Security.SslStream"/> (the frame link's): CA, host name, client certificate.</summary>
+    public static SslClientAuthenticationOptions SslOptions(MqttEndpoint endpoint)
+    {
+        var options = new SslClientAuthenticationOptions { TargetHost = endpoint.Host };
+        if (endpoint.CaFile is not null)
+        {
+            var ca = X509CertificateLoader.LoadCertificateFromFile(endpoint.CaFile);
+            options.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(ca, certificate, errors);
+        }
+        if (endpoint.ClientCertificateFile is not null)
+            options.ClientCertificates = [X509Certificate2.CreateFromPemFile(endpoint.ClientCertificateFile, endpoint.ClientKeyFile)];
+        return options;
+    }
+
     /// <summary>True when <paramref name="certificate"/> names the host and chains to <paramref name="ca"/> alone.</summary>
     public static bool ChainsTo(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
     {
