@@ -179,7 +179,8 @@ public sealed class MqttFrameLink : IDisposable
                 }
                 try
                 {
-                    int timeoutMs = (int)Math.Min(int.MaxValue, Math.Max(1, (remaining * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
+                    // Rounded up to 50 ms so that a run of pumps with about the same deadline makes one setsockopt, not one each.
+                    int timeoutMs = (int)Math.Min(int.MaxValue - 50, (remaining * 1000 / Stopwatch.Frequency / 50 + 1) * 50);
                     if (timeoutMs != _readTimeoutMs)
                     {
                         (_socket ?? throw new ObjectDisposedException(nameof(MqttFrameLink))).ReceiveTimeout = timeoutMs;

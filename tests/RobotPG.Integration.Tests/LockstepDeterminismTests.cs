@@ -1,3 +1,4 @@
+using RobotPG.Controller.Control;
 using RobotPG.Controller.Hosting;
 using RobotPG.Controller.Logging;
 using RobotPG.Sim.Devices;
@@ -7,23 +8,23 @@ using Xunit;
 namespace RobotPG.Integration.Tests;
 
 /// <summary>
-/// A lockstep run over MQTT is a function of its seeds, not of the network: the controller learning on the
-/// simulated balance-bot (episodes ending and reset, PPO updates swapped in) logs the same trajectory, bit for bit,
-/// whether or not the link loses frames. A lost sensor frame is said again by the simulator; a lost answer is
-/// sent again by the controller without a second control step; the episode reset rides in an actuator frame,
-/// so it lands at the same tick whatever the timing.
-/// Run on demand (<c>--filter Category=RealTime</c>), not in the CI suite: it passed every local run, loaded or not, and
-/// three CI runs, but diverged once in CI at record 901 of 1,500 for a reason not yet found (the failure message now
-/// carries both runs' missed periods and stale-sensor trips to tell a stale step from a real divergence).
+/// A lockstep run over MQTT is a function of its seeds, not of the network or the machine's load: the controller learning
+/// on the simulated balance-bot (episodes ending and reset, PPO updates swapped in) logs the same trajectory, bit for bit,
+/// whether or not the link loses frames, and whether or not a tick takes longer than the controller's lockstep wait. A
+/// lost sensor frame is said again by the simulator; a lost answer is sent again by the controller without a second
+/// control step; the episode reset rides in an actuator frame, so it lands at the same tick whatever the timing; a wait
+/// that runs out is no control step (it once was: a step on the old tick, which made one CI run diverge at record 901
+/// when the test host's thread pool stalled the round trip for over a second).
 /// </summary>
-[Trait("Category", "RealTime")]
 public sealed class LockstepDeterminismTests
 {
     private sealed record Record(long Step, float[] Observation, float[] Action, float LogProb, float Reward, TransitionFlags Flags);
 
-    private sealed record Run(List<Record> Records, long Updates, long Episodes, long Dropped, long Resent, long Republished, long ResetsRequested, long MissedPeriods, long StaleTrips);
+    private sealed record Run(List<Record> Records, long Updates, long Episodes, long Dropped, long Resent, long Republished, long ResetsRequested, long MissedPeriods, long StaleTrips, long SilentWaits);
 
-    private static async Task<Run> RunAsync(string work, SimFault[] faults)
+    /// <param name="stallAt">A tick at which the simulator stalls (holding its lock) until the controller's lockstep wait
+    /// for the next tick has run out once: a simulator or round trip slower than that wait (a loaded machine).</param>
+    private static async Task<Run> RunAsync(string work, SimFault[] faults, ulong? stallAt = null)
     {
         Directory.CreateDirectory(work);
         await using var sim = await SimulationServer.StartAsync(new SimulationServerOptions
@@ -34,6 +35,16 @@ public sealed class LockstepDeterminismTests
             LockstepRepublish = TimeSpan.FromMilliseconds(20),
             Faults = faults,
         });
+        ControlLoop? loop = null;
+        bool stallEnded = true;
+        if (stallAt is ulong at)
+        {
+            stallEnded = false;
+            sim.TickPublished += tick =>
+            {
+                if (tick == at) stallEnded = SpinWait.SpinUntil(() => Volatile.Read(ref loop)?.SilentWaits > 0, TimeSpan.FromSeconds(30));
+            };
+        }
         var json = OnDeviceSetup.ConfigJson("ppo", work, sim.BrokerPort, batchSteps: 256);
         json["telemetry"]!["enabled"] = false;
         var config = OnDeviceSetup.Parse(json, work);
@@ -41,7 +52,9 @@ public sealed class LockstepDeterminismTests
         // 30 robot seconds at 50 Hz: 1,500 steps, 5 updates, a few dozen falls of the untrained policy.
         using (var host = ControllerHost.Start(config, work, null, 30, TextWriter.Null))
         {
+            Volatile.Write(ref loop, host.Loop);
             await Task.Run(host.WaitForExit).WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(stallEnded, "the controller's lockstep wait never ran out during the stall");
             var robot = Assert.IsType<SimRobotConnection>(host.Robot);
             var records = new List<Record>();
             foreach (string file in Directory.GetFiles(Path.Combine(work, "logs"), "*" + TrajectoryLogFormat.FileExtension).Order(StringComparer.Ordinal))
@@ -52,8 +65,24 @@ public sealed class LockstepDeterminismTests
             }
             return new Run(records, host.Learning!.Learner.Updates, host.Loop.Counters.Episodes, sim.Link?.Dropped ?? 0,
                 robot.Bus.ResentFrames, robot.Bus.RepublishedFrames, robot.Bus.ResetsRequested,
-                host.Loop.Counters.MissedPeriods, host.Loop.Safety.Events(RobotPG.Controller.Control.SafetyCause.StaleSensor));
+                host.Loop.Counters.MissedPeriods, host.Loop.Safety.Events(RobotPG.Controller.Control.SafetyCause.StaleSensor), host.Loop.SilentWaits);
         }
+    }
+
+    private static void Compare(Run clean, Run other, string name)
+    {
+        Assert.Equal(clean.Records.Count, other.Records.Count);
+        for (int i = 0; i < clean.Records.Count; i++)
+        {
+            var a = clean.Records[i];
+            var b = other.Records[i];
+            string at = $"record {i} (step {a.Step}, flags {a.Flags}; clean {clean with { Records = [] }}, {name} {other with { Records = [] }})";
+            Assert.True(a.Step == b.Step && a.Flags == b.Flags, $"{at}: {name} run has step {b.Step}, flags {b.Flags}");
+            Assert.True(a.Observation.AsSpan().SequenceEqual(b.Observation), $"{at}: observation differs");
+            Assert.True(a.Action.AsSpan().SequenceEqual(b.Action) && a.LogProb.Equals(b.LogProb), $"{at}: action differs");
+            Assert.True(a.Reward.Equals(b.Reward), $"{at}: reward differs");
+        }
+        Assert.Equal(clean.Updates, other.Updates);
     }
 
     [Fact]
@@ -64,6 +93,10 @@ public sealed class LockstepDeterminismTests
         {
             var clean = await RunAsync(Path.Combine(root, "clean"), []);
             var lossy = await RunAsync(Path.Combine(root, "lossy"), [SimFault.TryParse("mqtt-drop:p=0.02", out _)!]);
+            var stalled = await RunAsync(Path.Combine(root, "stalled"), [], stallAt: 700);
+            // The stall outlasted the lockstep wait, and was no safety event (it is shorter than the stale limit).
+            Assert.True(stalled.SilentWaits >= 1 && stalled.StaleTrips == 0, $"stalled {stalled with { Records = [] }}");
+            Compare(clean, stalled, "stalled");
 
             // The faults happened, both ways, and the run did what makes it worth comparing.
             Assert.True(lossy.Dropped >= 10, $"{lossy.Dropped} frames dropped");
@@ -72,18 +105,7 @@ public sealed class LockstepDeterminismTests
             Assert.Equal(clean.Episodes, clean.ResetsRequested); // each fall asked the sim for a reset once (no retries needed)
 
             Assert.Equal(1500, clean.Records.Count);
-            Assert.Equal(clean.Records.Count, lossy.Records.Count);
-            for (int i = 0; i < clean.Records.Count; i++)
-            {
-                var a = clean.Records[i];
-                var b = lossy.Records[i];
-                string at = $"record {i} (step {a.Step}, flags {a.Flags}; clean {clean}, lossy {lossy} without records)";
-                Assert.True(a.Step == b.Step && a.Flags == b.Flags, $"{at}: lossy run has step {b.Step}, flags {b.Flags}");
-                Assert.True(a.Observation.AsSpan().SequenceEqual(b.Observation), $"{at}: observation differs");
-                Assert.True(a.Action.AsSpan().SequenceEqual(b.Action) && a.LogProb.Equals(b.LogProb), $"{at}: action differs");
-                Assert.True(a.Reward.Equals(b.Reward), $"{at}: reward differs");
-            }
-            Assert.Equal(clean.Updates, lossy.Updates);
+            Compare(clean, lossy, "lossy");
         }
         finally
         {

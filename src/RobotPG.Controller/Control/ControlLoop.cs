@@ -143,6 +143,10 @@ public sealed class ControlLoop
     /// </summary>
     public bool HoldWhileLogFull { get; set; }
 
+    /// <summary>Waits of the clock that ended with no period passed (lockstep: no tick from the simulator within its limit); no step was taken on them.</summary>
+    public long SilentWaits => Volatile.Read(ref _silentWaits);
+    private long _silentWaits;
+
     /// <summary>The 1 ms waits <see cref="HoldWhileLogFull"/> made so far.</summary>
     public long LogHolds => Volatile.Read(ref _logHolds);
     private long _logHolds;
@@ -217,6 +221,17 @@ public sealed class ControlLoop
                 if (LearnerGate is { } gate && !gate.MayStart(_step, _lastEpisodeEndStep) && !WaitForLearner(gate))
                     break;
                 long start = _clock.WaitUntil(deadline);
+                if (!_clock.PeriodPassed)
+                {
+                    // Lockstep with no tick from the simulator within the wait: its robot time stood still, so no step.
+                    // A step on the old tick would log a transition the robot never made (and answer the next tick with
+                    // its action), so a loaded machine's slow round trip would change the run. The silence still counts
+                    // toward the stale-sensor rule: a simulator that is gone trips it, and the next step, on the next
+                    // tick, sends the motors-off (nothing in the simulator moves before that answer).
+                    Volatile.Write(ref _silentWaits, _silentWaits + 1);
+                    _safety.CheckNoFrame();
+                    continue;
+                }
                 if (steps == 0)
                     Volatile.Write(ref _firstStepTimestamp, start);
                 PeriodError.Record(start - deadline);

@@ -156,6 +156,16 @@ public sealed class SafetySupervisor
     }
 
     /// <summary>
+    /// A period with no frame at all (a lockstep simulator silent for the clock's whole wait): it counts toward the
+    /// stale-sensor rule as an unchanged frame does; the next fresh frame clears the count.
+    /// </summary>
+    public void CheckNoFrame()
+    {
+        if (++_unchangedPeriods >= _stalePeriods)
+            Trip(SafetyCause.StaleSensor);
+    }
+
+    /// <summary>
     /// Turns the policy's action into the one sent to the motors: zero when tripped (or tripping
     /// now), otherwise clamped and slew-limited against the previous safe action.
     /// </summary>

@@ -7,6 +7,13 @@ public interface IStepClock
 {
     /// <summary>Waits until the step due at <paramref name="deadline"/> (Stopwatch ticks) may start; returns the time it starts.</summary>
     long WaitUntil(long deadline);
+
+    /// <summary>
+    /// False when the last <see cref="WaitUntil"/> ended without a period having passed: a lockstep wait that ran past its
+    /// limit with no tick from the simulator, whose robot time stood still. The loop then takes no step (see
+    /// <see cref="ControlLoop.Run"/>). A wall clock's period always passes.
+    /// </summary>
+    bool PeriodPassed => true;
 }
 
 /// <summary>

@@ -67,7 +67,7 @@ public sealed class SimRobotConnection : RobotConnection
             Dispose();
             throw;
         }
-        // A lockstep tick that does not come within a second is a stale sensor, not a long wait.
+        // Each second without a lockstep tick counts toward the stale-sensor rule (ControlLoop.Run).
         Clock = lockstep ? new LockstepClock(_bus, TimeSpan.FromSeconds(1)) : new RealTimeClock();
         Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(lockstep ? "lockstep" : "real time")}";
     }
@@ -139,12 +139,14 @@ public sealed class SimRobotConnection : RobotConnection
         _stop.Dispose();
     }
 
-    /// <summary>Lockstep pacing: a step starts when the simulator's next tick has arrived (or the wait timed out: the stale-sensor rule then acts).</summary>
+    /// <summary>Lockstep pacing: a step starts when the simulator's next tick has arrived; a wait that timed out is no period (the loop counts it toward the stale-sensor rule).</summary>
     private sealed class LockstepClock(SimBus bus, TimeSpan timeout) : IStepClock
     {
+        public bool PeriodPassed { get; private set; }
+
         public long WaitUntil(long deadline)
         {
-            bus.WaitForNextTick(timeout);
+            PeriodPassed = bus.WaitForNextTick(timeout);
             return System.Diagnostics.Stopwatch.GetTimestamp();
         }
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Device.Gpio;
 using System.Device.I2c;
 using System.Device.Pwm;
@@ -24,7 +23,7 @@ public sealed record SimBusOptions
 
 /// <summary>
 /// The robot's buses served by the simulator over MQTT (DESIGN.md, "Simulator in the loop"). The
-/// MQTT receive path hands each sensor frame to <see cref="ReceiveSensorFrame(ReadOnlySpan{byte})"/>;
+/// frame link (its reader thread, or in lockstep the waiting thread through <see cref="Pump"/>) hands each sensor frame to <see cref="ReceiveSensorFrame(ReadOnlySpan{byte})"/>;
 /// the control thread sees one consistent frame from <see cref="BeginRead"/> to the next: frames go
 /// through a lock-free triple buffer (receiver decodes into its own buffer, swaps it with the shared
 /// middle one; the control thread swaps the middle one into its front buffer when it latches), so
@@ -50,7 +49,6 @@ public sealed class SimBus : IRobotBus, IDisposable
     // No spinning before blocking: the next tick is a network round trip away, and while the control thread
     // (SCHED_FIFO) spins, the receive thread that would publish its answer cannot run on that core.
     private readonly ManualResetEventSlim _arrived = new(false, spinCount: 0);
-    private readonly byte[] _receiveScratch = new byte[FrameFormat.MaxFrameLength];
     private readonly SimActuatorFrame _pending = new();
     private readonly byte[] _encoded = new byte[SimActuatorFrame.MaxEncodedLength];
     private readonly List<SimPwmChannel> _pwmChannels = [];
@@ -166,20 +164,6 @@ public sealed class SimBus : IRobotBus, IDisposable
         SensorFrames.Record(status);
         if (status == FrameStatus.Ok) _arrived.Set();
         return status;
-    }
-
-    /// <summary>Same for an MQTT payload (gathered into a scratch buffer when it spans segments).</summary>
-    public FrameStatus ReceiveSensorFrame(in ReadOnlySequence<byte> payload)
-    {
-        lock (_receiveGate)
-        {
-            if (!FrameSequences.TryGetSpan(payload, _receiveScratch, out var span, out var status))
-            {
-                SensorFrames.Record(status);
-                return status;
-            }
-            return ReceiveSensorFrame(span);
-        }
     }
 
     // ---- control thread ----

@@ -246,14 +246,20 @@ internal sealed class WatchedIo(IRobotIo inner) : IRobotIo
     public void Dispose() => inner.Dispose();
 }
 
-/// <summary>A clock that never waits: it runs the bench's script before each step, so the loop's step count is its time.</summary>
-internal sealed class ScriptedClock(Action<long> beforeStep) : IStepClock
+/// <summary>
+/// A clock that never waits: it runs the bench's script before each period, so the loop's period count is its time.
+/// <paramref name="periodPassed"/> says, after the script, whether the period came (a lockstep tick within the wait).
+/// </summary>
+internal sealed class ScriptedClock(Action<long> beforeStep, Func<bool>? periodPassed = null) : IStepClock
 {
     private long _k;
+
+    public bool PeriodPassed { get; private set; } = true;
 
     public long WaitUntil(long deadline)
     {
         beforeStep(_k++);
+        PeriodPassed = periodPassed?.Invoke() ?? true;
         return deadline;
     }
 }
@@ -336,7 +342,7 @@ internal sealed class FaultBench : IDisposable
             new LogSyncPolicy(FaultMatrix.SyncEveryRecords, 0), Disk.OpenFile, task: "balance-bot");
         _script = k => script(k, this);
         Loop = new ControlLoop(Io, task, Policies, Safety, Config.ControlRateHz, Config.Task.MaxEpisodeSteps, seed: 3, LogRing, rollout,
-            new ScriptedClock(BeforeStep), reset);
+            new ScriptedClock(BeforeStep, () => Peer?.Bus.HasNewFrame ?? true), reset);
     }
 
     public RobotConfig Config { get; }
@@ -395,10 +401,10 @@ internal sealed class FaultBench : IDisposable
         }
         Learner?.Pump();
         _script!(k);
-        Io.Step = k;
+        Io.Step = Loop.StepCount; // the step this wait is for (a lockstep wait with no tick is none: k counts waits)
         if (Peer is { } p)
         {
-            // Lockstep pacing as SimRobotConnection's clock: wait (link time) for the next tick, at most 1 s.
+            // Lockstep pacing as SimRobotConnection's clock: wait (link time) for the next tick, at most 1 s; no tick, no step.
             p.RunUntilSensorFrame();
             return;
         }

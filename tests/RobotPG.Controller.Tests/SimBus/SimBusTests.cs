@@ -444,7 +444,7 @@ public sealed class SimBusLossTests
         peer.Republish();                         // said again; the resend is lost too
         Assert.False(bus.WaitForNextTick(TimeSpan.FromMilliseconds(200)));
         Assert.Equal(1, bus.ResentFrames);
-        Assert.Equal(s0, bus.LatchedFrames);      // no new data: the loop's step after the timeout is a stale one
+        Assert.Equal(s0, bus.LatchedFrames);      // no new data: the loop takes no step on the timed-out wait
         Assert.Equal(0UL, peer.Tick);
 
         peer.Republish();                         // the third time the answer gets through
