@@ -51,7 +51,7 @@ public static class TrainCommand
         var algo = new Option<string>("--algo") { Description = $"Algorithm: {string.Join(", ", AlgorithmNames)}.", DefaultValueFactory = _ => AlgorithmRegistry.Ppo };
         var steps = new Option<string>("--steps") { Description = "Environment steps to train for (> 0).", DefaultValueFactory = _ => "200000" };
         var seed = new Option<string>("--seed") { Description = "Seed of everything random in the run.", DefaultValueFactory = _ => "1" };
-        var output = new Option<string>("--out") { Description = "Directory for policy.rpgp (policy.linear.json for fd/regression), learning_curve.csv and learning_curve.svg.", Required = true };
+        var output = new Option<string?>("--out") { Description = "Directory for policy.rpgp (policy.linear.json for fd/regression), learning_curve.csv and learning_curve.svg (default runs/ENV-ALGO-seedN)." };
         var json = new Option<bool>("--json") { Description = "One JSON object per update on stdout, then a final one with evalReturn, evalSeed and the files written." };
         var weighting = new Option<string?>("--return-weighting")
         {
@@ -96,6 +96,7 @@ public static class TrainCommand
     {
         options ??= TrainOptions.None;
         robot ??= RobotEnvironmentOptions.None;
+        outDir ??= DefaultDirectory(envName, algoName, seedText);
         if (RobotTraining.Contains(envName))
             return RunRobot(envName!, algoName, stepsText, seedText, outDir, style, output, error, options, robot);
         string directory;
@@ -284,6 +285,10 @@ public static class TrainCommand
         display!.Final(last, evalReturn, wall.Elapsed.TotalSeconds, EvaluationEpisodes, seed + EvaluationSeedOffset, Written(directory, LinearPolicyFileName));
         return CommandArguments.ExitOk;
     }
+
+    /// <summary>Where a run without <c>--out</c> writes: <c>runs/ENV-ALGO-seedN</c> under the working directory (ALGO left out when not given).</summary>
+    public static string DefaultDirectory(string? envName, string? algoName, string? seedText) =>
+        Path.Combine("runs", $"{envName}{(algoName is null ? "" : "-" + algoName)}-seed{seedText ?? "0"}");
 
     /// <summary>Full paths of what a run writes: the policy, then the learning curve.</summary>
     public static string[] Written(string directory, string policyFileName) =>
