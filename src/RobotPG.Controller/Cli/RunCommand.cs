@@ -57,6 +57,15 @@ public static class RunCommand
             : string.Create(CultureInfo.InvariantCulture,
                 $"robotpg: warning: the learner stopped answering (its update was not done after {loop.LearnerHoldLimit.TotalSeconds:0.###} s of waiting); the loop ran on without waiting for it, so later updates, if any, took robot time");
 
+    /// <summary>
+    /// The warning of a lockstep run in which the simulator went quiet: waits that ended with no tick (no step was
+    /// taken on them, so the log is unaffected; null if none). Seconds of a stalled simulator or broker.
+    /// </summary>
+    public static string? SilentWaitsLine(Control.ControlLoop loop) =>
+        loop.SilentWaits == 0 ? null
+            : string.Create(CultureInfo.InvariantCulture,
+                $"robotpg: warning: {loop.SilentWaits} lockstep {(loop.SilentWaits == 1 ? "wait" : "waits")} of {Hosting.SimRobotConnection.LockstepWait.TotalSeconds:0.###} s ended with no tick from the simulator (no step taken on them; was the simulator or the broker stalled?)");
+
     public static int Run(string configPath, string? policyPath, double? durationSeconds, TextWriter output, TextWriter error, bool resume = false)
     {
         var dryRun = DryRun.FromEnvironment();
@@ -96,6 +105,7 @@ public static class RunCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"robotpg: stopped after {loop.StepCount} steps, {loop.Counters.Episodes} episodes, {host.LogWriter.RecordsWritten} records logged, period error p99 {loop.PeriodError.Percentile(0.99)} µs, {loop.Counters.Overruns} overruns; motors off ({(loop.Safety.Tripped ? Telemetry.TelemetryPublisher.CauseName(loop.Safety.Cause) : "running")})"));
             if (HoldsLine(loop) is { } holdsLine) output.WriteLine(holdsLine);
+            if (SilentWaitsLine(loop) is { } silentLine) error.WriteLine(silentLine);
             if (host.Learning is { } learning)
             {
                 var l = learning.Learner;

@@ -67,8 +67,7 @@ public sealed class SimRobotConnection : RobotConnection
             Dispose();
             throw;
         }
-        // Each second without a lockstep tick counts toward the stale-sensor rule (ControlLoop.Run).
-        Clock = lockstep ? new LockstepClock(_bus, TimeSpan.FromSeconds(1)) : new RealTimeClock();
+        Clock = lockstep ? new LockstepClock(_bus, LockstepWait) : new RealTimeClock();
         Description = $"sim over MQTT {client.Endpoint.Host}:{client.Endpoint.Port}, {(lockstep ? "lockstep" : "real time")}";
     }
 
@@ -86,6 +85,9 @@ public sealed class SimRobotConnection : RobotConnection
     public override string Description { get; }
 
     public SimBus Bus => _bus;
+
+    /// <summary>How long a lockstep step waits for the simulator's next tick; a wait that ends without one is no step, and counts toward the stale-sensor rule (ControlLoop.Run).</summary>
+    public static readonly TimeSpan LockstepWait = TimeSpan.FromSeconds(1);
 
     /// <summary>The frames' own MQTT connection: its counters (published, dropped, reconnects) and last error.</summary>
     public MqttFrameLink Link => _link;

@@ -5,7 +5,8 @@ namespace RobotPG.Controller.Telemetry;
 /// <summary>
 /// Loop timing since start: lateness of step starts against their deadlines, step durations, and (lockstep only; 0 in
 /// real time) the holds before a step: 1 ms waits for room in the log ring, steps that waited for the learner's
-/// update, and waits for a learner given up on after its hold limit (a hung learner).
+/// update, and waits for a learner given up on after its hold limit (a hung learner); and the lockstep waits that
+/// ended with no tick from the simulator (no step taken; a stalled simulator or broker).
 /// </summary>
 public sealed record LoopTimingStatus(
     double RateHz,
@@ -18,7 +19,8 @@ public sealed record LoopTimingStatus(
     long Overruns,
     long LogHoldMs,
     long LearnerHolds,
-    long LearnerHoldTimeouts);
+    long LearnerHoldTimeouts,
+    long SilentWaits);
 
 /// <summary>The safety supervisor: whether the motors are held off, why, and how often each cause fired.</summary>
 public sealed record SafetyStatus(

@@ -84,7 +84,8 @@ public sealed class TelemetryPublisher : IDisposable
                 c.Overruns,
                 _loop.LogHolds,
                 _loop.LearnerHolds,
-                _loop.LearnerHoldTimeouts),
+                _loop.LearnerHoldTimeouts,
+                _loop.SilentWaits),
             new SafetyStatus(
                 s.Tripped,
                 s.Tripped ? CauseName(s.Cause) : null,

@@ -1,4 +1,9 @@
+using System.Text.Json;
+using RobotPG.Controller.Cli;
 using RobotPG.Controller.Control;
+using RobotPG.Controller.Telemetry;
+using RobotPG.Controller.Tests.Telemetry;
+using RobotPG.Messaging;
 using RobotPG.Controller.Logging;
 using RobotPG.Controller.Tasks;
 using RobotPG.Learning.Networks;
@@ -108,5 +113,23 @@ public sealed class LockstepSilenceTests
         Assert.Equal(1, result.Safety.Rearms);
         Assert.Equal('D', calls[^2]);            // the last step drove; the run's own stop comes after it
         Assert.Equal('S', calls[^1]);
+    }
+
+    /// <summary>A user sees the simulator's silences: in the loop telemetry and as a warning when the run ends.</summary>
+    [Fact]
+    public async Task Silent_waits_are_counted_in_telemetry_and_named_at_exit()
+    {
+        var quiet = RunLoop(_ => false, 30);
+        var silent = RunLoop(k => k is 10 or 11 or 25, 30);
+        Assert.Equal(0, quiet.Loop.SilentWaits);
+        Assert.Null(RunCommand.SilentWaitsLine(quiet.Loop));
+        Assert.Equal(3, silent.Loop.SilentWaits);
+        Assert.Equal("robotpg: warning: 3 lockstep waits of 1 s ended with no tick from the simulator (no step taken on them; was the simulator or the broker stalled?)",
+            RunCommand.SilentWaitsLine(silent.Loop));
+
+        await using var client = new ResilientMqttClient(new MqttEndpoint("127.0.0.1", TelemetryPublisherTests.ClosedPort(), "silence"));
+        using var publisher = new TelemetryPublisher(silent.Loop, 200, null, null, client, new Topics("bot"), "zero", 5);
+        using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(publisher.Snapshot(), ControllerJsonContext.Default.ControllerStatusTelemetry));
+        Assert.Equal(3, doc.RootElement.GetProperty("loop").GetProperty("silentWaits").GetInt64());
     }
 }
