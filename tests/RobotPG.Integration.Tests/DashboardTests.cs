@@ -43,6 +43,8 @@ public sealed class DashboardTests
             Assert.Equal("online", result.GetProperty("listedStatus").GetString());
             Assert.Equal("online", result.GetProperty("tileStatus").GetString());
             Assert.True(result.GetProperty("returnPointsAfter").GetInt32() > result.GetProperty("returnPointsBefore").GetInt32(), stdout);
+            // The controller's lockstep holds and silent waits, as numbers (a field name the page does not know leaves "–").
+            Assert.Matches(@"^\d+ ms · \d+ · \d+$", result.GetProperty("waitsTile").GetString());
             // A PNG was written (signature bytes), for the CI artefacts.
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(screenshot)[..4]);
         }

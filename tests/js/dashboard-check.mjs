@@ -1,6 +1,6 @@
 // Opens the RobotPG dashboard in headless Chromium (Debian's, driven by playwright-core) while a robot
 // learns, and checks what a person would: the robot is listed, its status reads "online", and the return
-// chart gains points while the page is open. Saves a screenshot. Prints one JSON line; exits 1 with one
+// chart gains points while the page is open; reports the lockstep-waits tile. Saves a screenshot. Prints one JSON line; exits 1 with one
 // error line on failure.
 //   node dashboard-check.mjs URL ROBOT_ID SCREENSHOT.png
 import { chromium } from "playwright-core";
@@ -23,11 +23,12 @@ try {
   const before = await page.evaluate(() => window.robotpgDashboard.chartPoints("return"));
   await page.waitForFunction((n) => window.robotpgDashboard.chartPoints("return") > n, before, { timeout: 30000 });
   const after = await page.evaluate(() => window.robotpgDashboard.chartPoints("return"));
+  const waits = await page.locator("#t-waits").textContent();
   // Let one more frame draw before the picture.
   await page.waitForTimeout(500);
   await page.screenshot({ path: screenshot, fullPage: true });
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log(JSON.stringify({ robot: robotId, listedStatus: listed, tileStatus: tile, returnPointsBefore: before, returnPointsAfter: after }));
+  console.log(JSON.stringify({ robot: robotId, listedStatus: listed, tileStatus: tile, returnPointsBefore: before, returnPointsAfter: after, waitsTile: waits }));
 } catch (e) {
   console.error(`dashboard-check: ${e.message.split("\n")[0]}`);
   process.exitCode = 1;
