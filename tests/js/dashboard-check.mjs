@@ -23,6 +23,8 @@ try {
   const before = await page.evaluate(() => window.robotpgDashboard.chartPoints("return"));
   await page.waitForFunction((n) => window.robotpgDashboard.chartPoints("return") > n, before, { timeout: 30000 });
   const after = await page.evaluate(() => window.robotpgDashboard.chartPoints("return"));
+  // The controller's telemetry comes at its own rate (2 Hz), later than the first episodes in lockstep: wait for it.
+  await page.waitForFunction(() => document.getElementById("t-waits").textContent !== "–", null, { timeout: 30000 });
   const waits = await page.locator("#t-waits").textContent();
   // Let one more frame draw before the picture.
   await page.waitForTimeout(500);
